@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""configure.py -- writes build.ninja for netcore (Python 3, standard library only).
+
+The repository ships the build.ninja that `./configure.py` writes with no
+options; a test fails when the two differ.  Run `./configure.py --help`.
+"""
+import argparse
+import os
+import shlex
+import sys
+
+VERSION_FILE = "core/version.h"
+TOP = os.path.dirname(os.path.abspath(__file__))
+
+WARN = ("-Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes "
+        "-Wpointer-arith -Wformat=2 -Wundef -Wvla -Wcast-align -Wwrite-strings "
+        "-Wno-unused-parameter")
+
+
+def sources(folder, ext=".c"):
+    """Sorted files of one folder, relative to the top (the output must not
+    depend on the order the file system lists them)."""
+    path = os.path.join(TOP, folder)
+    if not os.path.isdir(path):
+        return []
+    return sorted(os.path.join(folder, f) for f in os.listdir(path) if f.endswith(ext))
+
+
+def subdirs(folder):
+    path = os.path.join(TOP, folder)
+    if not os.path.isdir(path):
+        return []
+    return sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Write build.ninja for netcore.")
+    ap.add_argument("--debug", action="store_true", help="-O0 -g3, no optimisation")
+    ap.add_argument("--sanitize", metavar="LIST", default="",
+                    help="sanitizers, for example address,undefined")
+    ap.add_argument("--prefix", default="/usr/local", help="install prefix (default /usr/local)")
+    ap.add_argument("--cc", default="cc", help="C compiler (default cc)")
+    ap.add_argument("--cflags", default="", help="extra compiler flags")
+    ap.add_argument("--ldflags", default="", help="extra linker flags")
+    ap.add_argument("--no-werror", action="store_true", help="do not turn warnings into errors")
+    ap.add_argument("--builddir", default="build", help="where objects go (default build)")
+    ap.add_argument("--output", default="build.ninja", help="the file to write ('-': stdout)")
+    args = ap.parse_args()
+
+    # Arguments that change the output, recorded so `ninja` can re-run us.
+    argv = []
+    for a in sys.argv[1:]:
+        argv.append(shlex.quote(a))
+
+    opt = "-O0 -g3" if args.debug else "-O2 -g"
+    cflags = f"-std=c11 -D_GNU_SOURCE {opt} {WARN}"
+    if not args.no_werror:
+        cflags += " -Werror"
+    ldflags = ""
+    if args.sanitize:
+        san = f"-fsanitize={args.sanitize} -fno-omit-frame-pointer -fno-sanitize-recover=all"
+        cflags += " " + san
+        ldflags += " " + san
+    if args.cflags:
+        cflags += " " + args.cflags
+    if args.ldflags:
+        ldflags += " " + args.ldflags
+    b = args.builddir
+    prefix = args.prefix.rstrip("/") or "/"
+    moddir = f"{prefix}/lib/netcore/modules"
+
+    out = []
+    w = out.append
+    w("# build.ninja -- written by configure.py; edit configure.py, not this file.")
+    w(f"# configure.py arguments: {' '.join(argv) if argv else '(none)'}")
+    w("ninja_required_version = 1.10")
+    w(f"builddir = {b}")
+    w(f"cc = {args.cc}")
+    w(f"cflags = {cflags.strip()}")
+    w(f"ldflags = {ldflags.strip()}")
+    w(f"prefix = {prefix}")
+    w(f"configure_args = {' '.join(argv)}")
+    w("")
+    w("rule cc")
+    w("  command = $cc -MMD -MF $out.d $cflags $extra -Iinclude -c $in -o $out")
+    w("  depfile = $out.d")
+    w("  deps = gcc")
+    w("  description = CC $out")
+    w("rule cc_pic")
+    w("  command = $cc -MMD -MF $out.d $cflags $extra -fPIC -fvisibility=hidden -Iinclude -c $in -o $out")
+    w("  depfile = $out.d")
+    w("  deps = gcc")
+    w("  description = CC $out")
+    w("rule link")
+    w("  command = $cc $ldflags -o $out $in $libs")
+    w("  description = LINK $out")
+    w("rule link_so")
+    w("  command = $cc $ldflags -shared -o $out $in $libs")
+    w("  description = SO $out")
+    w("rule configure")
+    w("  command = python3 configure.py $configure_args")
+    w("  generator = 1")
+    w("  description = CONFIGURE")
+    w("rule run")
+    w("  command = $cmd")
+    w("  pool = console")
+    w("  description = $desc")
+    w("")
+    w("build build.ninja: configure configure.py" if args.output == "build.ninja"
+      else f"build {args.output}: configure configure.py")
+    w("")
+
+    # The core.  Compiled hidden by default: the only symbols the executable
+    # exports to modules are the NC_EXPORT ones of the public API.
+    core = [s for s in sources("core")]
+    core_objs = []
+    for s in core:
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        w(f"  extra = -fvisibility=hidden -DNC_MODULES_DIR=\\\"{moddir}\\\"")
+        core_objs.append(o)
+    lib_objs = [o for o in core_objs if not o.endswith("/main.o")]
+    w(f"build $builddir/netcore: link {' '.join(core_objs)}")
+    w("  libs = -ljansson -ldl")
+    w("  ldflags = $ldflags -rdynamic")
+    w("")
+
+    # Modules: one folder each, every .c in it goes into NAME.so.
+    mod_outs = []
+    for m in subdirs("modules"):
+        objs = []
+        for s in sources(f"modules/{m}"):
+            o = f"$builddir/obj/{s[:-2]}.o"
+            w(f"build {o}: cc_pic {s}")
+            objs.append(o)
+        if not objs:
+            continue
+        so = f"$builddir/modules/{m}.so"
+        w(f"build {so}: link_so {' '.join(objs)}")
+        libs = "-lcrypto" if m in ("file-transfer",) else ""
+        w(f"  libs = {libs}")
+        mod_outs.append(so)
+    w("")
+
+    # Test modules, broken on purpose (and one good one) for the loader tests.
+    tmod_outs = []
+    for s in sources("tests/modules"):
+        name = os.path.basename(s)[:-2]
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc_pic {s}")
+        so = f"$builddir/tests/modules/{name}.so"
+        w(f"build {so}: link_so {o}")
+        tmod_outs.append(so)
+    w("")
+
+    # The CUnit suite: unit tests link the core's objects; integration tests
+    # start $builddir/netcore.
+    test_srcs = sources("tests") + sources("tests/unit") + sources("tests/integration")
+    test_objs = []
+    for s in test_srcs:
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        w("  extra = -Icore -Itests")
+        test_objs.append(o)
+    w(f"build $builddir/tests/netcore-tests: link {' '.join(test_objs + lib_objs)}")
+    w("  libs = -lcunit -ljansson -ldl -lpthread")
+    w("  ldflags = $ldflags -rdynamic")
+    w("")
+
+    everything = ["$builddir/netcore"] + mod_outs + tmod_outs + ["$builddir/tests/netcore-tests"]
+    w(f"build all: phony {' '.join(everything)}")
+    w("build test: run | all")
+    w("  cmd = NC_BUILDDIR=$builddir $builddir/tests/netcore-tests")
+    w("  desc = TEST")
+    w("build run: run | all")
+    w("  cmd = $builddir/netcore -c conf/netcore.json")
+    w("  desc = RUN netcore -c conf/netcore.json")
+    w("default all")
+    text = "\n".join(out) + "\n"
+
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(os.path.join(TOP, args.output) if not os.path.isabs(args.output)
+                  else args.output, "w") as f:
+            f.write(text)
+        print(f"configure.py: wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

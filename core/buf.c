@@ -1,0 +1,363 @@
+/* buf.c -- input buffers and output queues.  The output queue is a list of
+ * items written with writev (memory, shared) or sendfile (file regions), in
+ * order; small memory chunks are recycled through a bounded cache so that
+ * ping-pong traffic does not malloc and free on every message. */
+#include "buf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define INBUF_MIN 4096
+#define CHUNK_SIZE 4096  /* default memory chunk (header included) */
+#define CHUNK_CACHE_MAX 256
+#define IOV_BATCH 64
+
+enum { OI_MEM, OI_SHARED, OI_FILE };
+
+struct nc__oitem {
+    nc__oitem *next;
+    int kind;
+    int own_fd;
+    size_t off; /* bytes of this item already written */
+    size_t len; /* bytes in the item */
+    union {
+        struct {
+            size_t cap;
+            char *data;
+        } mem;
+        nc_shared *sh;
+        struct {
+            int fd;
+            off_t start;
+        } file;
+    } u;
+};
+
+/* ---- input ---- */
+
+int nc__inbuf_reserve(nc__inbuf *b, size_t need)
+{
+    if (b->cap - b->len >= need)
+        return 0;
+    size_t cap = b->cap ? b->cap : INBUF_MIN;
+    while (cap - b->len < need) {
+        if (cap > SIZE_MAX / 2)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return -ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int nc__inbuf_append(nc__inbuf *b, const void *data, size_t len)
+{
+    int rc = nc__inbuf_reserve(b, len);
+    if (rc == 0) {
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+    }
+    return rc;
+}
+
+void nc__inbuf_consume(nc__inbuf *b, size_t n)
+{
+    if (n >= b->len) {
+        nc__inbuf_free(b);
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    /* Give back a large buffer once most of it is unused. */
+    if (b->cap > 4 * INBUF_MIN && b->len < b->cap / 4) {
+        char *p = realloc(b->data, b->cap / 2);
+        if (p) {
+            b->data = p;
+            b->cap /= 2;
+        }
+    }
+}
+
+void nc__inbuf_free(nc__inbuf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- output items ---- */
+
+static nc__oitem *chunk_cache;
+static unsigned chunk_cache_n;
+
+static nc__oitem *mem_item(size_t len)
+{
+    nc__oitem *it;
+    size_t room = CHUNK_SIZE - sizeof *it;
+    if (len <= room && chunk_cache) {
+        it = chunk_cache;
+        chunk_cache = it->next;
+        chunk_cache_n--;
+    } else {
+        size_t cap = len <= room ? room : len;
+        it = malloc(sizeof *it + cap);
+        if (!it)
+            return NULL;
+        it->u.mem.cap = cap;
+        it->u.mem.data = (char *)(it + 1);
+    }
+    it->next = NULL;
+    it->kind = OI_MEM;
+    it->own_fd = 0;
+    it->off = it->len = 0;
+    return it;
+}
+
+static void item_free(nc__oitem *it)
+{
+    switch (it->kind) {
+    case OI_MEM:
+        if (it->u.mem.cap == CHUNK_SIZE - sizeof *it && chunk_cache_n < CHUNK_CACHE_MAX) {
+            it->next = chunk_cache;
+            chunk_cache = it;
+            chunk_cache_n++;
+            return;
+        }
+        break;
+    case OI_SHARED:
+        nc_shared_release(it->u.sh);
+        break;
+    case OI_FILE:
+        if (it->own_fd)
+            close(it->u.file.fd);
+        break;
+    }
+    free(it);
+}
+
+void nc__outq_cache_drain(void)
+{
+    while (chunk_cache) {
+        nc__oitem *it = chunk_cache;
+        chunk_cache = it->next;
+        free(it);
+    }
+    chunk_cache_n = 0;
+}
+
+static size_t item_mem(const nc__oitem *it)
+{
+    switch (it->kind) {
+    case OI_MEM:
+        return it->u.mem.cap;
+    case OI_SHARED:
+        return it->len;
+    default:
+        return 0;
+    }
+}
+
+static void push(nc__outq *q, nc__oitem *it)
+{
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    q->bytes += it->len - it->off;
+    q->mem += item_mem(it);
+}
+
+int nc__outq_append(nc__outq *q, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    nc__oitem *t = q->tail;
+    if (t && t->kind == OI_MEM && t->u.mem.cap - t->len >= len) {
+        memcpy(t->u.mem.data + t->len, data, len);
+        t->len += len;
+        q->bytes += len;
+        return 0;
+    }
+    /* Fill the tail chunk first, then start a new item for the rest. */
+    if (t && t->kind == OI_MEM && t->u.mem.cap > t->len) {
+        size_t part = t->u.mem.cap - t->len;
+        memcpy(t->u.mem.data + t->len, data, part);
+        t->len += part;
+        q->bytes += part;
+        data = (const char *)data + part;
+        len -= part;
+    }
+    nc__oitem *it = mem_item(len);
+    if (!it)
+        return -ENOMEM;
+    memcpy(it->u.mem.data, data, len);
+    it->len = len;
+    push(q, it);
+    return 0;
+}
+
+int nc__outq_add_shared(nc__outq *q, nc_shared *s)
+{
+    if (s->len == 0)
+        return 0;
+    nc__oitem *it = malloc(sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->next = NULL;
+    it->kind = OI_SHARED;
+    it->own_fd = 0;
+    it->off = 0;
+    it->len = s->len;
+    it->u.sh = s;
+    s->refs++;
+    push(q, it);
+    return 0;
+}
+
+int nc__outq_add_file(nc__outq *q, int fd, off_t off, size_t len, int own)
+{
+    if (len == 0) {
+        if (own)
+            close(fd);
+        return 0;
+    }
+    nc__oitem *it = malloc(sizeof *it);
+    if (!it) {
+        if (own)
+            close(fd);
+        return -ENOMEM;
+    }
+    it->next = NULL;
+    it->kind = OI_FILE;
+    it->own_fd = own;
+    it->off = 0;
+    it->len = len;
+    it->u.file.fd = fd;
+    it->u.file.start = off;
+    push(q, it);
+    return 0;
+}
+
+/* Drop fully written items from the head; `n` bytes were written. */
+static void advance(nc__outq *q, size_t n)
+{
+    q->bytes -= n;
+    while (n > 0) {
+        nc__oitem *it = q->head;
+        size_t left = it->len - it->off;
+        if (n < left) {
+            it->off += n;
+            return;
+        }
+        n -= left;
+        q->head = it->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->mem -= item_mem(it);
+        item_free(it);
+    }
+}
+
+int nc__outq_flush(nc__outq *q, int fd, size_t *written)
+{
+    size_t total = 0;
+    int rc = 0;
+    while (q->head) {
+        nc__oitem *it = q->head;
+        ssize_t n;
+        size_t want;
+        if (it->kind == OI_FILE) {
+            off_t pos = it->u.file.start + (off_t)it->off;
+            want = it->len - it->off;
+            if (want > (size_t)INT_MAX)
+                want = (size_t)INT_MAX & ~(size_t)4095;
+            n = sendfile(fd, it->u.file.fd, &pos, want);
+            if (n == 0) {
+                /* The file shrank under us: the promised bytes cannot be
+                 * sent, and the peer would wait forever for them. */
+                rc = -EIO;
+                break;
+            }
+        } else {
+            struct iovec iov[IOV_BATCH];
+            int cnt = 0;
+            want = 0;
+            for (nc__oitem *p = it; p && p->kind != OI_FILE && cnt < IOV_BATCH; p = p->next) {
+                char *base = p->kind == OI_MEM ? p->u.mem.data : p->u.sh->data;
+                iov[cnt].iov_base = base + p->off;
+                iov[cnt].iov_len = p->len - p->off;
+                want += iov[cnt].iov_len;
+                cnt++;
+            }
+            n = cnt == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, cnt);
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -errno;
+            break;
+        }
+        advance(q, (size_t)n);
+        total += (size_t)n;
+        if ((size_t)n < want) {
+            rc = 1; /* the socket buffer is full; EPOLLOUT will tell */
+            break;
+        }
+    }
+    if (written)
+        *written = total;
+    if (rc == 0 && q->head)
+        rc = 1;
+    return rc;
+}
+
+void nc__outq_clear(nc__outq *q)
+{
+    nc__oitem *it = q->head;
+    while (it) {
+        nc__oitem *next = it->next;
+        item_free(it);
+        it = next;
+    }
+    q->head = q->tail = NULL;
+    q->bytes = q->mem = 0;
+}
+
+/* ---- shared buffers (public API) ---- */
+
+nc_shared *nc_shared_new(const void *data, size_t len)
+{
+    nc_shared *s = malloc(sizeof *s + len);
+    if (!s)
+        return NULL;
+    s->refs = 1;
+    s->len = len;
+    if (data && len)
+        memcpy(s->data, data, len);
+    return s;
+}
+
+char *nc_shared_data(nc_shared *s)
+{
+    return s->data;
+}
+
+size_t nc_shared_len(const nc_shared *s)
+{
+    return s->len;
+}
+
+void nc_shared_release(nc_shared *s)
+{
+    if (s && --s->refs == 0)
+        free(s);
+}

@@ -1,0 +1,57 @@
+/* buf.h -- a connection's byte buffers: the input buffer (what the module has
+ * not consumed yet) and the output queue (memory, shared and file items). */
+#ifndef NC_CORE_BUF_H
+#define NC_CORE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "netcore/netcore.h"
+
+/* Input not yet consumed.  Allocated only while a connection has leftover
+ * input, so an idle connection holds no buffer. */
+typedef struct nc__inbuf {
+    char *data;
+    size_t len, cap;
+} nc__inbuf;
+
+/* Make room for `need` more bytes; returns 0 or -ENOMEM. */
+int nc__inbuf_reserve(nc__inbuf *b, size_t need);
+int nc__inbuf_append(nc__inbuf *b, const void *data, size_t len);
+/* Drop the first n bytes; frees the storage when it becomes empty. */
+void nc__inbuf_consume(nc__inbuf *b, size_t n);
+void nc__inbuf_free(nc__inbuf *b);
+
+struct nc_shared {
+    uint32_t refs;
+    size_t len;
+    char data[];
+};
+
+typedef struct nc__oitem nc__oitem;
+
+/* Output queue.  Invariant: `bytes` is the sum of what every item has left
+ * to send; `mem` counts the heap bytes the queue holds (the figure the
+ * max_output_bytes limit and the watermarks are compared with; file
+ * regions cost no memory and count only toward `bytes`). */
+typedef struct nc__outq {
+    nc__oitem *head, *tail;
+    size_t bytes;
+    size_t mem;
+} nc__outq;
+
+int nc__outq_append(nc__outq *q, const void *data, size_t len);
+int nc__outq_add_shared(nc__outq *q, nc_shared *s);
+/* own: close fd when the item is done or dropped.  On failure an owned fd
+ * is closed too, so the caller never has to. */
+int nc__outq_add_file(nc__outq *q, int fd, off_t off, size_t len, int own);
+/* Write as much as the socket takes.  Returns 0 when the queue is empty, 1
+ * when the socket is full and bytes remain, or -errno on a write error.
+ * *written (may be NULL) gets the number of bytes written. */
+int nc__outq_flush(nc__outq *q, int fd, size_t *written);
+void nc__outq_clear(nc__outq *q);
+/* Release the chunk cache (at exit, so leak checkers see a clean heap). */
+void nc__outq_cache_drain(void);
+
+#endif

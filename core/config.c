@@ -1,0 +1,432 @@
+/* config.c -- load and check netcore.json.  The schema is a table per object
+ * (key, kind, bounds, default); every error names the file and the JSON path
+ * and says what was expected, the way `nginx -t` does. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static char *default_dirs[2];
+
+void nc__config_set_default_modules_dirs(const char *exe_dir, const char *installed)
+{
+    free(default_dirs[0]);
+    free(default_dirs[1]);
+    default_dirs[0] = NULL;
+    if (exe_dir && asprintf(&default_dirs[0], "%s/modules", exe_dir) < 0)
+        default_dirs[0] = NULL;
+    default_dirs[1] = installed ? strdup(installed) : NULL;
+}
+
+/* "FILE: PATH: message" */
+static int fail(char *err, size_t n, const char *file, const char *path, const char *fmt, ...)
+    NC_PRINTF(5, 6);
+static int fail(char *err, size_t n, const char *file, const char *path, const char *fmt, ...)
+{
+    int k = snprintf(err, n, "%s: %s%s", file, path ? path : "", path ? ": " : "");
+    if (k >= 0 && (size_t)k < n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + k, n - (size_t)k, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* One key of an object's schema.  For INT the value lands in a long long at
+ * `off` from the base; for STR in a const char *. */
+enum kind { K_STR, K_INT, K_OBJ, K_ARR };
+struct key {
+    const char *name;
+    enum kind kind;
+    long long min, max, def;
+    size_t off; /* offset in the target struct, or SIZE_MAX: handled by caller */
+};
+
+static const char *kind_name(enum kind k)
+{
+    switch (k) {
+    case K_STR:
+        return "a string";
+    case K_INT:
+        return "an integer";
+    case K_OBJ:
+        return "an object";
+    default:
+        return "an array";
+    }
+}
+
+/* Check obj's members against keys; stores ints and strings, leaves the
+ * rest to the caller.  Returns 0 or -1 with err filled. */
+static int check_object(json_t *obj, const struct key *keys, size_t nkeys, void *base,
+                        const char *file, const char *path, char *err, size_t errlen)
+{
+    const char *k;
+    json_t *v;
+    char sub[256];
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i].kind == K_INT && keys[i].off != SIZE_MAX)
+            *(long long *)((char *)base + keys[i].off) = keys[i].def;
+    json_object_foreach(obj, k, v) {
+        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", k);
+        const struct key *key = NULL;
+        for (size_t i = 0; i < nkeys; i++)
+            if (strcmp(keys[i].name, k) == 0)
+                key = &keys[i];
+        if (!key)
+            return fail(err, errlen, file, sub, "unknown key");
+        int ok;
+        switch (key->kind) {
+        case K_STR:
+            ok = json_is_string(v);
+            break;
+        case K_INT:
+            ok = json_is_integer(v);
+            break;
+        case K_OBJ:
+            ok = json_is_object(v);
+            break;
+        default:
+            ok = json_is_array(v);
+        }
+        if (!ok)
+            return fail(err, errlen, file, sub, "expected %s", kind_name(key->kind));
+        if (key->off == SIZE_MAX)
+            continue;
+        if (key->kind == K_INT) {
+            long long x = json_integer_value(v);
+            if (x < key->min || x > key->max)
+                return fail(err, errlen, file, sub, "expected an integer from %lld to %lld",
+                            key->min, key->max);
+            *(long long *)((char *)base + key->off) = x;
+        } else if (key->kind == K_STR) {
+            *(const char **)((char *)base + key->off) = json_string_value(v);
+        }
+    }
+    return 0;
+}
+
+static const char *str_or(json_t *obj, const char *k, const char *def)
+{
+    json_t *v = json_object_get(obj, k);
+    return v ? json_string_value(v) : def;
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+char *nc__config_module_path(const nc__config *cfg, const char *module, char *err, size_t errlen)
+{
+    char *p = NULL;
+    size_t n = strlen(module);
+    if (strchr(module, '/') || (n > 3 && strcmp(module + n - 3, ".so") == 0)) {
+        if (module[0] == '/')
+            p = strdup(module);
+        else if (asprintf(&p, "%s/%s", cfg->dir, module) < 0)
+            p = NULL;
+        if (!p)
+            snprintf(err, errlen, "out of memory");
+        return p;
+    }
+    if (!valid_name(module)) {
+        snprintf(err, errlen, "\"%s\" is not a module name or a path to a .so", module);
+        return NULL;
+    }
+    const char *dirs[2] = {cfg->modules_dir, NULL};
+    if (!cfg->modules_dir) {
+        dirs[0] = default_dirs[0];
+        dirs[1] = default_dirs[1];
+    }
+    char looked[1024] = "";
+    for (int i = 0; i < 2; i++) {
+        if (!dirs[i])
+            continue;
+        if (asprintf(&p, "%s/%s.so", dirs[i], module) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        if (access(p, F_OK) == 0)
+            return p;
+        size_t l = strlen(looked);
+        snprintf(looked + l, sizeof looked - l, "%s%s", l ? ", " : "", dirs[i]);
+        free(p);
+        p = NULL;
+    }
+    snprintf(err, errlen, "no module \"%s\" (looked in %s)", module, looked[0] ? looked : "nothing");
+    return NULL;
+}
+
+#define LOFF(f) offsetof(nc__lconf, f)
+static const struct key listener_keys[] = {
+    {"name", K_STR, 0, 0, 0, LOFF(name)},
+    {"module", K_STR, 0, 0, 0, LOFF(module)},
+    {"listen", K_STR, 0, 0, 0, LOFF(listen)},
+    {"transport", K_STR, 0, 0, 0, SIZE_MAX},
+    {"backlog", K_INT, 1, 65535, 511, SIZE_MAX},
+    {"max_connections", K_INT, 1, 10000000, 10000, LOFF(max_connections)},
+    {"idle_timeout_ms", K_INT, 0, 86400000, 300000, LOFF(idle_timeout_ms)},
+    {"max_input_bytes", K_INT, 1, 1LL << 30, 1 << 20, LOFF(max_input_bytes)},
+    {"max_output_bytes", K_INT, 1024, 1LL << 36, 16 << 20, LOFF(max_output_bytes)},
+    {"options", K_OBJ, 0, 0, 0, SIZE_MAX},
+};
+
+static int parse_listener(nc__config *cfg, size_t i, json_t *obj, char *err, size_t errlen)
+{
+    nc__lconf *lc = &cfg->listeners[i];
+    char path[64];
+    char sub[96];
+    snprintf(path, sizeof path, "listeners[%zu]", i);
+    lc->index = (int)i;
+    if (!json_is_object(obj))
+        return fail(err, errlen, cfg->path, path, "expected an object");
+    if (check_object(obj, listener_keys, sizeof listener_keys / sizeof listener_keys[0], lc,
+                     cfg->path, path, err, errlen) < 0)
+        return -1;
+    json_t *b = json_object_get(obj, "backlog");
+    lc->backlog = b ? (int)json_integer_value(b) : 511;
+    if (b && (lc->backlog < 1 || lc->backlog > 65535)) {
+        snprintf(sub, sizeof sub, "%s.backlog", path);
+        return fail(err, errlen, cfg->path, sub, "expected an integer from 1 to 65535");
+    }
+    if (!lc->module) {
+        snprintf(sub, sizeof sub, "%s.module", path);
+        return fail(err, errlen, cfg->path, sub, "missing (the module that serves this listener)");
+    }
+    if (!lc->listen) {
+        snprintf(sub, sizeof sub, "%s.listen", path);
+        return fail(err, errlen, cfg->path, sub, "missing (for example \"127.0.0.1:7000\")");
+    }
+    if (!lc->name)
+        lc->name = lc->module;
+    if (!valid_name(lc->name)) {
+        snprintf(sub, sizeof sub, "%s.name", path);
+        return fail(err, errlen, cfg->path, sub,
+                    "expected 1 to 64 characters from A-Z a-z 0-9 _ - .");
+    }
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(cfg->listeners[j].name, lc->name) == 0) {
+            snprintf(sub, sizeof sub, "%s.name", path);
+            return fail(err, errlen, cfg->path, sub,
+                        "\"%s\" is already the name of listeners[%zu] (names must be unique)",
+                        lc->name, j);
+        }
+    const char *aerr;
+    if (nc__addr_parse(lc->listen, &lc->addr, &aerr) < 0) {
+        snprintf(sub, sizeof sub, "%s.listen", path);
+        return fail(err, errlen, cfg->path, sub, "\"%s\": %s", lc->listen, aerr);
+    }
+    const char *tr = str_or(obj, "transport", "tcp");
+    snprintf(sub, sizeof sub, "%s.transport", path);
+    if (strcmp(tr, "tcp") == 0)
+        lc->transport = NC_TCP;
+    else if (strcmp(tr, "udp") == 0)
+        lc->transport = NC_UDP;
+    else
+        return fail(err, errlen, cfg->path, sub, "expected \"tcp\" or \"udp\", not \"%s\"", tr);
+    if (lc->addr.ss.ss_family == AF_UNIX) {
+        if (lc->transport == NC_UDP)
+            return fail(err, errlen, cfg->path, sub,
+                        "\"udp\" needs an IP address, not a unix socket");
+        lc->transport = NC_UNIX;
+    }
+    /* Two listeners on one fixed address would fail at bind; say so now. */
+    for (size_t j = 0; j < i; j++) {
+        nc__lconf *o = &cfg->listeners[j];
+        if (o->transport == lc->transport && o->addr.len == lc->addr.len &&
+            memcmp(&o->addr.ss, &lc->addr.ss, lc->addr.len) == 0 &&
+            (lc->transport == NC_UNIX || nc__addr_port((struct sockaddr *)&lc->addr.ss) != 0)) {
+            snprintf(sub, sizeof sub, "%s.listen", path);
+            return fail(err, errlen, cfg->path, sub, "\"%s\" is already used by listeners[%zu]",
+                        lc->listen, j);
+        }
+    }
+    lc->options = json_object_get(obj, "options");
+    char merr[512];
+    lc->module_path = nc__config_module_path(cfg, lc->module, merr, sizeof merr);
+    if (!lc->module_path) {
+        snprintf(sub, sizeof sub, "%s.module", path);
+        return fail(err, errlen, cfg->path, sub, "%s", merr);
+    }
+    return 0;
+}
+
+#define COFF(f) offsetof(nc__config, f)
+static const struct key top_keys[] = {
+    {"modules_dir", K_STR, 0, 0, 0, SIZE_MAX},
+    {"log", K_OBJ, 0, 0, 0, SIZE_MAX},
+    {"shutdown_timeout_ms", K_INT, 0, 3600000, 5000, COFF(shutdown_timeout_ms)},
+    {"listeners", K_ARR, 0, 0, 0, SIZE_MAX},
+};
+
+static const struct key log_keys[] = {
+    {"level", K_STR, 0, 0, 0, SIZE_MAX},
+    {"format", K_STR, 0, 0, 0, SIZE_MAX},
+    {"file", K_STR, 0, 0, 0, SIZE_MAX},
+};
+
+static int parse_root(nc__config *cfg, char *err, size_t errlen)
+{
+    json_t *root = cfg->root;
+    if (!json_is_object(root))
+        return fail(err, errlen, cfg->path, NULL, "expected a JSON object at the top level");
+    if (check_object(root, top_keys, sizeof top_keys / sizeof top_keys[0], cfg, cfg->path, "",
+                     err, errlen) < 0)
+        return -1;
+
+    const char *md = str_or(root, "modules_dir", NULL);
+    if (md) {
+        if (md[0] == '/')
+            cfg->modules_dir = strdup(md);
+        else if (asprintf(&cfg->modules_dir, "%s/%s", cfg->dir, md) < 0)
+            cfg->modules_dir = NULL;
+        if (!cfg->modules_dir)
+            return fail(err, errlen, cfg->path, NULL, "out of memory");
+    }
+
+    cfg->log_level = NC_LOG_INFO;
+    cfg->log_format = NC_LOGFMT_TEXT;
+    json_t *log = json_object_get(root, "log");
+    if (log) {
+        if (check_object(log, log_keys, 3, NULL, cfg->path, "log", err, errlen) < 0)
+            return -1;
+        const char *lv = str_or(log, "level", "info");
+        if ((cfg->log_level = nc__log_level_parse(lv)) < 0)
+            return fail(err, errlen, cfg->path, "log.level",
+                        "expected \"error\", \"warn\", \"info\" or \"debug\", not \"%s\"", lv);
+        const char *fmt = str_or(log, "format", "text");
+        if (strcmp(fmt, "json") == 0)
+            cfg->log_format = NC_LOGFMT_JSON;
+        else if (strcmp(fmt, "text") != 0)
+            return fail(err, errlen, cfg->path, "log.format",
+                        "expected \"text\" or \"json\", not \"%s\"", fmt);
+        const char *f = str_or(log, "file", NULL);
+        if (f && strcmp(f, "-") != 0) {
+            if (f[0] == '\0')
+                return fail(err, errlen, cfg->path, "log.file", "expected a file path or \"-\"");
+            if (f[0] == '/')
+                cfg->log_file = strdup(f);
+            else if (asprintf(&cfg->log_file, "%s/%s", cfg->dir, f) < 0)
+                cfg->log_file = NULL;
+            if (!cfg->log_file)
+                return fail(err, errlen, cfg->path, NULL, "out of memory");
+        }
+    }
+
+    json_t *ls = json_object_get(root, "listeners");
+    if (!ls)
+        return fail(err, errlen, cfg->path, "listeners", "missing (an array of listeners)");
+    if (json_array_size(ls) == 0)
+        return fail(err, errlen, cfg->path, "listeners", "expected at least one listener");
+    cfg->nlisteners = json_array_size(ls);
+    cfg->listeners = calloc(cfg->nlisteners, sizeof *cfg->listeners);
+    if (!cfg->listeners)
+        return fail(err, errlen, cfg->path, NULL, "out of memory");
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        if (parse_listener(cfg, i, json_array_get(ls, i), err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
+int nc__config_parse(const char *text, size_t len, const char *path, nc__config *cfg, char *err,
+                     size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = strdup(path);
+    const char *slash = strrchr(path, '/');
+    cfg->dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    if (slash == path) {
+        free(cfg->dir);
+        cfg->dir = strdup("/");
+    }
+    if (!cfg->path || !cfg->dir) {
+        nc__config_free(cfg);
+        return fail(err, errlen, path, NULL, "out of memory");
+    }
+    json_error_t je;
+    cfg->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!cfg->root) {
+        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        nc__config_free(cfg);
+        return -1;
+    }
+    if (parse_root(cfg, err, errlen) < 0) {
+        nc__config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+int nc__config_load(const char *path, nc__config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 65536) {
+            if (cap > (64u << 20)) {
+                fclose(f);
+                free(text);
+                snprintf(err, errlen, "%s: larger than 64 MiB", path);
+                return -1;
+            }
+            char *p = realloc(text, cap = cap ? cap * 2 : 65536);
+            if (!p) {
+                fclose(f);
+                free(text);
+                snprintf(err, errlen, "%s: out of memory", path);
+                return -1;
+            }
+            text = p;
+        }
+        size_t n = fread(text + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(text);
+        snprintf(err, errlen, "%s: read error", path);
+        return -1;
+    }
+    int rc = nc__config_parse(text, len, path, cfg, err, errlen);
+    free(text);
+    return rc;
+}
+
+void nc__config_free(nc__config *cfg)
+{
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        free(cfg->listeners[i].module_path);
+    free(cfg->listeners);
+    free(cfg->path);
+    free(cfg->dir);
+    free(cfg->modules_dir);
+    free(cfg->log_file);
+    if (cfg->root)
+        json_decref(cfg->root);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,61 @@
+/* config.h -- netcore.json: parsed with jansson, checked against the schema
+ * (unknown keys are errors), with defaults filled in.  Module options are
+ * kept as JSON and validated by the module itself (options.c). */
+#ifndef NC_CORE_CONFIG_H
+#define NC_CORE_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+enum nc__transport { NC_TCP = 0, NC_UDP = 1, NC_UNIX = 2 };
+
+typedef struct nc__lconf {
+    int index;              /* position in listeners[] */
+    const char *name;
+    const char *module;     /* as written */
+    char *module_path;      /* resolved .so path */
+    const char *listen;
+    nc__addr addr;
+    int transport;          /* enum nc__transport (unix: from the address) */
+    int backlog;
+    long long max_connections;
+    long long idle_timeout_ms;   /* 0: none */
+    long long max_input_bytes;
+    long long max_output_bytes;
+    json_t *options;        /* borrowed from the config's JSON tree */
+} nc__lconf;
+
+typedef struct nc__config {
+    char *path;             /* the file, as given */
+    char *dir;              /* its folder */
+    char *modules_dir;      /* resolved; NULL: the built-in search path */
+    int log_level;
+    int log_format;
+    char *log_file;         /* NULL: stderr */
+    long long shutdown_timeout_ms;
+    nc__lconf *listeners;
+    size_t nlisteners;
+    json_t *root;           /* owns every borrowed string above */
+} nc__config;
+
+/* Read and check path.  Returns 0, or -1 with a one-line message in err that
+ * starts with the file name and names the place (line:column or JSON path). */
+int nc__config_load(const char *path, nc__config *cfg, char *err, size_t errlen);
+/* The same for text already in memory; `path` is used for messages and to
+ * resolve relative paths. */
+int nc__config_parse(const char *text, size_t len, const char *path, nc__config *cfg, char *err,
+                     size_t errlen);
+void nc__config_free(nc__config *cfg);
+
+/* Where a module name is looked for when the config has no modules_dir:
+ * the folder beside the executable's ("<exe dir>/modules"), then the
+ * installed one.  Set once by main. */
+void nc__config_set_default_modules_dirs(const char *exe_dir, const char *installed);
+/* Resolve `module` (a name, or a path with '/' or ending in ".so") for the
+ * config; returns a malloc'd path, or NULL with err filled. */
+char *nc__config_module_path(const nc__config *cfg, const char *module, char *err, size_t errlen);
+
+#endif

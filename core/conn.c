@@ -1,0 +1,479 @@
+/* conn.c -- one accepted stream connection: reading into the module through
+ * on_data, the output queue and its watermarks, deferred close, and the
+ * connection half of the public API.
+ *
+ * Input: the reactor reads into one shared buffer; a connection keeps a
+ * buffer of its own only for what the module left unconsumed.  Output: sends
+ * are queued and flushed once per loop turn (or on EPOLLOUT), so several
+ * sends in one turn cost one writev.  Close: nc_close only marks; the
+ * reactor's close phase calls on_close and frees after the turn's events,
+ * so a handle stays valid for the rest of the hook that closed it. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+
+static void update_events(nc_conn *c)
+{
+    uint32_t want = 0;
+    if (!(c->flags & (CF_CLOSING | CF_PAUSED | CF_THROTTLED | CF_EOF)))
+        want |= EPOLLIN | EPOLLRDHUP;
+    if (c->flags & CF_WAIT_OUT)
+        want |= EPOLLOUT;
+    if (want != c->events) {
+        nc__ev_mod(c->fd, want, c);
+        c->events = want;
+    }
+}
+
+static void idle_unlink(nc_conn *c)
+{
+    nc_listener *l = c->l;
+    if (c->iprev)
+        c->iprev->inext = c->inext;
+    else
+        l->idle_head = c->inext;
+    if (c->inext)
+        c->inext->iprev = c->iprev;
+    else
+        l->idle_tail = c->iprev;
+    c->iprev = c->inext = NULL;
+}
+
+static void idle_append(nc_conn *c)
+{
+    nc_listener *l = c->l;
+    c->iprev = l->idle_tail;
+    c->inext = NULL;
+    if (l->idle_tail)
+        l->idle_tail->inext = c;
+    else
+        l->idle_head = c;
+    l->idle_tail = c;
+}
+
+void nc__conn_touch(nc_conn *c)
+{
+    c->last_active = nc__R.now;
+    if (c->l->idle_tail != c) {
+        idle_unlink(c);
+        idle_append(c);
+    }
+}
+
+nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, socklen_t plen)
+{
+    nc_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->evkind = EV_CONN;
+    c->fd = fd;
+    c->id = ++nc__R.next_id;
+    c->l = l;
+    if (plen > sizeof c->peer)
+        plen = 0; /* unix peers: "unix" is all there is to say */
+    memcpy(&c->peer, peer, plen);
+    c->peer_len = plen;
+    c->events = EPOLLIN | EPOLLRDHUP;
+    if (nc__ev_add(fd, c->events, c) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->nconns++;
+    l->conns_total++;
+    nc__R.nconns++;
+    c->last_active = nc__R.now;
+    idle_append(c);
+    nc__listener_idle_arm(l);
+    return c;
+}
+
+static void schedule_close(nc_conn *c)
+{
+    if (c->flags & CF_ON_CLOSE_LIST)
+        return;
+    c->flags |= CF_ON_CLOSE_LIST | CF_CLOSING;
+    c->cnext = nc__R.closing;
+    nc__R.closing = c;
+}
+
+static void schedule_flush(nc_conn *c)
+{
+    if (c->flags & (CF_PENDING | CF_WAIT_OUT))
+        return;
+    c->flags |= CF_PENDING;
+    c->pnext = nc__R.pending;
+    nc__R.pending = c;
+}
+
+void nc_close(nc_conn *c, int how)
+{
+    if (how == NC_CLOSE_ABORT) {
+        c->flags &= ~CF_FLUSH_CLOSE;
+        schedule_close(c);
+        return;
+    }
+    if (c->flags & CF_CLOSING)
+        return;
+    c->flags |= CF_CLOSING | CF_FLUSH_CLOSE;
+    if (c->out.bytes == 0)
+        schedule_close(c);
+    else
+        schedule_flush(c);
+    update_events(c);
+}
+
+/* Unconsumed input beyond the listener's bound: the peer is sending what the
+ * module cannot frame (or faster than it can consume). */
+static int over_input_limit(nc_conn *c, size_t left)
+{
+    if (left <= (size_t)c->l->conf->max_input_bytes)
+        return 0;
+    nc__log(NC_LOG_WARN, c->l->name, c->id,
+            "%zu bytes of unconsumed input exceed max_input_bytes (%lld); closing", left,
+            c->l->conf->max_input_bytes);
+    nc_close(c, NC_CLOSE_ABORT);
+    return 1;
+}
+
+static int readable(const nc_conn *c)
+{
+    return !(c->flags & (CF_CLOSING | CF_PAUSED));
+}
+
+/* Hand input to the module: `buf`/`n` is new input not yet stored (n may be
+ * 0 for a redelivery of what is stored).  Calls on_data again while it keeps
+ * consuming, so a module may handle one message per call. */
+static void deliver(nc_conn *c, const char *buf, size_t n)
+{
+    const nc_module *m = c->l->m;
+    const char *data;
+    size_t len;
+    int stored = c->in.len > 0;
+    if (stored && n > 0) {
+        if (nc__inbuf_append(&c->in, buf, n) < 0) {
+            nc__log(NC_LOG_ERROR, c->l->name, c->id, "out of memory for input; closing");
+            nc_close(c, NC_CLOSE_ABORT);
+            return;
+        }
+    }
+    if (stored) {
+        data = c->in.data;
+        len = c->in.len;
+    } else {
+        data = buf;
+        len = n;
+    }
+    size_t done = 0;
+    while (done < len && readable(c)) {
+        ssize_t r = m->on_data(c, data + done, len - done);
+        if (r < 0) {
+            nc_close(c, NC_CLOSE_ABORT);
+            return;
+        }
+        if ((size_t)r > len - done) {
+            nc__log(NC_LOG_ERROR, c->l->name, c->id,
+                    "module %s consumed %zd bytes of %zu offered; closing", m->name, r,
+                    len - done);
+            nc_close(c, NC_CLOSE_ABORT);
+            return;
+        }
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    if (c->flags & CF_CLOSING)
+        return;
+    size_t left = len - done;
+    if (stored) {
+        nc__inbuf_consume(&c->in, done);
+    } else if (left > 0 && !over_input_limit(c, left)) {
+        if (nc__inbuf_append(&c->in, data + done, left) < 0) {
+            nc__log(NC_LOG_ERROR, c->l->name, c->id, "out of memory for input; closing");
+            nc_close(c, NC_CLOSE_ABORT);
+        }
+        return;
+    }
+    over_input_limit(c, c->in.len);
+}
+
+void nc__conn_redeliver(nc_conn *c)
+{
+    c->flags &= ~CF_REDELIVER;
+    if (c->in.len > 0 && readable(c))
+        deliver(c, NULL, 0);
+}
+
+static void on_eof(nc_conn *c)
+{
+    c->flags |= CF_EOF;
+    update_events(c);
+    if (c->l->m->on_eof)
+        c->l->m->on_eof(c);
+    else
+        nc_close(c, NC_CLOSE_FLUSH);
+}
+
+static void do_read(nc_conn *c)
+{
+    ssize_t n = read(c->fd, nc__R.rbuf, nc__R.rbuf_size);
+    if (n > 0) {
+        c->l->bytes_in += (uint64_t)n;
+        nc__conn_touch(c);
+        deliver(c, nc__R.rbuf, (size_t)n);
+    } else if (n == 0) {
+        on_eof(c);
+    } else if (errno != EAGAIN && errno != EINTR) {
+        nc__log(NC_LOG_DEBUG, c->l->name, c->id, "read: %s", strerror(errno));
+        nc_close(c, NC_CLOSE_ABORT);
+    }
+}
+
+void nc__conn_flush(nc_conn *c)
+{
+    if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
+        return;
+    size_t had = c->out.bytes, wrote = 0;
+    int rc = nc__outq_flush(&c->out, c->fd, &wrote);
+    if (wrote) {
+        c->l->bytes_out += wrote;
+        nc__conn_touch(c);
+    }
+    if (rc < 0) {
+        nc__log(NC_LOG_DEBUG, c->l->name, c->id, "write: %s", strerror(-rc));
+        nc_close(c, NC_CLOSE_ABORT);
+        return;
+    }
+    if (rc == 1)
+        c->flags |= CF_WAIT_OUT;
+    else
+        c->flags &= ~CF_WAIT_OUT;
+    size_t high = c->l->high_water;
+    if (c->out.mem >= high)
+        c->flags |= CF_THROTTLED;
+    else if ((c->flags & CF_THROTTLED) && c->out.mem <= high / 2)
+        c->flags &= ~CF_THROTTLED;
+    if (rc == 0) {
+        if (c->flags & CF_FLUSH_CLOSE) {
+            schedule_close(c);
+            return;
+        }
+        if (had && c->l->m->on_writable && !(c->flags & CF_CLOSING))
+            c->l->m->on_writable(c);
+    }
+    if (!(c->flags & CF_ON_CLOSE_LIST))
+        update_events(c);
+}
+
+void nc__conn_on_event(nc_conn *c, uint32_t ev)
+{
+    if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
+        return; /* closed earlier in this turn: the event is stale */
+    if (ev & EPOLLOUT)
+        nc__conn_flush(c);
+    if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && readable(c) &&
+        !(c->flags & (CF_EOF | CF_THROTTLED))) {
+        do_read(c);
+    } else if (ev & (EPOLLERR | EPOLLHUP)) {
+        nc_close(c, NC_CLOSE_ABORT);
+    }
+}
+
+void nc__conn_destroy(nc_conn *c)
+{
+    nc_listener *l = c->l;
+    if (c->flags & CF_ACCEPTED && l->m->on_close)
+        l->m->on_close(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    idle_unlink(c);
+    l->nconns--;
+    nc__R.nconns--;
+    if (c->flags & CF_FLUSH_CLOSE) {
+        /* Everything queued was written.  Send FIN first and read away what
+         * the peer still sent, so that close() does not answer unread input
+         * with a reset that could destroy our last bytes in flight. */
+        shutdown(c->fd, SHUT_WR);
+        for (int i = 0; i < 4 && read(c->fd, nc__R.rbuf, nc__R.rbuf_size) > 0; i++)
+            ;
+    }
+    close(c->fd); /* also leaves the epoll set */
+    nc__inbuf_free(&c->in);
+    nc__outq_clear(&c->out);
+    free(c->peer_str);
+    free(c);
+}
+
+/* ---- public API ---- */
+
+uint64_t nc_conn_id(const nc_conn *c)
+{
+    return c->id;
+}
+
+nc_listener *nc_conn_listener(const nc_conn *c)
+{
+    return c->l;
+}
+
+void nc_conn_set_data(nc_conn *c, void *data)
+{
+    c->data = data;
+}
+
+void *nc_conn_data(const nc_conn *c)
+{
+    return c->data;
+}
+
+const struct sockaddr *nc_conn_peer(const nc_conn *c, socklen_t *len)
+{
+    if (len)
+        *len = c->peer_len;
+    return &c->peer.sa;
+}
+
+const char *nc_conn_peer_str(const nc_conn *c)
+{
+    if (!c->peer_str) {
+        char buf[NC_ADDRSTRLEN] = "unix";
+        if (c->peer_len)
+            nc__addr_format(&c->peer.sa, c->peer_len, buf, sizeof buf);
+        ((nc_conn *)c)->peer_str = strdup(buf);
+        if (!c->peer_str)
+            return "?";
+    }
+    return c->peer_str;
+}
+
+size_t nc_conn_queued(const nc_conn *c)
+{
+    return c->out.bytes;
+}
+
+/* After anything was queued: enforce the slow-consumer bound, then flush
+ * at the end of the turn. */
+static int queued(nc_conn *c, int rc)
+{
+    if (rc < 0) {
+        nc__log(NC_LOG_ERROR, c->l->name, c->id, "out of memory for output; closing");
+        nc_close(c, NC_CLOSE_ABORT);
+        return -1;
+    }
+    if (c->out.mem > (size_t)c->l->conf->max_output_bytes) {
+        nc__log(NC_LOG_WARN, c->l->name, c->id,
+                "slow consumer: %zu bytes queued exceed max_output_bytes (%lld); closing",
+                c->out.mem, c->l->conf->max_output_bytes);
+        nc_close(c, NC_CLOSE_ABORT);
+        return -1;
+    }
+    if (c->out.mem >= c->l->high_water && !(c->flags & CF_THROTTLED)) {
+        c->flags |= CF_THROTTLED;
+        update_events(c);
+    }
+    schedule_flush(c);
+    return 0;
+}
+
+int nc_send(nc_conn *c, const void *data, size_t len)
+{
+    if (c->flags & CF_CLOSING)
+        return -1;
+    if (len == 0)
+        return 0;
+    return queued(c, nc__outq_append(&c->out, data, len));
+}
+
+int nc_sendf(nc_conn *c, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof small)
+        return nc_send(c, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return queued(c, -ENOMEM);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = nc_send(c, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+int nc_sendfile(nc_conn *c, int fd, off_t offset, size_t len, unsigned flags)
+{
+    if (c->flags & CF_CLOSING) {
+        if (flags & NC_FILE_OWN)
+            close(fd);
+        return -1;
+    }
+    if (len == 0) {
+        if (flags & NC_FILE_OWN)
+            close(fd);
+        return 0;
+    }
+    return queued(c, nc__outq_add_file(&c->out, fd, offset, len, (flags & NC_FILE_OWN) != 0));
+}
+
+int nc_send_shared(nc_conn *c, nc_shared *s)
+{
+    if (c->flags & CF_CLOSING)
+        return -1;
+    if (s->len == 0)
+        return 0;
+    return queued(c, nc__outq_add_shared(&c->out, s));
+}
+
+void nc_conn_pause(nc_conn *c)
+{
+    c->flags |= CF_PAUSED;
+    update_events(c);
+}
+
+void nc_conn_resume(nc_conn *c)
+{
+    if (!(c->flags & CF_PAUSED))
+        return;
+    c->flags &= ~CF_PAUSED;
+    if (c->flags & CF_CLOSING)
+        return;
+    update_events(c);
+    if (c->in.len > 0 && !(c->flags & CF_REDELIVER)) {
+        c->flags |= CF_REDELIVER;
+        c->rnext = nc__R.redeliver;
+        nc__R.redeliver = c;
+    }
+}
+
+void nc_log_conn(const nc_conn *c, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nc__logv(level, c->l->name, c->id, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,156 @@
+/* core.h -- the core's internal structures: the reactor, listeners and
+ * connections.  Never included by modules: they see opaque handles only. */
+#ifndef NC_CORE_CORE_H
+#define NC_CORE_CORE_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "config.h"
+#include "module.h"
+#include "netcore/netcore.h"
+#include "timer.h"
+
+/* Every object registered with epoll starts with one of these, so an event
+ * can be dispatched from data.ptr alone. */
+enum nc__evkind { EV_LISTENER = 1, EV_CONN, EV_SIGNAL };
+
+/* Connection flags. */
+enum {
+    CF_CLOSING = 1u << 0,    /* nc_close called: no more hooks but on_close */
+    CF_FLUSH_CLOSE = 1u << 1, /* close once the queue is empty */
+    CF_PAUSED = 1u << 2,     /* module paused reading */
+    CF_THROTTLED = 1u << 3,  /* core paused reading: queue above high watermark */
+    CF_EOF = 1u << 4,        /* peer sent FIN */
+    CF_WAIT_OUT = 1u << 5,   /* socket full: waiting for EPOLLOUT */
+    CF_PENDING = 1u << 6,    /* on the reactor's pending-write list */
+    CF_REDELIVER = 1u << 7,  /* on the redeliver list (resume with input) */
+    CF_ON_CLOSE_LIST = 1u << 8,
+    CF_ACCEPTED = 1u << 9,   /* on_accept said yes: on_close is owed */
+};
+
+typedef struct nc__counter {
+    char *name;
+    uint64_t value;
+    struct nc__counter *next;
+} nc__counter;
+
+struct nc_listener {
+    uint32_t evkind; /* EV_LISTENER */
+    int fd;
+    const nc__lconf *conf;
+    const char *name;
+    nc__module *mod;
+    const nc_module *m;
+    void *instance;
+    int inited;
+    int accepting;      /* registered for EPOLLIN */
+    char addr_str[NC_ADDRSTRLEN];
+    size_t high_water;  /* stop reading a connection above this much queued memory */
+
+    nc_conn *head, *tail;      /* open connections, accept order */
+    nc_conn *idle_head, *idle_tail; /* the same, least recently active first */
+    size_t nconns;
+    nc_timer *idle_timer;
+
+    /* UDP */
+    unsigned batch;
+    struct mmsghdr *msgs;
+    struct iovec *iovs;
+    unsigned char *dbuf;
+    char *cbuf;
+    struct sockaddr_in6 *peers;
+    nc_dgram *dgrams;
+    uint32_t ovfl_last;
+    uint64_t drops;
+
+    /* statistics */
+    uint64_t conns_total, bytes_in, bytes_out, refused;
+    nc__counter *counters;
+};
+
+struct nc_conn {
+    uint32_t evkind; /* EV_CONN */
+    int fd;
+    uint32_t flags;
+    uint32_t events; /* the mask registered with epoll */
+    uint64_t id;
+    nc_listener *l;
+    void *data;
+    nc__inbuf in;
+    nc__outq out;
+    nc_conn *prev, *next;   /* listener's list */
+    nc_conn *iprev, *inext; /* listener's idle list */
+    nc_conn *pnext;         /* reactor's pending-write list */
+    nc_conn *cnext;         /* reactor's close list */
+    nc_conn *rnext;         /* reactor's redeliver list */
+    uint64_t last_active;
+    char *peer_str;         /* built on first request */
+    socklen_t peer_len;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
+};
+
+typedef struct nc__reactor {
+    uint32_t sig_evkind; /* EV_SIGNAL, the tag for sigfd */
+    int epfd;
+    int sigfd;
+    int spare_fd;        /* kept open for the EMFILE accept-and-close trick */
+    uint64_t now;        /* monotonic ms, refreshed every turn */
+    uint64_t next_id;
+    char *rbuf;          /* shared read buffer: a connection holds input only when it has leftovers */
+    size_t rbuf_size;
+    nc_conn *pending, *closing, *redeliver;
+    nc_listener *listeners;
+    size_t nlisteners;
+    int stopping;        /* 1: graceful stop under way; 2: stop now */
+    int quit;            /* leave the loop */
+    uint64_t stop_deadline;
+    long long shutdown_timeout_ms;
+    size_t nconns;
+    int accept_paused;   /* listeners paused after running out of descriptors */
+} nc__reactor;
+
+extern nc__reactor nc__R;
+
+uint64_t nc__clock_ms(void);
+
+/* reactor.c */
+int nc__reactor_init(void);
+void nc__reactor_free(void);
+int nc__ev_add(int fd, uint32_t events, void *tag);
+int nc__ev_mod(int fd, uint32_t events, void *tag);
+void nc__ev_del(int fd);
+int nc__reactor_run(void);         /* returns the process exit status */
+void nc__reactor_stop(int now);
+
+/* conn.c */
+nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, socklen_t plen);
+void nc__conn_on_event(nc_conn *c, uint32_t events);
+void nc__conn_redeliver(nc_conn *c);
+/* Flush pending output; returns nothing: failures are turned into closes. */
+void nc__conn_flush(nc_conn *c);
+/* Close now: on_close, free.  Only from the reactor's close phase. */
+void nc__conn_destroy(nc_conn *c);
+void nc__conn_touch(nc_conn *c);
+
+/* listener.c */
+int nc__listener_bind(nc_listener *l, char *err, size_t errlen);
+void nc__listener_on_event(nc_listener *l, uint32_t events);
+void nc__listener_close(nc_listener *l);
+void nc__listener_pause_accept(nc_listener *l);
+void nc__listener_resume_accept(nc_listener *l);
+void nc__listener_idle_arm(nc_listener *l);
+
+/* options.c */
+nc_options *nc__options_new(const char *file, const nc__lconf *lc);
+/* Returns the recorded error, or NULL; after init also reports unknown keys. */
+const char *nc__options_finish(nc_options *o, int init_rc);
+void nc__options_free(nc_options *o);
+
+#endif

@@ -1,0 +1,469 @@
+/* listener.c -- listening sockets: binding (TCP over IPv4/IPv6, Unix stream,
+ * UDP), accepting with a per-wake-up budget and the spare-descriptor trick
+ * for EMFILE, receiving datagrams in recvmmsg batches, idle timeouts, and the
+ * listener half of the public API. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+
+#define ACCEPT_BUDGET 256
+#define RECV_BUDGET 16
+#define DGRAM_MAX 65536
+
+/* True at most once per `every` ms for the given slot: floods of a log line
+ * (refused connections, EMFILE) must not flood the log. */
+static int ratelimit(uint64_t *last, uint64_t every)
+{
+    if (*last && nc__R.now - *last < every)
+        return 0;
+    *last = nc__R.now;
+    return 1;
+}
+
+static void udp_free(nc_listener *l)
+{
+    free(l->msgs);
+    free(l->iovs);
+    free(l->dbuf);
+    free(l->cbuf);
+    free(l->peers);
+    free(l->dgrams);
+    l->msgs = NULL;
+    l->iovs = NULL;
+    l->dbuf = NULL;
+    l->cbuf = NULL;
+    l->peers = NULL;
+    l->dgrams = NULL;
+}
+
+#define CMSG_ROOM CMSG_SPACE(sizeof(uint32_t))
+
+static int udp_alloc(nc_listener *l)
+{
+    unsigned b = l->batch ? l->batch : 64;
+    l->batch = b;
+    l->msgs = calloc(b, sizeof *l->msgs);
+    l->iovs = calloc(b, sizeof *l->iovs);
+    l->dbuf = malloc((size_t)b * DGRAM_MAX);
+    l->cbuf = calloc(b, CMSG_ROOM);
+    l->peers = calloc(b, sizeof *l->peers);
+    l->dgrams = calloc(b, sizeof *l->dgrams);
+    if (!l->msgs || !l->iovs || !l->dbuf || !l->cbuf || !l->peers || !l->dgrams) {
+        udp_free(l);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < b; i++) {
+        l->iovs[i].iov_base = l->dbuf + (size_t)i * DGRAM_MAX;
+        l->iovs[i].iov_len = DGRAM_MAX;
+        l->msgs[i].msg_hdr.msg_iov = &l->iovs[i];
+        l->msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    return 0;
+}
+
+/* A Unix socket file left by a process that died: nobody accepts on it. */
+static int unlink_stale_unix(const struct sockaddr_un *un)
+{
+    struct stat st;
+    if (stat(un->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = connect(fd, (const struct sockaddr *)un, sizeof *un);
+    int e = errno;
+    close(fd);
+    if (rc == 0)
+        return -EADDRINUSE;
+    if (e == ECONNREFUSED)
+        unlink(un->sun_path);
+    return 0;
+}
+
+int nc__listener_bind(nc_listener *l, char *err, size_t errlen)
+{
+    const nc__lconf *lc = l->conf;
+    int family = lc->addr.ss.ss_family;
+    int type = lc->transport == NC_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    const char *step = "socket";
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        goto fail;
+    if (family != AF_UNIX)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (family == AF_UNIX) {
+        int rc = unlink_stale_unix((const struct sockaddr_un *)&lc->addr.ss);
+        if (rc < 0) {
+            errno = -rc;
+            step = "bind";
+            goto fail;
+        }
+    }
+    step = "bind";
+    if (bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len) < 0)
+        goto fail;
+    if (type == SOCK_STREAM) {
+        step = "listen";
+        if (listen(fd, lc->backlog) < 0)
+            goto fail;
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+        step = "allocate buffers for";
+        if (udp_alloc(l) < 0) {
+            errno = ENOMEM;
+            goto fail;
+        }
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (family != AF_UNIX && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        nc__addr_format((struct sockaddr *)&ss, sl, l->addr_str, sizeof l->addr_str);
+    else
+        nc__addr_format((const struct sockaddr *)&lc->addr.ss, lc->addr.len, l->addr_str,
+                        sizeof l->addr_str);
+    l->fd = fd;
+    int rc = nc__ev_add(fd, EPOLLIN, l);
+    if (rc < 0) {
+        errno = -rc;
+        step = "watch";
+        l->fd = -1;
+        goto fail;
+    }
+    l->accepting = 1;
+    return 0;
+fail:;
+    int e = errno;
+    snprintf(err, errlen, "listener \"%s\" (listeners[%d]): cannot %s %s: %s", l->name, lc->index,
+             step, lc->listen, strerror(e));
+    if (fd >= 0)
+        close(fd);
+    udp_free(l);
+    return -1;
+}
+
+void nc__listener_close(nc_listener *l)
+{
+    if (l->fd < 0)
+        return;
+    close(l->fd); /* leaves the epoll set too */
+    l->fd = -1;
+    l->accepting = 0;
+    if (l->conf->transport == NC_UNIX)
+        unlink(((const struct sockaddr_un *)&l->conf->addr.ss)->sun_path);
+    if (l->idle_timer && !l->head) {
+        nc_timer_stop(l->idle_timer);
+        l->idle_timer = NULL;
+    }
+}
+
+void nc__listener_pause_accept(nc_listener *l)
+{
+    if (l->fd >= 0 && l->accepting) {
+        nc__ev_mod(l->fd, 0, l);
+        l->accepting = 0;
+    }
+}
+
+void nc__listener_resume_accept(nc_listener *l)
+{
+    if (l->fd >= 0 && !l->accepting && !nc__R.stopping) {
+        nc__ev_mod(l->fd, EPOLLIN, l);
+        l->accepting = 1;
+    }
+}
+
+static void resume_all(nc_timer *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    nc__R.accept_paused = 0;
+    for (size_t i = 0; i < nc__R.nlisteners; i++)
+        nc__listener_resume_accept(&nc__R.listeners[i]);
+}
+
+/* Out of descriptors even for the spare: stop accepting everywhere and try
+ * again shortly, rather than spinning on a listener that stays readable. */
+static void pause_all(void)
+{
+    if (nc__R.accept_paused)
+        return;
+    nc__R.accept_paused = 1;
+    for (size_t i = 0; i < nc__R.nlisteners; i++)
+        nc__listener_pause_accept(&nc__R.listeners[i]);
+    nc_timer_start(100, 0, resume_all, NULL);
+}
+
+static void on_no_fds(nc_listener *l, int e)
+{
+    static uint64_t last;
+    int rejected = 0;
+    if (e == EMFILE && nc__R.spare_fd >= 0) {
+        /* Spend the spare descriptor to take the waiting peer off the
+         * queue and close it: it gets a clean close instead of hanging. */
+        close(nc__R.spare_fd);
+        int fd = accept(l->fd, NULL, NULL);
+        if (fd >= 0) {
+            close(fd);
+            rejected = 1;
+            l->refused++;
+        }
+        nc__R.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (ratelimit(&last, 1000))
+        nc__log(NC_LOG_WARN, l->name, 0, "accept: %s (%zu connections open); %s", strerror(e),
+                nc__R.nconns, rejected ? "closing new connections until descriptors free up"
+                                       : "pausing accepts for 100 ms");
+    if (!rejected)
+        pause_all();
+}
+
+static void do_accept(nc_listener *l)
+{
+    static uint64_t last_refused;
+    for (int i = 0; i < ACCEPT_BUDGET && l->fd >= 0; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                return;
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO)
+                continue;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                on_no_fds(l, e);
+                if (nc__R.accept_paused)
+                    return;
+                continue;
+            }
+            nc__log(NC_LOG_ERROR, l->name, 0, "accept: %s", strerror(e));
+            return;
+        }
+        if (l->nconns >= (size_t)l->conf->max_connections) {
+            l->refused++;
+            if (ratelimit(&last_refused, 1000))
+                nc__log(NC_LOG_WARN, l->name, 0,
+                        "max_connections (%lld) reached: refusing new connections (%llu so far)",
+                        l->conf->max_connections, (unsigned long long)l->refused);
+            close(fd);
+            continue;
+        }
+        if (l->conf->transport == NC_TCP) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        nc_conn *c = nc__conn_new(l, fd, (struct sockaddr *)&ss, sl);
+        if (!c) {
+            nc__log(NC_LOG_ERROR, l->name, 0, "out of memory for a new connection");
+            close(fd);
+            continue;
+        }
+        if (nc_log_enabled(NC_LOG_DEBUG))
+            nc__log(NC_LOG_DEBUG, l->name, c->id, "accepted from %s", nc_conn_peer_str(c));
+        if (l->m->on_accept && l->m->on_accept(c) < 0) {
+            nc_close(c, NC_CLOSE_FLUSH); /* refused: its last words still go out */
+            continue;
+        }
+        c->flags |= CF_ACCEPTED; /* on_close is owed from here on */
+    }
+}
+
+static void do_recv(nc_listener *l)
+{
+    static uint64_t last_drop_log;
+    for (int round = 0; round < RECV_BUDGET && l->fd >= 0; round++) {
+        for (unsigned i = 0; i < l->batch; i++) {
+            struct msghdr *h = &l->msgs[i].msg_hdr;
+            h->msg_name = &l->peers[i];
+            h->msg_namelen = sizeof l->peers[i];
+            h->msg_control = l->cbuf + (size_t)i * CMSG_ROOM;
+            h->msg_controllen = CMSG_ROOM;
+            h->msg_flags = 0;
+        }
+        int n = recvmmsg(l->fd, l->msgs, l->batch, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                nc__log(NC_LOG_ERROR, l->name, 0, "recvmmsg: %s", strerror(errno));
+            return;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        uint32_t ovfl = l->ovfl_last;
+        for (int i = 0; i < n; i++) {
+            struct msghdr *h = &l->msgs[i].msg_hdr;
+            for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL)
+                    memcpy(&ovfl, CMSG_DATA(cm), sizeof ovfl);
+            l->dgrams[i].data = (const unsigned char *)l->iovs[i].iov_base;
+            l->dgrams[i].len = l->msgs[i].msg_len;
+            l->dgrams[i].peer = (const struct sockaddr *)&l->peers[i];
+            l->dgrams[i].peer_len = h->msg_namelen;
+            l->dgrams[i].recv_time_us = us;
+            l->bytes_in += l->msgs[i].msg_len;
+        }
+        if (ovfl != l->ovfl_last) {
+            uint32_t d = ovfl - l->ovfl_last; /* the kernel's counter wraps at 2^32 */
+            l->drops += d;
+            l->ovfl_last = ovfl;
+            if (ratelimit(&last_drop_log, 1000))
+                nc__log(NC_LOG_WARN, l->name, 0,
+                        "the kernel dropped %u datagrams (socket buffer full); %llu in all", d,
+                        (unsigned long long)l->drops);
+        }
+        if (n > 0)
+            l->m->on_datagrams(l, l->dgrams, (unsigned)n);
+        if ((unsigned)n < l->batch)
+            return;
+    }
+}
+
+void nc__listener_on_event(nc_listener *l, uint32_t events)
+{
+    (void)events;
+    if (l->fd < 0)
+        return; /* closed earlier in this turn */
+    if (l->conf->transport == NC_UDP)
+        do_recv(l);
+    else
+        do_accept(l);
+}
+
+/* ---- idle timeouts ---- */
+
+static void idle_sweep(nc_timer *t, void *arg)
+{
+    (void)t;
+    nc_listener *l = arg;
+    l->idle_timer = NULL;
+    uint64_t limit = (uint64_t)l->conf->idle_timeout_ms;
+    for (nc_conn *c = l->idle_head; c && nc__R.now - c->last_active >= limit; c = c->inext) {
+        if (c->flags & CF_ON_CLOSE_LIST)
+            continue;
+        nc__log(NC_LOG_INFO, l->name, c->id, "idle for %llu ms (idle_timeout_ms); closing",
+                (unsigned long long)(nc__R.now - c->last_active));
+        nc_close(c, NC_CLOSE_ABORT);
+    }
+    nc__listener_idle_arm(l);
+}
+
+/* Keep one timer per listener, due when its least recently active
+ * connection would pass the idle timeout. */
+void nc__listener_idle_arm(nc_listener *l)
+{
+    if (l->idle_timer || l->conf->idle_timeout_ms <= 0)
+        return;
+    nc_conn *c = l->idle_head;
+    while (c && (c->flags & CF_ON_CLOSE_LIST))
+        c = c->inext;
+    if (!c)
+        return;
+    uint64_t due = c->last_active + (uint64_t)l->conf->idle_timeout_ms;
+    uint64_t after = due > nc__R.now ? due - nc__R.now : 0;
+    l->idle_timer = nc_timer_start(after, 0, idle_sweep, l);
+}
+
+/* ---- public API ---- */
+
+const char *nc_listener_name(const nc_listener *l)
+{
+    return l->name;
+}
+
+void *nc_listener_instance(const nc_listener *l)
+{
+    return l->instance;
+}
+
+int nc_listener_fd(const nc_listener *l)
+{
+    return l->fd;
+}
+
+const char *nc_listener_addr(const nc_listener *l)
+{
+    return l->addr_str[0] ? l->addr_str : l->conf->listen;
+}
+
+void nc_listener_foreach(nc_listener *l, void (*cb)(nc_conn *c, void *arg), void *arg)
+{
+    /* Closing is deferred, so `next` stays valid across the callback. */
+    for (nc_conn *c = l->head, *next; c; c = next) {
+        next = c->next;
+        if (!(c->flags & CF_CLOSING))
+            cb(c, arg);
+    }
+}
+
+size_t nc_listener_conn_count(const nc_listener *l)
+{
+    return l->nconns;
+}
+
+void nc_listener_set_batch(nc_listener *l, unsigned n)
+{
+    if (n < 1)
+        n = 1;
+    if (n > 1024)
+        n = 1024;
+    if (!l->msgs)
+        l->batch = n;
+}
+
+int nc_sendto(nc_listener *l, const void *data, size_t len, const struct sockaddr *to,
+              socklen_t tolen)
+{
+    if (l->fd < 0)
+        return -EBADF;
+    ssize_t n = sendto(l->fd, data, len, MSG_DONTWAIT, to, tolen);
+    if (n < 0)
+        return -errno;
+    l->bytes_out += (uint64_t)n;
+    return 0;
+}
+
+uint64_t nc_listener_drops(const nc_listener *l)
+{
+    return l->drops;
+}
+
+uint64_t *nc_counter(nc_listener *l, const char *name)
+{
+    for (nc__counter *k = l->counters; k; k = k->next)
+        if (strcmp(k->name, name) == 0)
+            return &k->value;
+    nc__counter *k = calloc(1, sizeof *k);
+    if (!k || !(k->name = strdup(name))) {
+        free(k);
+        return NULL;
+    }
+    k->next = l->counters;
+    l->counters = k;
+    return &k->value;
+}
+
+void nc_log_listener(const nc_listener *l, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nc__logv(level, l->name, 0, fmt, ap);
+    va_end(ap);
+}

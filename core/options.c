@@ -1,0 +1,170 @@
+/* options.c -- the typed getters modules use to read and validate their
+ * listener's "options" object.  The core remembers which keys were asked for
+ * so that a misspelt option is an error, not silently ignored. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+#define MAX_ASKED 128
+
+struct nc_options {
+    json_t *obj; /* NULL when the listener has no "options" */
+    const char *file;
+    char prefix[64]; /* listeners[N].options */
+    char err[768];
+    int failed;
+    const char *asked[MAX_ASKED];
+    size_t nasked;
+};
+
+nc_options *nc__options_new(const char *file, const nc__lconf *lc)
+{
+    nc_options *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->obj = lc->options;
+    o->file = file;
+    snprintf(o->prefix, sizeof o->prefix, "listeners[%d].options", lc->index);
+    return o;
+}
+
+void nc__options_free(nc_options *o)
+{
+    free(o);
+}
+
+static void verror(nc_options *o, const char *key, const char *fmt, va_list ap)
+{
+    if (o->failed)
+        return; /* the first error is the one worth reading */
+    o->failed = 1;
+    int n = snprintf(o->err, sizeof o->err, "%s: %s.%s: ", o->file, o->prefix, key);
+    if (n > 0 && (size_t)n < sizeof o->err)
+        vsnprintf(o->err + n, sizeof o->err - (size_t)n, fmt, ap);
+}
+
+int nc_opt_error(nc_options *o, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(o, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static json_t *get(nc_options *o, const char *key)
+{
+    if (o->nasked < MAX_ASKED)
+        o->asked[o->nasked++] = key;
+    return o->obj ? json_object_get(o->obj, key) : NULL;
+}
+
+int nc_opt_str(nc_options *o, const char *key, const char *def, const char **out)
+{
+    json_t *v = get(o, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return nc_opt_error(o, key, "expected a string");
+    *out = json_string_value(v);
+    return 0;
+}
+
+int nc_opt_int(nc_options *o, const char *key, long long def, long long min, long long max,
+               long long *out)
+{
+    json_t *v = get(o, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return nc_opt_error(o, key, "expected an integer from %lld to %lld", min, max);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int nc_opt_bool(nc_options *o, const char *key, int def, int *out)
+{
+    json_t *v = get(o, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(v))
+        return nc_opt_error(o, key, "expected true or false");
+    *out = json_is_true(v);
+    return 0;
+}
+
+int nc_opt_enum(nc_options *o, const char *key, const char *const *choices, int def, int *out)
+{
+    json_t *v = get(o, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    const char *s = json_string_value(v);
+    for (int i = 0; s && choices[i]; i++)
+        if (strcmp(s, choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    char list[256] = "";
+    size_t n = 0;
+    for (int i = 0; choices[i] && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "", choices[i]);
+    return nc_opt_error(o, key, "expected one of %s", list);
+}
+
+int nc_opt_strmap(nc_options *o, const char *key,
+                  const char *(*cb)(void *arg, const char *name, const char *value), void *arg)
+{
+    json_t *v = get(o, key);
+    if (!v)
+        return 0;
+    if (!json_is_object(v))
+        return nc_opt_error(o, key, "expected an object of strings");
+    const char *k;
+    json_t *m;
+    json_object_foreach(v, k, m) {
+        if (!json_is_string(m))
+            return nc_opt_error(o, key, "\"%s\": expected a string", k);
+        const char *why = cb(arg, k, json_string_value(m));
+        if (why)
+            return nc_opt_error(o, key, "\"%s\": %s", k, why);
+    }
+    return 0;
+}
+
+const char *nc__options_finish(nc_options *o, int init_rc)
+{
+    if (o->failed)
+        return o->err;
+    if (init_rc != 0) {
+        snprintf(o->err, sizeof o->err, "%s: %s: the module refused its options", o->file,
+                 o->prefix);
+        return o->err;
+    }
+    if (!o->obj)
+        return NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o->obj, k, v) {
+        size_t i;
+        for (i = 0; i < o->nasked; i++)
+            if (strcmp(o->asked[i], k) == 0)
+                break;
+        if (i == o->nasked) {
+            snprintf(o->err, sizeof o->err, "%s: %s.%s: unknown option", o->file, o->prefix, k);
+            return o->err;
+        }
+    }
+    return NULL;
+}

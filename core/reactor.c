@@ -1,0 +1,273 @@
+/* reactor.c -- the epoll loop: one turn waits for events, dispatches them,
+ * runs due timers, then settles the deferred work (redelivered input,
+ * pending writes, closes) until none is left.  Signals arrive through a
+ * signalfd, so they are handled between events like any other input. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+
+#define MAX_EVENTS 512
+#define READ_BUF (64 * 1024)
+
+nc__reactor nc__R;
+
+uint64_t nc__clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int nc__ev_add(int fd, uint32_t events, void *tag)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = tag};
+    return epoll_ctl(nc__R.epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int nc__ev_mod(int fd, uint32_t events, void *tag)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = tag};
+    return epoll_ctl(nc__R.epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void nc__ev_del(int fd)
+{
+    struct epoll_event ev = {0};
+    epoll_ctl(nc__R.epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+int nc__reactor_init(void)
+{
+    nc__reactor *R = &nc__R;
+    memset(R, 0, sizeof *R);
+    R->sig_evkind = EV_SIGNAL;
+    R->spare_fd = -1;
+    R->sigfd = -1;
+    R->now = nc__clock_ms();
+    R->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (R->epfd < 0)
+        return -errno;
+    R->rbuf_size = READ_BUF;
+    R->rbuf = malloc(R->rbuf_size);
+    if (!R->rbuf)
+        return -ENOMEM;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    R->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (R->sigfd < 0)
+        return -errno;
+    int rc = nc__ev_add(R->sigfd, EPOLLIN, &R->sig_evkind);
+    if (rc < 0)
+        return rc;
+    R->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return 0;
+}
+
+void nc__reactor_free(void)
+{
+    nc__reactor *R = &nc__R;
+    if (R->sigfd >= 0)
+        close(R->sigfd);
+    if (R->spare_fd >= 0)
+        close(R->spare_fd);
+    if (R->epfd >= 0)
+        close(R->epfd);
+    free(R->rbuf);
+    R->rbuf = NULL;
+    R->sigfd = R->spare_fd = R->epfd = -1;
+    nc__timers_free(&nc__timer_heap);
+    nc__outq_cache_drain();
+}
+
+static void close_all(int how)
+{
+    for (size_t i = 0; i < nc__R.nlisteners; i++) {
+        nc_listener *l = &nc__R.listeners[i];
+        for (nc_conn *c = l->head; c; c = c->next)
+            nc_close(c, how);
+    }
+}
+
+void nc__reactor_stop(int now)
+{
+    nc__reactor *R = &nc__R;
+    if (!R->stopping) {
+        for (size_t i = 0; i < R->nlisteners; i++)
+            nc__listener_close(&R->listeners[i]);
+        R->stop_deadline = R->now + (uint64_t)R->shutdown_timeout_ms;
+        R->stopping = 1;
+        nc__log(NC_LOG_INFO, NULL, 0, "stopping: %zu connection%s to finish (at most %lld ms)",
+                R->nconns, R->nconns == 1 ? "" : "s", R->shutdown_timeout_ms);
+        close_all(NC_CLOSE_FLUSH);
+    }
+    if (now) {
+        R->stopping = 2;
+        close_all(NC_CLOSE_ABORT);
+    }
+}
+
+static void on_signal(void)
+{
+    struct signalfd_siginfo si;
+    while (read(nc__R.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGINT:
+        case SIGTERM:
+            nc__log(NC_LOG_INFO, NULL, 0, "%s received",
+                    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            nc__reactor_stop(nc__R.stopping != 0); /* a second one: stop now */
+            break;
+        case SIGQUIT:
+            nc__log(NC_LOG_INFO, NULL, 0, "SIGQUIT received: stopping now");
+            nc__reactor_stop(1);
+            break;
+        case SIGUSR1: {
+            int rc = nc__log_reopen();
+            if (rc < 0)
+                nc__log(NC_LOG_ERROR, NULL, 0, "reopening the log file: %s", strerror(-rc));
+            for (size_t i = 0; i < nc__R.nlisteners; i++) {
+                nc_listener *l = &nc__R.listeners[i];
+                if (l->inited && l->m->on_reopen)
+                    l->m->on_reopen(l);
+            }
+            nc__log(NC_LOG_INFO, NULL, 0, "SIGUSR1: log files reopened");
+            break;
+        }
+        case SIGHUP:
+            nc__log(NC_LOG_WARN, NULL, 0, "SIGHUP ignored: configuration reload is not built yet");
+            break;
+        }
+    }
+}
+
+/* Remove c from a singly linked list threaded through `off`. */
+static void list_remove(nc_conn **head, nc_conn *c, size_t off)
+{
+    for (nc_conn **pp = head; *pp; pp = (nc_conn **)((char *)*pp + off))
+        if (*pp == c) {
+            *pp = *(nc_conn **)((char *)c + off);
+            return;
+        }
+}
+
+/* Deferred work, in an order that keeps every list free of freed
+ * connections: input redelivery, then writes, then closes (whose on_close
+ * may queue writes or closes for others: hence the loop). */
+static void settle(void)
+{
+    nc__reactor *R = &nc__R;
+    while (R->redeliver || R->pending || R->closing) {
+        nc_conn *c = R->redeliver;
+        R->redeliver = NULL;
+        while (c) {
+            nc_conn *next = c->rnext;
+            nc__conn_redeliver(c);
+            c = next;
+        }
+        c = R->pending;
+        R->pending = NULL;
+        while (c) {
+            nc_conn *next = c->pnext;
+            c->flags &= ~CF_PENDING;
+            nc__conn_flush(c);
+            c = next;
+        }
+        c = R->closing;
+        R->closing = NULL;
+        while (c) {
+            nc_conn *next = c->cnext;
+            if (c->flags & CF_PENDING)
+                list_remove(&R->pending, c, offsetof(nc_conn, pnext));
+            if (c->flags & CF_REDELIVER)
+                list_remove(&R->redeliver, c, offsetof(nc_conn, rnext));
+            nc__conn_destroy(c);
+            c = next;
+        }
+    }
+}
+
+int nc__reactor_run(void)
+{
+    nc__reactor *R = &nc__R;
+    struct epoll_event evs[MAX_EVENTS];
+    for (;;) {
+        settle();
+        if (R->stopping && R->nconns == 0)
+            break;
+        R->now = nc__clock_ms();
+        if (R->stopping == 1 && R->now >= R->stop_deadline) {
+            nc__log(NC_LOG_WARN, NULL, 0,
+                    "shutdown_timeout_ms passed: closing %zu connection%s with output unsent",
+                    R->nconns, R->nconns == 1 ? "" : "s");
+            nc__reactor_stop(1);
+            continue;
+        }
+        int64_t timeout = nc__timers_timeout(&nc__timer_heap, R->now);
+        if (R->stopping == 1) {
+            int64_t left = (int64_t)(R->stop_deadline - R->now);
+            if (timeout < 0 || left < timeout)
+                timeout = left;
+        }
+        if (timeout > 60000)
+            timeout = 60000;
+        int n = epoll_wait(R->epfd, evs, MAX_EVENTS, (int)timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            nc__log(NC_LOG_ERROR, NULL, 0, "epoll_wait: %s", strerror(errno));
+            return 3;
+        }
+        R->now = nc__clock_ms();
+        for (int i = 0; i < n; i++) {
+            uint32_t *kind = evs[i].data.ptr;
+            switch (*kind) {
+            case EV_CONN:
+                nc__conn_on_event((nc_conn *)kind, evs[i].events);
+                break;
+            case EV_LISTENER:
+                nc__listener_on_event((nc_listener *)kind, evs[i].events);
+                break;
+            case EV_SIGNAL:
+                on_signal();
+                break;
+            }
+        }
+        nc__timers_run(&nc__timer_heap, R->now);
+    }
+    return 0;
+}
+
+/* ---- public timer API ---- */
+
+nc_timer *nc_timer_start(uint64_t after_ms, uint64_t repeat_ms, nc_timer_cb cb, void *arg)
+{
+    return nc__timer_start(&nc__timer_heap, nc__R.now, after_ms, repeat_ms, cb, arg);
+}
+
+void nc_timer_stop(nc_timer *t)
+{
+    nc__timer_stop(&nc__timer_heap, t);
+}
+
+uint64_t nc_now_ms(void)
+{
+    return nc__R.now;
+}
