@@ -47,10 +47,19 @@ def main():
     ap.add_argument("--output", default="build.ninja", help="the file to write ('-': stdout)")
     args = ap.parse_args()
 
-    # Arguments that change the output, recorded so `ninja` can re-run us.
+    # The options that change the output, in a canonical order, recorded so
+    # that `ninja` re-runs us the same way when configure.py changes.  Writing
+    # to stdout (--output -) is not recorded: it must print the same text.
     argv = []
-    for a in sys.argv[1:]:
-        argv.append(shlex.quote(a))
+    for name in ("debug", "no_werror"):
+        if getattr(args, name):
+            argv.append("--" + name.replace("_", "-"))
+    for name, default in (("sanitize", ""), ("prefix", "/usr/local"), ("cc", "cc"),
+                          ("cflags", ""), ("ldflags", ""), ("builddir", "build"),
+                          ("output", "build.ninja")):
+        v = getattr(args, name)
+        if v != default and not (name == "output" and v == "-"):
+            argv.append(f"--{name}={shlex.quote(v)}")
 
     opt = "-O0 -g3" if args.debug else "-O2 -g"
     cflags = f"-std=c11 -D_GNU_SOURCE {opt} {WARN}"
@@ -106,8 +115,10 @@ def main():
     w("  pool = console")
     w("  description = $desc")
     w("")
-    w("build build.ninja: configure configure.py" if args.output == "build.ninja"
-      else f"build {args.output}: configure configure.py")
+    if args.output != "-":
+        w(f"build {args.output}: configure configure.py")
+    else:
+        w("build build.ninja: configure configure.py")
     w("")
 
     # The core.  Compiled hidden by default: the only symbols the executable

@@ -213,8 +213,18 @@ static int parse_listener(nc__config *cfg, size_t i, json_t *obj, char *err, siz
         snprintf(sub, sizeof sub, "%s.listen", path);
         return fail(err, errlen, cfg->path, sub, "missing (for example \"127.0.0.1:7000\")");
     }
-    if (!lc->name)
-        lc->name = lc->module;
+    if (!lc->name) {
+        /* Default: the module's name ("echo", or "x" for "mods/x.so"). */
+        const char *base = strrchr(lc->module, '/');
+        base = base ? base + 1 : lc->module;
+        size_t bl = strlen(base);
+        if (bl > 3 && strcmp(base + bl - 3, ".so") == 0)
+            bl -= 3;
+        json_t *nm = json_stringn(base, bl);
+        if (!nm || json_object_set_new(obj, "name", nm) < 0)
+            return fail(err, errlen, cfg->path, NULL, "out of memory");
+        lc->name = json_string_value(json_object_get(obj, "name"));
+    }
     if (!valid_name(lc->name)) {
         snprintf(sub, sizeof sub, "%s.name", path);
         return fail(err, errlen, cfg->path, sub,

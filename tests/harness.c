@@ -1,0 +1,400 @@
+/* harness.c -- process and socket helpers for the integration tests.  The
+ * child's stderr is read on demand (t_wait_log) into a growing buffer so the
+ * tests can assert on exact log lines. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *t_builddir(void)
+{
+    const char *b = getenv("NC_BUILDDIR");
+    return b && *b ? b : "build";
+}
+
+const char *t_build_path(const char *rel)
+{
+    static char bufs[8][512];
+    static int k;
+    char *b = bufs[k++ % 8];
+    char cwd[256];
+    if (t_builddir()[0] == '/' || !getcwd(cwd, sizeof cwd))
+        snprintf(b, 512, "%s/%s", t_builddir(), rel);
+    else
+        snprintf(b, 512, "%s/%s/%s", cwd, t_builddir(), rel);
+    return b;
+}
+
+static void rm_tmpdir(void)
+{
+    if (tmpdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+}
+
+const char *t_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/netcore-test-XXXXXX");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+        atexit(rm_tmpdir);
+    }
+    return tmpdir;
+}
+
+const char *t_write_file(const char *name, const char *text)
+{
+    static char bufs[8][512];
+    static int k;
+    char *path = bufs[k++ % 8];
+    snprintf(path, 512, "%s/%s", t_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return path;
+    }
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Read what the child wrote to stderr, waiting at most ms. */
+static void pump(t_proc *p, int ms)
+{
+    struct pollfd pfd = {.fd = p->errfd, .events = POLLIN};
+    if (p->errfd < 0 || poll(&pfd, 1, ms) <= 0)
+        return;
+    if (p->log_cap - p->log_len < 65536) {
+        p->log_cap = p->log_cap * 2 + 65536;
+        p->log = realloc(p->log, p->log_cap);
+    }
+    ssize_t n = read(p->errfd, p->log + p->log_len, p->log_cap - p->log_len - 1);
+    if (n > 0) {
+        p->log_len += (size_t)n;
+        p->log[p->log_len] = '\0';
+        if (getenv("NC_TEST_VERBOSE"))
+            fwrite(p->log + p->log_len - n, 1, (size_t)n, stderr);
+    } else if (n == 0) {
+        close(p->errfd);
+        p->errfd = -1;
+    }
+}
+
+int t_wait_log(t_proc *p, const char *needle, int ms)
+{
+    long long end = now_ms() + ms;
+    for (;;) {
+        if (p->log && strstr(p->log, needle))
+            return 1;
+        long long left = end - now_ms();
+        if (left <= 0 || p->errfd < 0)
+            return p->log && strstr(p->log, needle);
+        pump(p, (int)(left < 50 ? left : 50));
+    }
+}
+
+t_proc *t_start(const char *config_path, long max_fds)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        /* Under AddressSanitizer, freed memory sits in a quarantine that
+         * would read as growth in the memory-bound tests; keep it small. */
+        if (!getenv("ASAN_OPTIONS"))
+            setenv("ASAN_OPTIONS", "quarantine_size_mb=1:detect_leaks=1", 1);
+        if (max_fds > 0) {
+            struct rlimit rl = {(rlim_t)max_fds, (rlim_t)max_fds};
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        const char *bin = t_build_path("netcore");
+        execl(bin, bin, "-c", config_path, (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(pipefd[1]);
+    t_proc *p = calloc(1, sizeof *p);
+    p->pid = pid;
+    p->errfd = pipefd[0];
+    if (!t_wait_log(p, " ready: ", 10000)) {
+        fprintf(stderr, "\nnetcore did not become ready; its output:\n%s\n",
+                p->log ? p->log : "(none)");
+        CU_FAIL("netcore did not start");
+        t_stop(p, SIGKILL, 2000);
+        return NULL;
+    }
+    return p;
+}
+
+t_proc *t_start_conf(const char *json)
+{
+    static int k;
+    char name[64];
+    snprintf(name, sizeof name, "conf-%d.json", k++);
+    return t_start(t_write_file(name, json), 0);
+}
+
+int t_port(t_proc *p, const char *listener)
+{
+    if (!p || !p->log)
+        return -1;
+    char needle[128];
+    snprintf(needle, sizeof needle, "[%s] listening on ", listener);
+    const char *s = strstr(p->log, needle);
+    if (!s)
+        return -1;
+    s += strlen(needle);
+    const char *eol = strchr(s, ' ');
+    const char *colon = NULL;
+    for (const char *q = s; q < eol; q++)
+        if (*q == ':')
+            colon = q;
+    return colon ? atoi(colon + 1) : -1;
+}
+
+int t_stop(t_proc *p, int sig, int ms)
+{
+    if (!p)
+        return -1;
+    int status = -1;
+    kill(p->pid, sig);
+    long long end = now_ms() + ms;
+    for (;;) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid)
+            break;
+        if (now_ms() > end) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+            status = -1;
+            break;
+        }
+        pump(p, 20);
+    }
+    while (p->errfd >= 0)
+        pump(p, 100);
+    int rc = status == -1                ? -1
+             : WIFEXITED(status)         ? WEXITSTATUS(status)
+             : WIFSIGNALED(status)       ? 128 + WTERMSIG(status)
+                                         : -1;
+    if (getenv("NC_TEST_VERBOSE"))
+        fprintf(stderr, "[netcore exited: %d]\n", rc);
+    free(p->log);
+    free(p);
+    return rc;
+}
+
+long t_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *s = strrchr(buf, ')');
+    if (!s)
+        return -1;
+    long utime = 0, stime = 0;
+    /* fields after ")": state(3) ... utime(14) stime(15) */
+    if (sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2)
+        return -1;
+    return utime + stime;
+}
+
+long t_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+int t_run(char *out, size_t n, const char *arg, ...)
+{
+    const char *argv[32];
+    int argc = 0;
+    argv[argc++] = t_build_path("netcore");
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a && argc < 31; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    int pipefd[2];
+    if (pipe(pipefd) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(pipefd[0], out + len, n - 1 - len)) > 0 && len + 1 < n)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(pipefd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void set_timeouts(int fd)
+{
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+int t_connect_tcp(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    set_timeouts(fd);
+    return fd;
+}
+
+int t_connect_tcp6(int port)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    sa.sin6_addr = in6addr_loopback;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    set_timeouts(fd);
+    return fd;
+}
+
+int t_connect_unix(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    set_timeouts(fd);
+    return fd;
+}
+
+int t_send_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+size_t t_recv_all(int fd, void *buf, size_t n, int ms, int *eof)
+{
+    char *p = buf;
+    size_t got = 0;
+    long long end = now_ms() + ms;
+    if (eof)
+        *eof = 0;
+    while (got < n) {
+        long long left = end - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            break;
+        ssize_t r = recv(fd, p + got, n - got, 0);
+        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+            if (eof)
+                *eof = 1;
+            break;
+        }
+        if (r > 0)
+            got += (size_t)r;
+    }
+    return got;
+}
+
+size_t t_recv_exact(int fd, void *buf, size_t n, int ms)
+{
+    return t_recv_all(fd, buf, n, ms, NULL);
+}
+
+int t_wait_closed(int fd, int ms)
+{
+    char b[4096];
+    long long end = now_ms() + ms;
+    for (;;) {
+        long long left = end - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            return 0;
+        ssize_t r = recv(fd, b, sizeof b, 0);
+        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+            return 1;
+    }
+}

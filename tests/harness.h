@@ -1,0 +1,71 @@
+/* harness.h -- helpers for the CUnit suite: starting the real build/netcore
+ * with a config, reading its log, and talking to it over sockets. */
+#ifndef NC_TEST_HARNESS_H
+#define NC_TEST_HARNESS_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The build folder (NC_BUILDDIR, default "build") and paths inside it. */
+const char *t_builddir(void);
+/* "<builddir>/<rel>" in a static rotating buffer. */
+const char *t_build_path(const char *rel);
+/* A fresh temporary folder for this test (removed at exit). */
+const char *t_tmpdir(void);
+/* Write text to "<tmpdir>/<name>"; returns the path (static rotating). */
+const char *t_write_file(const char *name, const char *text);
+
+typedef struct t_proc {
+    pid_t pid;
+    int errfd;        /* read end of the child's stderr */
+    char *log;        /* everything read from stderr so far */
+    size_t log_len, log_cap;
+    int exited;
+    int status;
+} t_proc;
+
+/* Start netcore -c CONFIG_PATH [extra args] and wait until it logs "ready"
+ * (or exits).  max_fds > 0 sets RLIMIT_NOFILE (soft and hard) in the child.
+ * Returns NULL (with a CUnit failure) when it did not become ready. */
+t_proc *t_start(const char *config_path, long max_fds);
+/* Start from config text written to a temporary file. */
+t_proc *t_start_conf(const char *json);
+/* The port the named listener is on (from its "listening on" line), or -1. */
+int t_port(t_proc *p, const char *listener);
+/* Read the child's stderr for up to ms; returns 1 when needle appeared. */
+int t_wait_log(t_proc *p, const char *needle, int ms);
+/* Send sig and wait up to ms for exit; returns the exit status, 128+signal
+ * when killed, or -1 on timeout (then the child is killed). Frees p. */
+int t_stop(t_proc *p, int sig, int ms);
+/* CPU time (user+system) the child used so far, in clock ticks. */
+long t_cpu_ticks(pid_t pid);
+/* Resident memory of a process, KiB. */
+long t_rss_kib(pid_t pid);
+
+/* Run netcore with args (NULL-terminated), capturing stdout+stderr into out
+ * (NUL-terminated, truncated to n).  Returns the exit status. */
+int t_run(char *out, size_t n, const char *arg, ...);
+
+/* Sockets. */
+int t_connect_tcp(int port);     /* 127.0.0.1, blocking; -1 on failure */
+int t_connect_tcp6(int port);    /* ::1 */
+int t_connect_unix(const char *path);
+int t_send_all(int fd, const void *buf, size_t n);
+/* Read exactly n bytes within ms; returns bytes read (< n on EOF/timeout). */
+size_t t_recv_exact(int fd, void *buf, size_t n, int ms);
+/* Read until EOF or ms; returns bytes read, *eof set when EOF was seen. */
+size_t t_recv_all(int fd, void *buf, size_t n, int ms, int *eof);
+/* 1 when the peer closed (EOF or reset) within ms. */
+int t_wait_closed(int fd, int ms);
+
+/* Assertions that also print what was expected. */
+#define T_ASSERT_STR_CONTAINS(hay, needle)                                                 \
+    do {                                                                                   \
+        const char *h_ = (hay), *n_ = (needle);                                            \
+        if (!h_ || !strstr(h_, n_))                                                        \
+            fprintf(stderr, "\n  expected to find: %s\n  in: %s\n", n_, h_ ? h_ : "(null)"); \
+        CU_ASSERT_PTR_NOT_NULL(h_ ? strstr(h_, n_) : NULL);                               \
+    } while (0)
+
+#endif

@@ -1,0 +1,153 @@
+/* test_cli.c -- the netcore command line against the real binary: -t on good
+ * and bad configs, broken modules, --version/--help, usage errors, and a
+ * listener that cannot bind. */
+#include <CUnit/CUnit.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "netcore/netcore.h"
+#include "suites.h"
+
+static char out[16384];
+
+static void test_version_help(void)
+{
+    char want[64];
+    snprintf(want, sizeof want, "(module ABI %d.%d)\n", NC_ABI_MAJOR, NC_ABI_MINOR);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "--version", NULL), 0);
+    T_ASSERT_STR_CONTAINS(out, want);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "--help", NULL), 0);
+    T_ASSERT_STR_CONTAINS(out, "usage: netcore -c FILE [-t]");
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "--bogus", NULL), 2);
+    T_ASSERT_STR_CONTAINS(out, "unrecognized option '--bogus'");
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, NULL), 2);
+    T_ASSERT_STR_CONTAINS(out, "netcore: no configuration: use -c FILE");
+}
+
+static void test_check_good(void)
+{
+    const char *p = t_write_file("good.json",
+                                 "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\"},"
+                                 "{\"name\":\"u\",\"module\":\"echo\",\"listen\":\"127.0.0.1:1\","
+                                 "\"transport\":\"udp\"}]}");
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s: configuration is valid (2 listeners)\n", p);
+    CU_ASSERT_STRING_EQUAL(out, want);
+    /* -t never binds: port 1 needs root to bind and is checked anyway. */
+}
+
+static void test_shipped_config(void)
+{
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", "conf/netcore.json", NULL), 0);
+    T_ASSERT_STR_CONTAINS(out, "conf/netcore.json: configuration is valid");
+}
+
+/* -t on a config: expect exit 1 and exactly "netcore: FILE: <msg>\n". */
+static void check_bad(const char *name, const char *json, const char *msg)
+{
+    const char *p = t_write_file(name, json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
+    char want[2048];
+    snprintf(want, sizeof want, "netcore: %s: %s\n", p, msg);
+    if (strcmp(out, want) != 0)
+        fprintf(stderr, "\n  want: %s  got:  %s", want, out);
+    CU_ASSERT_STRING_EQUAL(out, want);
+}
+
+static void test_check_bad(void)
+{
+    char json[1024];
+    check_bad("bad1.json", "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:x\"}]}",
+              "listeners[0].listen: \"127.0.0.1:x\": port must be a number");
+    check_bad("bad2.json", "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\",\n"
+                           "\"options\":{\"banner\":5}}]}",
+              "listeners[0].options.banner: expected a string");
+    check_bad("bad3.json", "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\","
+                           "\"options\":{\"baner\":\"x\"}}]}",
+              "listeners[0].options.baner: unknown option");
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\","
+             "\"options\":{\"must_be_even\":3}}]}",
+             t_build_path("tests/modules/testmod.so"));
+    check_bad("bad4.json", json, "listeners[0].options.must_be_even: 3 is odd");
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\","
+             "\"options\":{\"mode\":\"sing\"}}]}",
+             t_build_path("tests/modules/testmod.so"));
+    check_bad("bad5.json", json,
+              "listeners[0].options.mode: expected one of \"hold\", \"flood\", \"lines\", "
+              "\"refuse\"");
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\","
+             "\"transport\":\"udp\"}]}",
+             t_build_path("tests/modules/testmod.so"));
+    check_bad("bad6.json", json, "listeners[0].transport: module testmod does not serve udp");
+    /* A syntax error names line and column. */
+    const char *p = t_write_file("bad7.json", "{\"listeners\": [\n  {\"module\": \"echo\",}\n]}");
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
+    char want[600];
+    snprintf(want, sizeof want, "netcore: %s:2:21: string or '}' expected near '}'\n", p);
+    CU_ASSERT_STRING_EQUAL(out, want);
+}
+
+static void test_broken_modules(void)
+{
+    char json[1024], msg[1024];
+    const char *so = t_build_path("tests/modules/bad_abi.so");
+    snprintf(json, sizeof json, "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\"}]}", so);
+    snprintf(msg, sizeof msg, "listeners[0].module: %s: module ABI %d.0 does not match netcore ABI %d.%d",
+             so, NC_ABI_MAJOR + 1, NC_ABI_MAJOR, NC_ABI_MINOR);
+    check_bad("abi.json", json, msg);
+    so = t_build_path("tests/modules/no_symbol.so");
+    snprintf(json, sizeof json, "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\"}]}", so);
+    snprintf(msg, sizeof msg, "listeners[0].module: %s: no \"netcore_module\" symbol: not a netcore module", so);
+    check_bad("nosym.json", json, msg);
+    so = t_build_path("tests/modules/gone.so");
+    snprintf(json, sizeof json, "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\"}]}", so);
+    snprintf(msg, sizeof msg, "listeners[0].module: %s: cannot load: cannot open shared object file: No such file or directory", so);
+    check_bad("gone.json", json, msg);
+}
+
+static void test_bind_failure(void)
+{
+    /* Hold a port, then ask netcore to listen on it after a good listener:
+     * it must exit 1 naming the listener and address, and release the
+     * first listener's port (nothing half-started). */
+    t_proc *hold = t_start_conf("{\"listeners\":[{\"name\":\"holder\",\"module\":\"echo\","
+                                "\"listen\":\"127.0.0.1:0\"}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hold);
+    int port = t_port(hold, "holder");
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"first\",\"module\":\"echo\",\"listen\":\"unix:%s/first.sock\"},"
+             "{\"name\":\"second\",\"module\":\"echo\",\"listen\":\"127.0.0.1:%d\"}]}",
+             t_tmpdir(), port);
+    const char *p = t_write_file("bind.json", json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-c", p, NULL), 1);
+    char want[512];
+    snprintf(want, sizeof want,
+             "netcore: listener \"second\" (listeners[1]): cannot bind 127.0.0.1:%d: Address already in use\n",
+             port);
+    T_ASSERT_STR_CONTAINS(out, want);
+    char sock[300];
+    snprintf(sock, sizeof sock, "%s/first.sock", t_tmpdir());
+    CU_ASSERT_EQUAL(access(sock, F_OK), -1); /* the first listener was undone */
+    CU_ASSERT_EQUAL(t_stop(hold, SIGTERM, 5000), 0);
+}
+
+int add_cli_suite(void)
+{
+    CU_pSuite s = CU_add_suite("cli", NULL, NULL);
+    if (!s || !CU_add_test(s, "--version, --help, usage errors", test_version_help) ||
+        !CU_add_test(s, "-t on a good config", test_check_good) ||
+        !CU_add_test(s, "-t on the shipped conf/netcore.json", test_shipped_config) ||
+        !CU_add_test(s, "-t on bad configs names the key", test_check_bad) ||
+        !CU_add_test(s, "missing .so, no symbol, wrong ABI", test_broken_modules) ||
+        !CU_add_test(s, "a listener that cannot bind: exit 1, nothing left", test_bind_failure))
+        return -1;
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* suites.h -- the list of CUnit suites; each test file defines
+ * add_<name>_suite().  Tests mirror the source: unit/test_buf.c tests
+ * core/buf.c, and so on. */
+#ifndef NC_TEST_SUITES_H
+#define NC_TEST_SUITES_H
+
+#define NC_TEST_SUITES                                                                     \
+    X(buf)                                                                                 \
+    X(timer)                                                                               \
+    X(addr)                                                                                \
+    X(config)                                                                              \
+    X(module)                                                                              \
+    X(build)                                                                               \
+    X(cli)                                                                                 \
+    X(echo)                                                                                \
+    X(reactor)
+
+#define X(name) int add_##name##_suite(void);
+NC_TEST_SUITES
+#undef X
+
+#endif

@@ -1,0 +1,172 @@
+/* test_buf.c -- unit tests of core/buf.c: input buffers, the output queue
+ * (memory, shared and file items, partial writes) and shared buffers. */
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "suites.h"
+
+static void test_inbuf(void)
+{
+    nc__inbuf b = {0};
+    CU_ASSERT_EQUAL(nc__inbuf_append(&b, "hello world", 11), 0);
+    CU_ASSERT_EQUAL(b.len, 11);
+    nc__inbuf_consume(&b, 6);
+    CU_ASSERT_EQUAL(b.len, 5);
+    CU_ASSERT_EQUAL(memcmp(b.data, "world", 5), 0);
+    nc__inbuf_consume(&b, 5);
+    CU_ASSERT_EQUAL(b.len, 0);
+    CU_ASSERT_PTR_NULL(b.data); /* an empty buffer holds no memory */
+    char big[100000];
+    memset(big, 'x', sizeof big);
+    CU_ASSERT_EQUAL(nc__inbuf_append(&b, big, sizeof big), 0);
+    CU_ASSERT(b.cap >= sizeof big);
+    nc__inbuf_consume(&b, sizeof big - 10);
+    CU_ASSERT_EQUAL(b.len, 10);
+    CU_ASSERT(b.cap < sizeof big); /* shrinks once mostly unused */
+    nc__inbuf_free(&b);
+}
+
+/* Drain the read end and return everything read. */
+static size_t drain(int fd, char *out, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n < cap && (r = read(fd, out + n, cap - n)) > 0)
+        n += (size_t)r;
+    return n;
+}
+
+static void test_outq_order(void)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    nc__outq q = {0};
+    nc_shared *s = nc_shared_new("[shared]", 8);
+    CU_ASSERT_EQUAL(nc__outq_append(&q, "one ", 4), 0);
+    CU_ASSERT_EQUAL(nc__outq_add_shared(&q, s), 0);
+    CU_ASSERT_EQUAL(nc__outq_append(&q, " two", 4), 0);
+    nc_shared_release(s); /* the queue holds its own reference */
+
+    char path[] = "/tmp/nc-buf-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_EQUAL(write(fd, "0123456789", 10), 10);
+    unlink(path);
+    CU_ASSERT_EQUAL(nc__outq_add_file(&q, fd, 3, 4, 1), 0);
+    CU_ASSERT_EQUAL(nc__outq_append(&q, "!", 1), 0);
+    CU_ASSERT_EQUAL(q.bytes, 4 + 8 + 4 + 4 + 1);
+
+    size_t w = 0;
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], &w), 0);
+    CU_ASSERT_EQUAL(w, 21);
+    CU_ASSERT_EQUAL(q.bytes, 0);
+    CU_ASSERT_EQUAL(q.mem, 0);
+    CU_ASSERT_PTR_NULL(q.head);
+    char got[64] = {0};
+    CU_ASSERT_EQUAL(drain(sv[1], got, sizeof got), 21);
+    CU_ASSERT_STRING_EQUAL(got, "one [shared] two3456!");
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void test_outq_partial(void)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    nc__outq q = {0};
+    size_t total = 1 << 20;
+    char *data = malloc(total);
+    for (size_t i = 0; i < total; i++)
+        data[i] = (char)(i * 7 + i / 251);
+    for (size_t off = 0; off < total; off += 1000)
+        CU_ASSERT_EQUAL(nc__outq_append(&q, data + off, off + 1000 > total ? total - off : 1000), 0);
+    CU_ASSERT_EQUAL(q.bytes, total);
+    char *got = malloc(total);
+    size_t have = 0;
+    int rounds = 0, rc;
+    do {
+        size_t w;
+        rc = nc__outq_flush(&q, sv[0], &w);
+        CU_ASSERT(rc >= 0);
+        have += drain(sv[1], got + have, total - have);
+        rounds++;
+    } while (rc == 1 && rounds < 100000);
+    have += drain(sv[1], got + have, total - have);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT(rounds > 1); /* the small buffer forced partial writes */
+    CU_ASSERT_EQUAL(have, total);
+    CU_ASSERT_EQUAL(memcmp(got, data, total), 0);
+    free(data);
+    free(got);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void test_outq_error(void)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    close(sv[1]);
+    nc__outq q = {0};
+    nc__outq_append(&q, "x", 1);
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], NULL), -EPIPE);
+    nc__outq_clear(&q);
+    CU_ASSERT_EQUAL(q.bytes, 0);
+    close(sv[0]);
+}
+
+static void test_outq_file_shrunk(void)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    char path[] = "/tmp/nc-buf-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_EQUAL(write(fd, "abc", 3), 3);
+    unlink(path);
+    nc__outq q = {0};
+    nc__outq_add_file(&q, fd, 0, 10, 1); /* promises more than the file has */
+    size_t w = 0;
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], &w), 1); /* a short send: wait for EPOLLOUT */
+    CU_ASSERT_EQUAL(w, 3);
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], NULL), -EIO); /* then nothing more: fail */
+    nc__outq_clear(&q); /* closes the owned fd */
+    CU_ASSERT_EQUAL(fcntl(fd, F_GETFD), -1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void test_shared_refs(void)
+{
+    nc_shared *s = nc_shared_new(NULL, 5);
+    memcpy(nc_shared_data(s), "abcde", 5);
+    CU_ASSERT_EQUAL(nc_shared_len(s), 5);
+    nc__outq a = {0}, b = {0};
+    nc__outq_add_shared(&a, s);
+    nc__outq_add_shared(&b, s);
+    CU_ASSERT_EQUAL(s->refs, 3);
+    nc__outq_clear(&a);
+    CU_ASSERT_EQUAL(s->refs, 2);
+    nc_shared_release(s);
+    CU_ASSERT_EQUAL(s->refs, 1);
+    nc__outq_clear(&b); /* frees it: a leak checker would complain otherwise */
+}
+
+int add_buf_suite(void)
+{
+    CU_pSuite s = CU_add_suite("buf", NULL, NULL);
+    if (!s || !CU_add_test(s, "input buffer grows, consumes, shrinks, frees", test_inbuf) ||
+        !CU_add_test(s, "output queue keeps order across memory, shared, file", test_outq_order) ||
+        !CU_add_test(s, "output queue survives partial writes", test_outq_partial) ||
+        !CU_add_test(s, "write error is reported as -errno", test_outq_error) ||
+        !CU_add_test(s, "a file shorter than promised fails, fd closed", test_outq_file_shrunk) ||
+        !CU_add_test(s, "shared buffers count references", test_shared_refs))
+        return -1;
+    return 0;
+}
