@@ -153,6 +153,19 @@ def main():
         mod_outs.append(so)
     w("")
 
+    # Tools: netcore-bench (tools/bench/), linked with jansson for its specs.
+    tool_outs = []
+    bench_objs = []
+    for s in sources("tools/bench"):
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        bench_objs.append(o)
+    if bench_objs:
+        w(f"build $builddir/netcore-bench: link {' '.join(bench_objs)}")
+        w("  libs = -ljansson")
+        tool_outs.append("$builddir/netcore-bench")
+    w("")
+
     # Test modules, broken on purpose (and one good one) for the loader tests.
     tmod_outs = []
     for s in sources("tests/modules"):
@@ -167,18 +180,20 @@ def main():
     # The CUnit suite: unit tests link the core's objects; integration tests
     # start $builddir/netcore.
     test_srcs = sources("tests") + sources("tests/unit") + sources("tests/integration")
+    hist_obj = "$builddir/obj/tools/bench/hist.o"
     test_objs = []
     for s in test_srcs:
         o = f"$builddir/obj/{s[:-2]}.o"
         w(f"build {o}: cc {s}")
-        w("  extra = -Icore -Itests")
+        w("  extra = -Icore -Itests -Itools/bench")
         test_objs.append(o)
-    w(f"build $builddir/tests/netcore-tests: link {' '.join(test_objs + lib_objs)}")
+    w(f"build $builddir/tests/netcore-tests: link {' '.join(test_objs + lib_objs + [hist_obj])}")
     w("  libs = -lcunit -ljansson -ldl -lpthread")
     w("  ldflags = $ldflags -rdynamic")
     w("")
 
-    everything = ["$builddir/netcore"] + mod_outs + tmod_outs + ["$builddir/tests/netcore-tests"]
+    everything = (["$builddir/netcore"] + mod_outs + tool_outs + tmod_outs +
+                  ["$builddir/tests/netcore-tests"])
     w(f"build all: phony {' '.join(everything)}")
     w("build test: run | all")
     w("  cmd = NC_BUILDDIR=$builddir $builddir/tests/netcore-tests")

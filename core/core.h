@@ -49,6 +49,7 @@ struct nc_listener {
     int accepting;      /* registered for EPOLLIN */
     char addr_str[NC_ADDRSTRLEN];
     size_t high_water;  /* stop reading a connection above this much queued memory */
+    uint64_t idle_slack; /* ms: see nc__conn_touch */
 
     nc_conn *head, *tail;      /* open connections, accept order */
     nc_conn *idle_head, *idle_tail; /* the same, least recently active first */

@@ -9,11 +9,13 @@
     X(timer)                                                                               \
     X(addr)                                                                                \
     X(config)                                                                              \
+    X(hist)                                                                                \
     X(module)                                                                              \
     X(build)                                                                               \
     X(cli)                                                                                 \
     X(echo)                                                                                \
-    X(reactor)
+    X(reactor)                                                                             \
+    X(bench)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

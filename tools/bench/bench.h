@@ -1,0 +1,123 @@
+/* bench.h -- netcore-bench's shared structures: options, targets, one run's
+ * client connections and results, and the scenario interface. */
+#ifndef NCB_BENCH_H
+#define NCB_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "hist.h"
+
+typedef struct opts {
+    const char *scenario;
+    int conns;         /* echo, http: connections; chat: pairs */
+    size_t size;       /* message / payload bytes */
+    int depth;         /* pipeline depth (1 = ping-pong) */
+    double duration;   /* measured seconds per round */
+    double warmup;     /* seconds before measuring */
+    int rounds;
+    double timeout;    /* seconds a request may wait before it is an error */
+    const char *path;  /* http */
+    int close_each;    /* http --close */
+    long long expect_len; /* http: expected Content-Length, -1: first response's */
+    int subs, pubs, window; /* broadcast */
+    const char *dialect;    /* broadcast: netcore, plain, redis */
+    double rate;       /* udp: datagrams/s, 0 = as fast as possible */
+    const char *name;  /* file: remote file name */
+    int upload;        /* file: upload instead of download */
+    int json;
+    const char *csv;
+    const char *plot;
+    int quiet;
+} opts;
+
+typedef struct target {
+    char *name;
+    char *addr;        /* as given */
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    pid_t pid;         /* the server's pid when we started it, else 0 */
+} target;
+
+typedef struct result {
+    target *t;
+    int round;
+    double secs;          /* measured window */
+    uint64_t ops;         /* complete, verified operations in the window */
+    uint64_t bytes;       /* payload bytes of those */
+    uint64_t sent;        /* udp: datagrams sent */
+    uint64_t err_wrong, err_reset, err_timeout, err_status, err_connect;
+    double client_cpu;    /* cores used by the generator */
+    double server_cpu;    /* cores used by the server (when its pid is known), -1 unknown */
+    hist *lat;
+} result;
+
+enum { ERR_WRONG, ERR_RESET, ERR_TIMEOUT, ERR_STATUS, ERR_CONNECT };
+
+typedef struct bconn bconn;
+typedef struct run run;
+
+typedef struct scenario {
+    const char *name;
+    int (*start)(run *r);              /* create connections / state */
+    void (*on_open)(run *r, bconn *c);  /* connected */
+    void (*on_input)(run *r, bconn *c); /* bytes in c->in */
+    void (*on_tick)(run *r);            /* every loop turn (pacing) */
+    void (*finish)(run *r);
+} scenario;
+
+struct bconn {
+    int fd;
+    int idx;
+    int role;            /* scenario-defined */
+    int open;            /* connected */
+    int dead;
+    char *in;
+    size_t inlen, incap;
+    char *out;
+    size_t outlen, outoff, outcap;
+    uint64_t *ts;        /* ring of send times, one per outstanding request */
+    unsigned tscap, tshead, tscount;
+    uint64_t pos_in, pos_out; /* stream offsets (echo) */
+    uint64_t seq, aux;
+    uint64_t started;    /* connect start (http --close) */
+};
+
+struct run {
+    const opts *o;
+    target *t;
+    result *res;
+    const scenario *sc;
+    int ep;
+    bconn *conns;
+    int nconns;
+    uint64_t t0, t_measure, t_end;
+    int measuring;
+    int stop;
+    void *state;
+};
+
+uint64_t now_ns(void);
+
+/* loop.c */
+int run_scenario(const opts *o, target *t, int round, result *res);
+bconn *bc_connect(run *r, int idx, int role);
+void bc_reconnect(run *r, bconn *c);
+void bc_send(run *r, bconn *c, const void *data, size_t len);
+void bc_consume(bconn *c, size_t n);
+void bc_error(run *r, bconn *c, int kind, const char *why);
+void bc_push_ts(bconn *c, uint64_t t);
+uint64_t bc_pop_ts(bconn *c);
+void run_record(run *r, uint64_t latency_ns, uint64_t bytes);
+int parse_target(const char *s, target *t);
+
+/* scenarios */
+extern const scenario scen_echo, scen_http, scen_broadcast, scen_udp;
+
+/* report.c */
+void report(const opts *o, target *targets, int ntargets, result *res, int nres);
+double proc_cpu_seconds(pid_t pid);
+
+#endif
