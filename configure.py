@@ -148,7 +148,8 @@ def main():
             continue
         so = f"$builddir/modules/{m}.so"
         w(f"build {so}: link_so {' '.join(objs)}")
-        libs = "-lcrypto" if m in ("file-transfer",) else ""
+        libs = {"file-transfer": "-lcrypto", "broadcast-chat": "-ljansson",
+                "udp-receiver": ""}.get(m, "")
         w(f"  libs = {libs}")
         mod_outs.append(so)
     w("")

@@ -322,6 +322,11 @@ void nc__conn_destroy(nc_conn *c)
         shutdown(c->fd, SHUT_WR);
         for (int i = 0; i < 4 && read(c->fd, nc__R.rbuf, nc__R.rbuf_size) > 0; i++)
             ;
+    } else if (c->flags & CF_WAIT_OUT) {
+        /* Aborted while the peer was not reading: reset, so the kernel
+         * drops what it still holds for it instead of trickling it out. */
+        struct linger lg = {1, 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
     close(c->fd); /* also leaves the epoll set */
     nc__inbuf_free(&c->in);
@@ -447,12 +452,19 @@ int nc_sendfile(nc_conn *c, int fd, off_t offset, size_t len, unsigned flags)
     return queued(c, nc__outq_add_file(&c->out, fd, offset, len, (flags & NC_FILE_OWN) != 0));
 }
 
+/* Small messages are copied into the connection's chunk instead of being
+ * referenced: a backlog of many small messages then goes out in a few large
+ * iovecs rather than one iovec each (and costs no item allocation). */
+#define SHARED_COPY_MAX 1024
+
 int nc_send_shared(nc_conn *c, nc_shared *s)
 {
     if (c->flags & CF_CLOSING)
         return -1;
     if (s->len == 0)
         return 0;
+    if (s->len <= SHARED_COPY_MAX)
+        return queued(c, nc__outq_append(&c->out, s->data, s->len));
     return queued(c, nc__outq_add_shared(&c->out, s));
 }
 

@@ -398,3 +398,80 @@ int t_wait_closed(int fd, int ms)
             return 1;
     }
 }
+
+t_client *t_client_new(int port)
+{
+    int fd = t_connect_tcp(port);
+    if (fd < 0)
+        return NULL;
+    t_client *c = calloc(1, sizeof *c);
+    c->fd = fd;
+    return c;
+}
+
+void t_client_free(t_client *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    free(c);
+}
+
+int t_client_send(t_client *c, const char *s)
+{
+    return t_send_all(c->fd, s, strlen(s));
+}
+
+int t_readline(t_client *c, char *out, size_t n, int ms)
+{
+    long long end = now_ms() + ms;
+    for (;;) {
+        char *nl = memchr(c->buf, '\n', c->len);
+        if (nl) {
+            size_t l = (size_t)(nl - c->buf);
+            size_t k = l;
+            if (k && c->buf[k - 1] == '\r')
+                k--;
+            if (k >= n)
+                k = n - 1;
+            memcpy(out, c->buf, k);
+            out[k] = '\0';
+            memmove(c->buf, nl + 1, c->len - l - 1);
+            c->len -= l + 1;
+            return (int)k;
+        }
+        long long left = end - now_ms();
+        if (left <= 0 || c->len == sizeof c->buf) {
+            out[0] = '\0';
+            return -1;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+        if (r <= 0) {
+            out[0] = '\0';
+            return -1;
+        }
+        c->len += (size_t)r;
+    }
+}
+
+int t_expect_line(t_client *c, const char *want, int ms)
+{
+    char line[8192];
+    long long end = now_ms() + ms;
+    while (now_ms() < end) {
+        if (t_readline(c, line, sizeof line, (int)(end - now_ms())) < 0)
+            return 0;
+        if (strcmp(line, want) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int t_no_line(t_client *c, int ms)
+{
+    char line[8192];
+    return t_readline(c, line, sizeof line, ms) < 0;
+}

@@ -69,3 +69,32 @@ int t_wait_closed(int fd, int ms);
     } while (0)
 
 #endif
+
+/* A line-oriented client: lines are read through a buffer of its own. */
+typedef struct t_client {
+    int fd;
+    size_t len;
+    char buf[1 << 16];
+} t_client;
+
+/* Connect to 127.0.0.1:port; NULL on failure. */
+t_client *t_client_new(int port);
+void t_client_free(t_client *c);
+int t_client_send(t_client *c, const char *s);
+/* Next line without its "\n" (and "\r") into out; returns its length, or -1
+ * on timeout or EOF. */
+int t_readline(t_client *c, char *out, size_t n, int ms);
+/* Read lines until one equals want; returns 1 when found. */
+int t_expect_line(t_client *c, const char *want, int ms);
+/* Next line, which must equal want (printed when it does not). */
+#define T_LINE(cl, want)                                                                   \
+    do {                                                                                   \
+        char l_[4096];                                                                     \
+        int n_ = t_readline((cl), l_, sizeof l_, 5000);                                    \
+        if (n_ < 0 || strcmp(l_, (want)) != 0)                                             \
+            fprintf(stderr, "\n  %s:%d: want line: %s\n  got: %s\n", __FILE__, __LINE__,   \
+                    (want), n_ < 0 ? "(nothing)" : l_);                                    \
+        CU_ASSERT(n_ >= 0 && strcmp(l_, (want)) == 0);                                     \
+    } while (0)
+/* No line arrives within ms. */
+int t_no_line(t_client *c, int ms);

@@ -10,12 +10,15 @@
     X(addr)                                                                                \
     X(config)                                                                              \
     X(hist)                                                                                \
+    X(util)                                                                                \
     X(module)                                                                              \
     X(build)                                                                               \
     X(cli)                                                                                 \
     X(echo)                                                                                \
     X(reactor)                                                                             \
-    X(bench)
+    X(bench)                                                                               \
+    X(chat)                                                                                \
+    X(bchat)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

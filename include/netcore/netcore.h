@@ -189,6 +189,21 @@ NC_EXPORT uint64_t nc_now_ms(void);
  * fini.  Returns NULL when out of memory. */
 NC_EXPORT uint64_t *nc_counter(nc_listener *l, const char *name);
 
+/* ---- Utilities --------------------------------------------------------- */
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF), else 0. */
+NC_EXPORT int nc_utf8_valid(const void *s, size_t n);
+/* Write s[0..n) as the content of a JSON string (without the quotes) into
+ * out, which has room for cap bytes.  Returns the length of the escaped
+ * text; when that exceeds cap, nothing useful was written and the caller
+ * retries with a buffer of the returned size.  Worst case: 6 * n. */
+NC_EXPORT size_t nc_json_escape(char *out, size_t cap, const char *s, size_t n);
+/* Standard base64 (RFC 4648, with padding) of s[0..n) into out; returns the
+ * length, 4 * ceil(n / 3), or that length without writing when it exceeds
+ * cap. */
+NC_EXPORT size_t nc_base64_encode(char *out, size_t cap, const void *s, size_t n);
+
 /* ---- The module descriptor -------------------------------------------- */
 
 /* Flags a module declares. */

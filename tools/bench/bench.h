@@ -114,7 +114,7 @@ void run_record(run *r, uint64_t latency_ns, uint64_t bytes);
 int parse_target(const char *s, target *t);
 
 /* scenarios */
-extern const scenario scen_echo, scen_http, scen_broadcast, scen_udp;
+extern const scenario scen_echo, scen_http, scen_broadcast, scen_udp, scen_chat;
 
 /* report.c */
 void report(const opts *o, target *targets, int ntargets, result *res, int nres);

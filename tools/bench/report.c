@@ -61,6 +61,8 @@ static const char *unit(const opts *o)
         return "deliv/s";
     if (!strcmp(o->scenario, "udp"))
         return "dgram/s";
+    if (!strcmp(o->scenario, "chat"))
+        return "msg/s";
     return "ops/s";
 }
 
@@ -141,6 +143,8 @@ static void print_table(const opts *o, summary *s, int nt)
     else if (!strcmp(o->scenario, "udp"))
         snprintf(what, sizeof what, "%zu B datagrams, %s", o->size,
                  o->rate > 0 ? "paced" : "as fast as possible");
+    else if (!strcmp(o->scenario, "chat"))
+        snprintf(what, sizeof what, "%d pairs exchanging private messages, %zu B", o->conns, o->size);
     else if (!strcmp(o->scenario, "http"))
         snprintf(what, sizeof what, "%d connections, GET %s, %s, depth %d", o->conns, o->path,
                  o->close_each ? "a connection per request" : "keep-alive", o->depth);
