@@ -149,7 +149,7 @@ void nc__listener_resume_accept(nc_listener *l);
 void nc__listener_idle_arm(nc_listener *l);
 
 /* options.c */
-nc_options *nc__options_new(const char *file, const nc__lconf *lc);
+nc_options *nc__options_new(const char *file, const char *dir, const nc__lconf *lc);
 /* Returns the recorded error, or NULL; after init also reports unknown keys. */
 const char *nc__options_finish(nc_options *o, int init_rc);
 void nc__options_free(nc_options *o);

@@ -14,6 +14,7 @@
 struct nc_options {
     json_t *obj; /* NULL when the listener has no "options" */
     const char *file;
+    const char *dir; /* the config file's folder */
     char prefix[64]; /* listeners[N].options */
     char err[768];
     int failed;
@@ -21,13 +22,14 @@ struct nc_options {
     size_t nasked;
 };
 
-nc_options *nc__options_new(const char *file, const nc__lconf *lc)
+nc_options *nc__options_new(const char *file, const char *dir, const nc__lconf *lc)
 {
     nc_options *o = calloc(1, sizeof *o);
     if (!o)
         return NULL;
     o->obj = lc->options;
     o->file = file;
+    o->dir = dir;
     snprintf(o->prefix, sizeof o->prefix, "listeners[%d].options", lc->index);
     return o;
 }
@@ -72,6 +74,31 @@ int nc_opt_str(nc_options *o, const char *key, const char *def, const char **out
     }
     if (!json_is_string(v))
         return nc_opt_error(o, key, "expected a string");
+    *out = json_string_value(v);
+    return 0;
+}
+
+int nc_opt_path(nc_options *o, const char *key, const char *def, const char **out)
+{
+    const char *s;
+    if (nc_opt_str(o, key, def, &s) < 0)
+        return -1;
+    *out = s;
+    if (!s || s[0] == '/' || !strcmp(s, "-") || !strcmp(s, "off"))
+        return 0;
+    if (!s[0])
+        return nc_opt_error(o, key, "expected a path");
+    /* Resolved text is kept in the options object itself, so it lives as
+     * long as the config (until fini). */
+    char *full;
+    if (asprintf(&full, "%s/%s", o->dir, s) < 0)
+        return nc_opt_error(o, key, "out of memory");
+    char hidden[128];
+    snprintf(hidden, sizeof hidden, "\x01resolved:%s", key);
+    json_t *v = json_string(full);
+    free(full);
+    if (!v || !o->obj || json_object_set_new(o->obj, hidden, v) < 0)
+        return nc_opt_error(o, key, "out of memory");
     *out = json_string_value(v);
     return 0;
 }
@@ -158,6 +185,8 @@ const char *nc__options_finish(nc_options *o, int init_rc)
     json_t *v;
     json_object_foreach(o->obj, k, v) {
         size_t i;
+        if (k[0] == '\x01')
+            continue; /* nc_opt_path's resolved copies */
         for (i = 0; i < o->nasked; i++)
             if (strcmp(o->asked[i], k) == 0)
                 break;

@@ -83,7 +83,7 @@ static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
         report(msg);
         return -1;
     }
-    nc_options *o = nc__options_new(cfg->path, lc);
+    nc_options *o = nc__options_new(cfg->path, cfg->dir, lc);
     if (!o) {
         report("out of memory");
         return -1;

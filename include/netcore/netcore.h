@@ -63,6 +63,10 @@ NC_EXPORT int nc_opt_str(nc_options *o, const char *key, const char *def, const 
 NC_EXPORT int nc_opt_int(nc_options *o, const char *key, long long def, long long min,
                          long long max, long long *out);
 NC_EXPORT int nc_opt_bool(nc_options *o, const char *key, int def, int *out);
+/* A file system path: a relative one is resolved against the folder of the
+ * config file (as the core's own paths are); "-" and "off" are returned as
+ * they are.  The result lives until fini. */
+NC_EXPORT int nc_opt_path(nc_options *o, const char *key, const char *def, const char **out);
 /* One of a fixed set of strings (choices is NULL-terminated); stores the index. */
 NC_EXPORT int nc_opt_enum(nc_options *o, const char *key, const char *const *choices, int def,
                           int *out);

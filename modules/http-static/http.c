@@ -1,0 +1,1084 @@
+/* http.c -- the http-static module: a static HTTP/1.1 file server.  Request
+ * heads are parsed by parse.c, targets resolved by path.c; files are opened
+ * beneath the root with openat2(RESOLVE_BENEATH) so that neither ".." nor a
+ * symlink leads out of it; bodies go out with sendfile from the core, small
+ * hot files from a validated in-memory cache.  See
+ * docs/protocols/http-static.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "netcore/netcore.h"
+
+#define PIPELINE_QUEUE_MAX (256 * 1024) /* stop reading requests above this much queued */
+
+typedef struct hconn hconn;
+
+typedef struct centry {
+    char *key;                /* the request path ("" root, "dir/" a directory) */
+    char *file;               /* the file served for it, relative to root */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    uint64_t checked;         /* nc_now_ms() of the last validation */
+    char etag[48];
+    char lastmod[40];
+    const char *type;
+    int text;
+    nc_shared *body;          /* the content */
+    struct centry *hnext, *prev, *next; /* hash chain; LRU list (head = oldest) */
+} centry;
+
+typedef struct hs {
+    const char *root;
+    int rootfd;
+    const char *index;
+    int autoindex, follow_symlinks;
+    const char *server;
+    long long max_line, max_head, header_timeout, keepalive_timeout, max_body;
+    long long cache_valid, cache_max_file, cache_max_entries;
+    http_mime_extra *mime;
+    size_t nmime;
+    /* access log */
+    const char *log_path;
+    int log_fd;
+    char *logbuf;
+    size_t loglen;
+    /* timeouts: two lists, each sorted by deadline since its timeout is fixed */
+    hconn *wait_head, *wait_tail; /* reading a request head */
+    hconn *idle_head, *idle_tail; /* keep-alive, between requests */
+    nc_timer *sweep;
+    /* cache */
+    centry **ctab;
+    size_t cbuckets, centries;
+    centry *lru_head, *lru_tail;
+    /* Date header and log time, rebuilt once a second */
+    time_t date_sec;
+    char date[40];
+    char logtime[40];
+    uint64_t *c_requests, *c_2xx, *c_3xx, *c_4xx, *c_5xx, *c_cache_hits, *c_timeouts;
+} hs;
+
+enum { L_NONE, L_WAIT, L_IDLE };
+
+struct hconn {
+    nc_conn *c;
+    hs *h;
+    int list;
+    uint64_t deadline;
+    hconn *prev, *next;
+    size_t scan;
+    long long discard; /* body bytes still to read and drop */
+    int paused;
+};
+
+/* ---- small helpers ---- */
+
+static void refresh_time(hs *h)
+{
+    time_t now = time(NULL);
+    if (now == h->date_sec)
+        return;
+    h->date_sec = now;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(h->date, sizeof h->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    strftime(h->logtime, sizeof h->logtime, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+}
+
+static void http_date(char *buf, size_t n, time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* IMF-fixdate (and the two obsolete forms RFC 9110 says to accept). */
+static int parse_http_date(const char *s, size_t n, time_t *out)
+{
+    char buf[64];
+    if (n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    struct tm tm;
+    static const char *const fmts[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                       "%a %b %e %H:%M:%S %Y"};
+    for (int i = 0; i < 3; i++) {
+        memset(&tm, 0, sizeof tm);
+        const char *e = strptime(buf, fmts[i], &tm);
+        if (e && *e == '\0') {
+            *out = timegm(&tm);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void list_del(hs *h, hconn *hc)
+{
+    hconn **head = hc->list == L_WAIT ? &h->wait_head : &h->idle_head;
+    hconn **tail = hc->list == L_WAIT ? &h->wait_tail : &h->idle_tail;
+    if (hc->list == L_NONE)
+        return;
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        *head = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    else
+        *tail = hc->prev;
+    hc->prev = hc->next = NULL;
+    hc->list = L_NONE;
+}
+
+static void list_add(hs *h, hconn *hc, int which)
+{
+    list_del(h, hc);
+    hconn **head = which == L_WAIT ? &h->wait_head : &h->idle_head;
+    hconn **tail = which == L_WAIT ? &h->wait_tail : &h->idle_tail;
+    hc->list = which;
+    hc->deadline = nc_now_ms() + (uint64_t)(which == L_WAIT ? h->header_timeout : h->keepalive_timeout);
+    hc->prev = *tail;
+    hc->next = NULL;
+    if (*tail)
+        (*tail)->next = hc;
+    else
+        *head = hc;
+    *tail = hc;
+}
+
+static void sweep(nc_timer *t, void *arg)
+{
+    (void)t;
+    hs *h = arg;
+    uint64_t now = nc_now_ms();
+    while (h->wait_head && h->wait_head->deadline <= now) {
+        hconn *hc = h->wait_head;
+        list_del(h, hc);
+        if (h->c_timeouts)
+            (*h->c_timeouts)++;
+        nc_log_conn(hc->c, NC_LOG_INFO, "request head not received within header_timeout_ms (%lld); closing",
+                    h->header_timeout);
+        nc_close(hc->c, NC_CLOSE_ABORT);
+    }
+    while (h->idle_head && h->idle_head->deadline <= now) {
+        hconn *hc = h->idle_head;
+        list_del(h, hc);
+        nc_close(hc->c, NC_CLOSE_FLUSH);
+    }
+}
+
+/* ---- access log ---- */
+
+static void log_flush(hs *h)
+{
+    if (h->log_fd < 0 || h->loglen == 0)
+        return;
+    size_t off = 0;
+    while (off < h->loglen) {
+        ssize_t n = write(h->log_fd, h->logbuf + off, h->loglen - off);
+        if (n <= 0)
+            break; /* nowhere to report it; drop rather than block */
+        off += (size_t)n;
+    }
+    h->loglen = 0;
+}
+
+#define LOGBUF 65536
+
+/* Copy a header value for the log, escaping quotes, backslashes and
+ * control bytes so that a client cannot forge log lines. */
+static size_t log_field(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    if (!s || !n) {
+        out[0] = '-';
+        return 1;
+    }
+    for (size_t i = 0; i < n && o + 4 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f)
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+        else
+            out[o++] = (char)c;
+    }
+    return o;
+}
+
+static void access_log(hs *h, nc_conn *c, const http_req *r, int status, unsigned long long bytes)
+{
+    if (h->log_fd < 0)
+        return;
+    char line[4096], f1[1024], f2[1024], f3[1200];
+    size_t n1 = r ? log_field(f1, sizeof f1, r->method, r->line_len) : log_field(f1, sizeof f1, NULL, 0);
+    size_t n2 = r ? log_field(f2, sizeof f2, r->referer, r->referer_len) : log_field(f2, sizeof f2, NULL, 0);
+    size_t n3 = r ? log_field(f3, sizeof f3, r->ua, r->ua_len) : log_field(f3, sizeof f3, NULL, 0);
+    const char *peer = nc_conn_peer_str(c);
+    /* "unix" peers and IPv6 brackets: the log shows the address alone. */
+    char host[128];
+    snprintf(host, sizeof host, "%s", peer);
+    char *colon = strrchr(host, ':');
+    if (colon && host[0] != '[')
+        *colon = '\0';
+    else if (host[0] == '[' && strchr(host, ']')) {
+        memmove(host, host + 1, strlen(host));
+        *strchr(host, ']') = '\0';
+    }
+    int n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s\" %d %llu \"%.*s\" \"%.*s\"\n", host,
+                     h->logtime, (int)n1, f1, status, bytes, (int)n2, f2, (int)n3, f3);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line)
+        n = sizeof line - 1;
+    if (h->loglen + (size_t)n > LOGBUF)
+        log_flush(h);
+    memcpy(h->logbuf + h->loglen, line, (size_t)n);
+    h->loglen += (size_t)n;
+}
+
+static void log_tick(nc_timer *t, void *arg)
+{
+    (void)t;
+    log_flush(arg);
+}
+
+static int open_log(hs *h)
+{
+    if (strcmp(h->log_path, "-") == 0)
+        return 1;
+    return open(h->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+/* ---- options ---- */
+
+static const char *add_mime(void *arg, const char *ext, const char *type)
+{
+    hs *h = arg;
+    if (!ext[0] || strchr(ext, '.') || strchr(ext, '/'))
+        return "expected an extension without a dot";
+    if (!type[0] || !strchr(type, '/') || strpbrk(type, "\r\n"))
+        return "expected a media type such as \"text/plain\"";
+    http_mime_extra *m = realloc(h->mime, (h->nmime + 1) * sizeof *m);
+    if (!m)
+        return "out of memory";
+    h->mime = m;
+    m[h->nmime].ext = strdup(ext);
+    m[h->nmime].type = strdup(type);
+    h->nmime++;
+    return NULL;
+}
+
+static void free_instance(hs *h)
+{
+    for (size_t i = 0; i < h->nmime; i++) {
+        free(h->mime[i].ext);
+        free(h->mime[i].type);
+    }
+    free(h->mime);
+    for (centry *e = h->lru_head, *n; e; e = n) {
+        n = e->next;
+        free(e->key);
+        free(e->file);
+        nc_shared_release(e->body);
+        free(e);
+    }
+    free(h->ctab);
+    if (h->rootfd >= 0)
+        close(h->rootfd);
+    if (h->log_fd > 2)
+        close(h->log_fd);
+    free(h->logbuf);
+    free(h);
+}
+
+static int hs_init(nc_listener *l, nc_options *o, void **instance)
+{
+    hs *h = calloc(1, sizeof *h);
+    if (!h)
+        return nc_opt_error(o, "root", "out of memory");
+    h->rootfd = -1;
+    h->log_fd = -1;
+    if (nc_opt_path(o, "root", NULL, &h->root) < 0 || nc_opt_str(o, "index", "index.html", &h->index) < 0 ||
+        nc_opt_bool(o, "autoindex", 0, &h->autoindex) < 0 ||
+        nc_opt_bool(o, "follow_symlinks", 0, &h->follow_symlinks) < 0 ||
+        nc_opt_str(o, "server", "netcore", &h->server) < 0 ||
+        nc_opt_int(o, "max_request_line", 8192, 64, 1 << 20, &h->max_line) < 0 ||
+        nc_opt_int(o, "max_header_bytes", 8192, 256, 1 << 20, &h->max_head) < 0 ||
+        nc_opt_int(o, "header_timeout_ms", 10000, 10, 3600000, &h->header_timeout) < 0 ||
+        nc_opt_int(o, "keepalive_timeout_ms", 75000, 10, 3600000, &h->keepalive_timeout) < 0 ||
+        nc_opt_int(o, "max_body_bytes", 1 << 20, 0, 1LL << 30, &h->max_body) < 0 ||
+        nc_opt_int(o, "cache_valid_ms", 1000, 0, 3600000, &h->cache_valid) < 0 ||
+        nc_opt_int(o, "cache_max_file_bytes", 65536, 0, 16 << 20, &h->cache_max_file) < 0 ||
+        nc_opt_int(o, "cache_entries", 1024, 0, 1 << 20, &h->cache_max_entries) < 0 ||
+        nc_opt_path(o, "access_log", "off", &h->log_path) < 0 ||
+        nc_opt_strmap(o, "mime_types", add_mime, h) < 0)
+        goto fail;
+    if (!h->root) {
+        nc_opt_error(o, "root", "missing (the folder to serve)");
+        goto fail;
+    }
+    if (!h->index[0] || strchr(h->index, '/')) {
+        nc_opt_error(o, "index", "expected a file name");
+        goto fail;
+    }
+    if (strpbrk(h->server, "\r\n")) {
+        nc_opt_error(o, "server", "must not contain line breaks");
+        goto fail;
+    }
+    h->rootfd = open(h->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (h->rootfd < 0) {
+        nc_opt_error(o, "root", "%s: %s", h->root, strerror(errno));
+        goto fail;
+    }
+    if (strcmp(h->log_path, "off") != 0) {
+        h->log_fd = open_log(h);
+        if (h->log_fd < 0) {
+            nc_opt_error(o, "access_log", "%s: %s", h->log_path, strerror(errno));
+            goto fail;
+        }
+        h->logbuf = malloc(LOGBUF);
+        if (!h->logbuf)
+            goto fail;
+    }
+    h->cbuckets = 256;
+    h->ctab = calloc(h->cbuckets, sizeof *h->ctab);
+    if (!h->ctab)
+        goto fail;
+    h->c_requests = nc_counter(l, "requests");
+    h->c_2xx = nc_counter(l, "responses_2xx");
+    h->c_3xx = nc_counter(l, "responses_3xx");
+    h->c_4xx = nc_counter(l, "responses_4xx");
+    h->c_5xx = nc_counter(l, "responses_5xx");
+    h->c_cache_hits = nc_counter(l, "cache_hits");
+    h->c_timeouts = nc_counter(l, "header_timeouts");
+    *instance = h;
+    return 0;
+fail:
+    free_instance(h);
+    return -1;
+}
+
+static int hs_listen(nc_listener *l)
+{
+    hs *h = nc_listener_instance(l);
+    long long period = h->header_timeout < h->keepalive_timeout ? h->header_timeout : h->keepalive_timeout;
+    period /= 4;
+    if (period > 250)
+        period = 250;
+    if (period < 5)
+        period = 5;
+    h->sweep = nc_timer_start((uint64_t)period, (uint64_t)period, sweep, h);
+    if (h->log_fd >= 0)
+        nc_timer_start(1000, 1000, log_tick, h);
+    return h->sweep ? 0 : -1;
+}
+
+static void hs_fini(nc_listener *l, void *instance)
+{
+    (void)l;
+    hs *h = instance;
+    log_flush(h);
+    free_instance(h);
+}
+
+static void hs_reopen(nc_listener *l)
+{
+    hs *h = nc_listener_instance(l);
+    if (h->log_fd < 0 || h->log_fd <= 2)
+        return;
+    log_flush(h);
+    int fd = open_log(h);
+    if (fd < 0) {
+        nc_log_listener(l, NC_LOG_ERROR, "reopening access_log %s: %s", h->log_path, strerror(errno));
+        return;
+    }
+    close(h->log_fd);
+    h->log_fd = fd;
+}
+
+/* ---- files ---- */
+
+/* Open rel beneath the root: no "..", no absolute or escaping symlink
+ * (unless follow_symlinks), and never blocking on a FIFO. */
+static int open_beneath(hs *h, const char *rel, int dirfd)
+{
+    const char *p = rel[0] ? rel : ".";
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                           .resolve = RESOLVE_NO_MAGICLINKS};
+    if (!h->follow_symlinks)
+        how.resolve |= RESOLVE_BENEATH;
+    int fd = (int)syscall(SYS_openat2, dirfd, p, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+        return fd;
+    /* No openat2 (old kernel, seccomp): refuse every symlink instead. */
+    return openat(dirfd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (h->follow_symlinks ? 0 : O_NOFOLLOW));
+}
+
+static size_t chash(const char *k)
+{
+    size_t x = 1469598103934665603ull;
+    for (; *k; k++)
+        x = (x ^ (unsigned char)*k) * 1099511628211ull;
+    return x;
+}
+
+static centry *cache_find(hs *h, const char *key)
+{
+    for (centry *e = h->ctab[chash(key) & (h->cbuckets - 1)]; e; e = e->hnext)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+static void cache_unlink(hs *h, centry *e)
+{
+    for (centry **pp = &h->ctab[chash(e->key) & (h->cbuckets - 1)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == e) {
+            *pp = e->hnext;
+            break;
+        }
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        h->lru_head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        h->lru_tail = e->prev;
+    h->centries--;
+    free(e->key);
+    free(e->file);
+    nc_shared_release(e->body);
+    free(e);
+}
+
+static void cache_touch(hs *h, centry *e)
+{
+    if (h->lru_tail == e)
+        return;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        h->lru_head = e->next;
+    e->next->prev = e->prev;
+    e->prev = h->lru_tail;
+    e->next = NULL;
+    h->lru_tail->next = e;
+    h->lru_tail = e;
+}
+
+static void set_meta(hs *h, centry *e, const struct stat *st, const char *file)
+{
+    e->dev = st->st_dev;
+    e->ino = st->st_ino;
+    e->size = st->st_size;
+    e->mtime = st->st_mtim;
+    snprintf(e->etag, sizeof e->etag, "\"%llx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
+             (unsigned long long)st->st_size);
+    http_date(e->lastmod, sizeof e->lastmod, st->st_mtim.tv_sec);
+    e->type = http_mime(file, h->mime, h->nmime, &e->text);
+}
+
+static int same_file(const centry *e, const struct stat *st)
+{
+    return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Store a small regular file's content under key; fd stays the caller's. */
+static centry *cache_store(hs *h, const char *key, const char *file, int fd, const struct stat *st)
+{
+    if (h->cache_valid <= 0 || h->cache_max_entries <= 0 || st->st_size > h->cache_max_file)
+        return NULL;
+    nc_shared *body = nc_shared_new(NULL, (size_t)st->st_size);
+    if (!body)
+        return NULL;
+    size_t got = 0;
+    while (got < (size_t)st->st_size) {
+        ssize_t n = pread(fd, nc_shared_data(body) + got, (size_t)st->st_size - got, (off_t)got);
+        if (n <= 0) {
+            nc_shared_release(body);
+            return NULL; /* changed under us: serve it uncached */
+        }
+        got += (size_t)n;
+    }
+    centry *e = calloc(1, sizeof *e);
+    if (!e || !(e->key = strdup(key)) || !(e->file = strdup(file))) {
+        if (e)
+            free(e->key);
+        free(e);
+        nc_shared_release(body);
+        return NULL;
+    }
+    set_meta(h, e, st, file);
+    e->body = body;
+    e->checked = nc_now_ms();
+    while (h->centries >= (size_t)h->cache_max_entries && h->lru_head)
+        cache_unlink(h, h->lru_head);
+    size_t b = chash(key) & (h->cbuckets - 1);
+    e->hnext = h->ctab[b];
+    h->ctab[b] = e;
+    e->prev = h->lru_tail;
+    if (h->lru_tail)
+        h->lru_tail->next = e;
+    else
+        h->lru_head = e;
+    h->lru_tail = e;
+    h->centries++;
+    return e;
+}
+
+/* ---- responses ---- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+typedef struct resp {
+    hs *h;
+    nc_conn *c;
+    const http_req *r;
+    int head_only;
+    int keep;
+    int status;
+    unsigned long long sent; /* body bytes, for the log */
+} resp;
+
+static void count_status(hs *h, int status)
+{
+    uint64_t *k = status < 300 ? h->c_2xx : status < 400 ? h->c_3xx : status < 500 ? h->c_4xx : h->c_5xx;
+    if (k)
+        (*k)++;
+}
+
+/* Status line and the headers every response has; `extra` is more header
+ * lines (each ending in CRLF) or "". */
+static size_t head(resp *x, char *buf, size_t cap, int status, const char *extra)
+{
+    hs *h = x->h;
+    x->status = status;
+    int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\n%s%s%sDate: %s\r\n%s%s", status, reason(status),
+                     h->server[0] ? "Server: " : "", h->server, h->server[0] ? "\r\n" : "", h->date,
+                     extra, !x->keep ? "Connection: close\r\n" : (x->r && x->r->minor == 0) ? "Connection: keep-alive\r\n" : "");
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static void error_page(resp *x, int status, const char *extra)
+{
+    char body[256], hdr[1024], more[512];
+    int bl = snprintf(body, sizeof body,
+                      "<!DOCTYPE html>\n<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>\n",
+                      status, reason(status), status, reason(status));
+    snprintf(more, sizeof more, "%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n", extra, bl);
+    size_t hl = head(x, hdr, sizeof hdr - 2, status, more);
+    memcpy(hdr + hl, "\r\n", 2);
+    nc_send(x->c, hdr, hl + 2);
+    if (!x->head_only) {
+        nc_send(x->c, body, (size_t)bl);
+        x->sent = (unsigned long long)bl;
+    }
+}
+
+/* Does the If-None-Match list match the entity tag (weak comparison)? */
+static int etag_match(const char *list, size_t n, const char *etag)
+{
+    size_t el = strlen(etag);
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        if (i < n && list[i] == '*')
+            return 1;
+        if (i + 2 < n && list[i] == 'W' && list[i + 1] == '/')
+            i += 2;
+        size_t s = i;
+        while (i < n && list[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (list[e - 1] == ' ' || list[e - 1] == '\t'))
+            e--;
+        if (e - s == el && memcmp(list + s, etag, el) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Parse "bytes=a-b" against size: 1 with [*from, *to] set, 0 to ignore the
+ * header (absent, malformed, several ranges), -1 unsatisfiable. */
+static int parse_range(const char *v, size_t n, long long size, long long *from, long long *to)
+{
+    if (!v || n < 7 || strncasecmp(v, "bytes=", 6) != 0)
+        return 0;
+    v += 6;
+    n -= 6;
+    if (memchr(v, ',', n))
+        return 0; /* several ranges: answering 200 with the whole is allowed */
+    const char *dash = memchr(v, '-', n);
+    if (!dash)
+        return 0;
+    long long a = -1, b = -1;
+    for (const char *p = v; p < dash; p++) {
+        if (*p < '0' || *p > '9' || a > (LLONG_MAX - 9) / 10)
+            return 0;
+        a = (a < 0 ? 0 : a * 10) + (*p - '0');
+    }
+    for (const char *p = dash + 1; p < v + n; p++) {
+        if (*p < '0' || *p > '9' || b > (LLONG_MAX - 9) / 10)
+            return 0;
+        b = (b < 0 ? 0 : b * 10) + (*p - '0');
+    }
+    if (a < 0 && b < 0)
+        return 0;
+    if (a < 0) { /* suffix: the last b bytes */
+        if (b == 0)
+            return -1;
+        *from = b >= size ? 0 : size - b;
+        *to = size - 1;
+        return size > 0 ? 1 : -1;
+    }
+    if (b >= 0 && b < a)
+        return 0;
+    if (a >= size)
+        return -1;
+    *from = a;
+    *to = b < 0 || b >= size ? size - 1 : b;
+    return 1;
+}
+
+/* Answer with a regular file: from the cache entry e (content in memory) or
+ * from fd (sent with sendfile; the core takes the descriptor). */
+static void send_file(resp *x, const centry *e, int fd)
+{
+    const http_req *r = x->r;
+    /* Conditional requests: If-None-Match wins over If-Modified-Since. */
+    int not_modified = 0;
+    if (r->inm) {
+        not_modified = etag_match(r->inm, r->inm_len, e->etag);
+    } else if (r->ims) {
+        time_t t;
+        if (parse_http_date(r->ims, r->ims_len, &t) == 0 && e->mtime.tv_sec <= t)
+            not_modified = 1;
+    }
+    char hdr[2048], more[1024];
+    if (not_modified) {
+        snprintf(more, sizeof more, "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
+        size_t hl = head(x, hdr, sizeof hdr - 2, 304, more);
+        memcpy(hdr + hl, "\r\n", 2);
+        nc_send(x->c, hdr, hl + 2);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    long long size = (long long)e->size, from = 0, to = size - 1;
+    int rr = 0;
+    if (r->range && (!r->if_range || (r->if_range_len == strlen(e->etag) &&
+                                      memcmp(r->if_range, e->etag, r->if_range_len) == 0)))
+        rr = parse_range(r->range, r->range_len, size, &from, &to);
+    if (rr < 0) {
+        snprintf(more, sizeof more, "Content-Range: bytes */%lld\r\n", size);
+        if (fd >= 0)
+            close(fd);
+        error_page(x, 416, more);
+        return;
+    }
+    long long len = rr ? to - from + 1 : size;
+    int k = snprintf(more, sizeof more,
+                     "Content-Type: %s%s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\nETag: %s\r\n"
+                     "Accept-Ranges: bytes\r\n",
+                     e->type, e->text ? "; charset=utf-8" : "", len, e->lastmod, e->etag);
+    if (rr)
+        snprintf(more + k, sizeof more - (size_t)k, "Content-Range: bytes %lld-%lld/%lld\r\n", from, to, size);
+    size_t hl = head(x, hdr, sizeof hdr - 2, rr ? 206 : 200, more);
+    memcpy(hdr + hl, "\r\n", 2);
+    nc_send(x->c, hdr, hl + 2);
+    if (x->head_only || len == 0) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    x->sent = (unsigned long long)len;
+    if (e->body) {
+        if (!rr)
+            nc_send_shared(x->c, e->body);
+        else
+            nc_send(x->c, nc_shared_data(e->body) + from, (size_t)len);
+        if (fd >= 0)
+            close(fd);
+    } else {
+        nc_sendfile(x->c, fd, (off_t)from, (size_t)len, NC_FILE_OWN);
+    }
+}
+
+static int html_escape(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < cap; s++) {
+        const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
+        if (rep) {
+            size_t l = strlen(rep);
+            memcpy(out + o, rep, l);
+            o += l;
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+static int url_escape(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s && o + 4 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void listing(resp *x, int dirfd, const char *urlpath)
+{
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        error_page(x, 500, "");
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n++] = strdup(de->d_name);
+    }
+    qsort(names, n, sizeof *names, cmp_names);
+    size_t bcap = 1024 + n * 1400, bl = 0;
+    char *body = malloc(bcap);
+    char esc[1200], href[1200], title[1200];
+    html_escape(title, sizeof title, urlpath);
+    bl += (size_t)snprintf(body + bl, bcap - bl,
+                           "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of %s</title></head>\n"
+                           "<body><h1>Index of %s</h1><table>\n<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
+                           "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n",
+                           title, title);
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i])
+            continue;
+        struct stat st;
+        if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        int isdir = S_ISDIR(st.st_mode);
+        html_escape(esc, sizeof esc, names[i]);
+        url_escape(href, sizeof href, names[i]);
+        char when[40], size[32];
+        struct tm tm;
+        gmtime_r(&st.st_mtim.tv_sec, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        if (isdir)
+            snprintf(size, sizeof size, "-");
+        else
+            snprintf(size, sizeof size, "%lld", (long long)st.st_size);
+        bl += (size_t)snprintf(body + bl, bcap - bl,
+                               "<tr><td><a href=\"%s%s\">%s%s</a></td><td>%s</td><td>%s</td></tr>\n", href,
+                               isdir ? "/" : "", esc, isdir ? "/" : "", size, when);
+        free(names[i]);
+    }
+    bl += (size_t)snprintf(body + bl, bcap - bl, "</table></body></html>\n");
+    free(names);
+    closedir(d);
+    char hdr[1024], more[256];
+    snprintf(more, sizeof more, "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", bl);
+    size_t hl = head(x, hdr, sizeof hdr - 2, 200, more);
+    memcpy(hdr + hl, "\r\n", 2);
+    nc_send(x->c, hdr, hl + 2);
+    if (!x->head_only) {
+        nc_send(x->c, body, bl);
+        x->sent = bl;
+    }
+    free(body);
+}
+
+static int errno_status(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+        return 404;
+    case EACCES:
+    case EPERM:
+    case EXDEV: /* a symlink leading out of the root */
+    case ELOOP:
+        return 403;
+    default:
+        return 500;
+    }
+}
+
+static void serve(resp *x)
+{
+    hs *h = x->h;
+    const http_req *r = x->r;
+    char rel[4096], key[4100];
+    int dir_slash;
+    const char *query;
+    size_t qlen;
+    if (http_path(r->target, r->target_len, rel, sizeof rel, &dir_slash, &query, &qlen) < 0) {
+        x->keep = 0;
+        error_page(x, 400, "");
+        return;
+    }
+    snprintf(key, sizeof key, "%s%s", rel, dir_slash && rel[0] ? "/" : "");
+    centry *e = h->cache_valid > 0 ? cache_find(h, key) : NULL;
+    if (e && nc_now_ms() - e->checked < (uint64_t)h->cache_valid) {
+        if (h->c_cache_hits)
+            (*h->c_cache_hits)++;
+        cache_touch(h, e);
+        send_file(x, e, -1);
+        return;
+    }
+    int fd = open_beneath(h, rel, h->rootfd);
+    if (fd < 0) {
+        if (e)
+            cache_unlink(h, e);
+        error_page(x, errno_status(errno), "");
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        error_page(x, 500, "");
+        return;
+    }
+    const char *file = rel;
+    char filebuf[4200];
+    if (S_ISDIR(st.st_mode)) {
+        if (!dir_slash) {
+            /* The path as the client wrote it, plus the slash (and query). */
+            char loc[4200], more[4400];
+            const char *qm = memchr(r->target, '?', r->target_len);
+            size_t pl = qm ? (size_t)(qm - r->target) : r->target_len;
+            snprintf(loc, sizeof loc, "%.*s/%s%.*s", (int)pl, r->target, query ? "?" : "", (int)qlen,
+                     query ? query : "");
+            snprintf(more, sizeof more, "Location: %s\r\n", loc);
+            close(fd);
+            error_page(x, 301, more);
+            return;
+        }
+        int ifd = open_beneath(h, h->index, fd);
+        struct stat ist;
+        if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+            snprintf(filebuf, sizeof filebuf, "%s%s%s", rel, rel[0] ? "/" : "", h->index);
+            file = filebuf; /* opened beneath its folder, the folder beneath the root */
+            close(fd);
+            fd = ifd;
+            st = ist;
+        } else {
+            if (ifd >= 0)
+                close(ifd);
+            if (h->autoindex) {
+                char urlpath[4200];
+                snprintf(urlpath, sizeof urlpath, "/%s%s", rel, rel[0] ? "/" : "");
+                listing(x, fd, urlpath);
+            } else {
+                error_page(x, 403, "");
+            }
+            close(fd);
+            return;
+        }
+    } else if (dir_slash && rel[0]) {
+        close(fd); /* "file.txt/" */
+        error_page(x, 404, "");
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        error_page(x, 403, ""); /* FIFOs, devices, sockets */
+        return;
+    }
+    if (e && same_file(e, &st)) {
+        e->checked = nc_now_ms();
+        cache_touch(h, e);
+        close(fd);
+        send_file(x, e, -1);
+        return;
+    }
+    if (e)
+        cache_unlink(h, e);
+    centry *ne = cache_store(h, key, file, fd, &st);
+    if (ne) {
+        close(fd);
+        send_file(x, ne, -1);
+        return;
+    }
+    centry tmp = {0};
+    set_meta(h, &tmp, &st, file);
+    send_file(x, &tmp, fd);
+}
+
+/* ---- connection hooks ---- */
+
+static int hs_accept(nc_conn *c)
+{
+    hs *h = nc_listener_instance(nc_conn_listener(c));
+    hconn *hc = calloc(1, sizeof *hc);
+    if (!hc)
+        return -1;
+    hc->c = c;
+    hc->h = h;
+    nc_conn_set_data(c, hc);
+    list_add(h, hc, L_WAIT); /* the first request's head is due within header_timeout_ms */
+    return 0;
+}
+
+static void hs_close(nc_conn *c)
+{
+    hconn *hc = nc_conn_data(c);
+    list_del(hc->h, hc);
+    free(hc);
+}
+
+static void hs_writable(nc_conn *c)
+{
+    hconn *hc = nc_conn_data(c);
+    if (hc->paused) {
+        hc->paused = 0;
+        nc_conn_resume(c);
+    }
+}
+
+static ssize_t hs_data(nc_conn *c, const char *data, size_t len)
+{
+    hconn *hc = nc_conn_data(c);
+    hs *h = hc->h;
+    if (hc->discard > 0) {
+        size_t take = len < (size_t)hc->discard ? len : (size_t)hc->discard;
+        hc->discard -= (long long)take;
+        return (ssize_t)take;
+    }
+    if (nc_conn_queued(c) > PIPELINE_QUEUE_MAX) {
+        /* Pipelined requests wait until the responses before them drain. */
+        hc->paused = 1;
+        nc_conn_pause(c);
+        return 0;
+    }
+    if (hc->list == L_IDLE)
+        list_add(h, hc, L_WAIT); /* the next request has begun */
+    http_req r;
+    long n = http_parse(data, len, &hc->scan, (size_t)h->max_line, (size_t)h->max_head, &r);
+    if (n == 0)
+        return 0;
+    refresh_time(h);
+    resp x = {.h = h, .c = c, .r = n > 0 ? &r : NULL, .keep = 1};
+    if (h->c_requests)
+        (*h->c_requests)++;
+    list_del(h, hc);
+    hc->scan = 0;
+    if (n < 0) {
+        x.keep = 0;
+        error_page(&x, (int)-n, "");
+        count_status(h, x.status);
+        access_log(h, c, NULL, x.status, x.sent);
+        nc_close(c, NC_CLOSE_FLUSH);
+        return (ssize_t)len;
+    }
+    x.keep = r.minor >= 1 ? !r.conn_close : r.conn_keepalive;
+    int is_get = r.method_len == 3 && memcmp(r.method, "GET", 3) == 0;
+    int is_head = r.method_len == 4 && memcmp(r.method, "HEAD", 4) == 0;
+    x.head_only = is_head;
+    if (r.chunked) {
+        x.keep = 0; /* cannot find the end of a chunked body without reading it: close */
+        error_page(&x, 400, "");
+    } else if (r.content_length > h->max_body) {
+        x.keep = 0;
+        error_page(&x, 413, "");
+    } else if (r.minor >= 1 && !r.has_host) {
+        x.keep = 0;
+        error_page(&x, 400, "");
+    } else if (!is_get && !is_head) {
+        error_page(&x, 405, "Allow: GET, HEAD\r\n");
+    } else {
+        serve(&x);
+    }
+    count_status(h, x.status);
+    access_log(h, c, &r, x.status, x.sent);
+    if (!x.keep) {
+        nc_close(c, NC_CLOSE_FLUSH);
+        return (ssize_t)len;
+    }
+    if (r.content_length > 0)
+        hc->discard = r.content_length; /* read and dropped: the stream stays in step */
+    list_add(h, hc, L_IDLE);
+    return n;
+}
+
+NC_MODULE_DEFINE = {
+    NC_MODULE_HEADER,
+    .flags = NC_MOD_STREAM,
+    .name = "http-static",
+    .version = "1.0.0",
+    .description = "static HTTP/1.1 file server",
+    .init = hs_init,
+    .fini = hs_fini,
+    .on_listen = hs_listen,
+    .on_accept = hs_accept,
+    .on_data = hs_data,
+    .on_writable = hs_writable,
+    .on_close = hs_close,
+    .on_reopen = hs_reopen,
+};

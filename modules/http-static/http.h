@@ -1,0 +1,61 @@
+/* http.h -- the http-static module's internal interfaces: the request-head
+ * parser, the URL path resolver and the MIME table.  Private to the module
+ * (and its unit tests and fuzzers); modules share no headers. */
+#ifndef NC_HTTP_H
+#define NC_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Everything the server needs from a request head.  Pointers point into the
+ * buffer given to http_parse and are valid while it is. */
+typedef struct http_req {
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    int minor;                 /* HTTP/1.minor */
+    const char *host;
+    size_t host_len;
+    int has_host;
+    int conn_close, conn_keepalive;
+    long long content_length;  /* -1: none */
+    int chunked;               /* Transfer-Encoding present */
+    const char *inm, *ims, *range, *if_range, *ua, *referer;
+    size_t inm_len, ims_len, range_len, if_range_len, ua_len, referer_len;
+    size_t line_len;           /* the request line, without its line end */
+} http_req;
+
+/* Parse the request head at buf[0..len).  Returns the head's length in
+ * bytes (request line, headers, blank line) with req filled in; 0 when the
+ * head is not complete yet (call again with more); or -STATUS for a request
+ * to refuse: -400 malformed, -414 request line over max_line, -431 head over
+ * max_head, -505 an HTTP major version other than 1.  *scan is where the
+ * search for the end of the head resumes (0 for a new request), so feeding
+ * a head one byte at a time costs linear time.  Empty lines before a request
+ * line are part of the head. */
+long http_parse(const char *buf, size_t len, size_t *scan, size_t max_line, size_t max_head,
+                http_req *req);
+
+/* Decode the request target's path: skip an absolute-form scheme and
+ * authority, cut the query (returned through *query, without '?') and the
+ * fragment, percent-decode once, resolve "." and ".." segments and collapse
+ * repeated slashes.  The result, written to out, is relative to the root
+ * ("" is the root itself) and never contains "..", NUL, a backslash or a
+ * control character, and is valid UTF-8.  *dir_slash tells whether the
+ * path ended with '/'.  Returns 0, or -400 for a target that is malformed
+ * or tries to climb above the root. */
+int http_path(const char *target, size_t n, char *out, size_t cap, int *dir_slash,
+              const char **query, size_t *qlen);
+
+/* The MIME type for a file name (by extension, case-insensitive), from the
+ * extra table first (may be NULL), then the built-in one;
+ * "application/octet-stream" when unknown.  *text tells whether
+ * "; charset=utf-8" belongs after it. */
+typedef struct http_mime_extra {
+    char *ext;
+    char *type;
+} http_mime_extra;
+const char *http_mime(const char *name, const http_mime_extra *extra, size_t nextra, int *text);
+
+#endif
