@@ -186,9 +186,17 @@ def main():
     for s in test_srcs:
         o = f"$builddir/obj/{s[:-2]}.o"
         w(f"build {o}: cc {s}")
-        w("  extra = -Icore -Itests -Itools/bench")
+        w("  extra = -Icore -Itests -Itools/bench -Imodules/http-static")
         test_objs.append(o)
-    w(f"build $builddir/tests/netcore-tests: link {' '.join(test_objs + lib_objs + [hist_obj])}")
+    # Module parsers linked into the suite for unit tests (as they are into
+    # the fuzzers): modules share no code, so each is compiled again here.
+    unit_mods = []
+    for s in ["modules/http-static/parse.c", "modules/http-static/path.c",
+              "modules/http-static/mime.c"]:
+        o = f"$builddir/obj/tests/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        unit_mods.append(o)
+    w(f"build $builddir/tests/netcore-tests: link {' '.join(test_objs + lib_objs + [hist_obj] + unit_mods)}")
     w("  libs = -lcunit -ljansson -ldl -lpthread")
     w("  ldflags = $ldflags -rdynamic")
     w("")

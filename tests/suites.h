@@ -11,6 +11,7 @@
     X(config)                                                                              \
     X(hist)                                                                                \
     X(util)                                                                                \
+    X(http_parse)                                                                          \
     X(module)                                                                              \
     X(build)                                                                               \
     X(cli)                                                                                 \
@@ -18,6 +19,7 @@
     X(reactor)                                                                             \
     X(bench)                                                                               \
     X(chat)                                                                                \
+    X(http)                                                                                \
     X(bchat)
 
 #define X(name) int add_##name##_suite(void);

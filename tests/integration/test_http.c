@@ -1,0 +1,643 @@
+/* test_http.c -- the http-static module against the real process: every
+ * status, keep-alive and pipelining, one-byte segmentation, HEAD, ranges,
+ * conditional requests, MIME types, 30+ traversal attempts, request bodies,
+ * slowloris, autoindex, symlinks, the access log, a 1 GiB sparse download
+ * with memory flat, and curl, python's http.client and headless Chromium as
+ * peers. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "suites.h"
+
+static t_proc *P;
+static int web, webnc, demo;
+static char root[256], access_path[300], demo_log[300];
+
+static void put(const char *rel, const char *content, size_t n)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    FILE *f = fopen(p, "wb");
+    fwrite(content, 1, n, f);
+    fclose(f);
+}
+
+static int setup(void)
+{
+    snprintf(root, sizeof root, "%s/www", t_tmpdir());
+    char p[512];
+    mkdir(root, 0755);
+    snprintf(p, sizeof p, "%s/sub", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/noindex", root);
+    mkdir(p, 0755);
+    put("index.html", "<html>home</html>\n", 18);
+    put("hello.txt", "hello world\n", 12);
+    put("sub/index.html", "sub index\n", 10);
+    put("noindex/<b>&.txt", "x", 1);
+    put("app.js", "1;", 2);
+    put("style.css", "a{}", 3);
+    put("thing.xyz", "x", 1);
+    put("thing.qqq", "x", 1);
+    put("logo.png", "\x89PNG\r\n\x1a\n", 8);
+    char data[1000];
+    for (int i = 0; i < 1000; i++)
+        data[i] = (char)('A' + i % 26);
+    put("data.bin", data, sizeof data);
+    snprintf(p, sizeof p, "%s/secret.txt", t_tmpdir());
+    FILE *f = fopen(p, "w");
+    fputs("TOPSECRET\n", f);
+    fclose(f);
+    char link[512];
+    snprintf(link, sizeof link, "%s/link-out", root);
+    if (symlink(p, link) < 0)
+        return -1;
+    snprintf(link, sizeof link, "%s/link-in", root);
+    if (symlink("hello.txt", link) < 0)
+        return -1;
+    snprintf(link, sizeof link, "%s/link-rel-out", root);
+    if (symlink("../secret.txt", link) < 0)
+        return -1;
+    snprintf(p, sizeof p, "%s/fifo", root);
+    mkfifo(p, 0644);
+    snprintf(p, sizeof p, "%s/big.sparse", root);
+    f = fopen(p, "w");
+    if (ftruncate(fileno(f), 1LL << 30) < 0)
+        return -1;
+    fclose(f);
+    snprintf(access_path, sizeof access_path, "%s/access.log", t_tmpdir());
+    snprintf(demo_log, sizeof demo_log, "%s/demo.log", t_tmpdir());
+    char cwd[256], json[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        return -1;
+    snprintf(json, sizeof json,
+             "{\"listeners\":["
+             "{\"name\":\"web\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\",\"options\":{"
+             "\"root\":\"%s\",\"access_log\":\"%s\",\"header_timeout_ms\":400,\"keepalive_timeout_ms\":1500,"
+             "\"max_body_bytes\":1000,\"mime_types\":{\"xyz\":\"application/x-xyz\"}}},"
+             "{\"name\":\"webnc\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\",\"options\":{"
+             "\"root\":\"%s\",\"cache_valid_ms\":0,\"autoindex\":true,\"follow_symlinks\":true,\"server\":\"\"}},"
+             "{\"name\":\"demo\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\",\"options\":{"
+             "\"root\":\"%s/conf/www\",\"access_log\":\"%s\"}}]}",
+             root, access_path, root, cwd, demo_log);
+    P = t_start_conf(json);
+    if (!P)
+        return -1;
+    web = t_port(P, "web");
+    webnc = t_port(P, "webnc");
+    demo = t_port(P, "demo");
+    return 0;
+}
+
+static int teardown(void)
+{
+    return t_stop(P, SIGTERM, 5000) == 0 ? 0 : -1;
+}
+
+typedef struct hres {
+    int status;
+    char head[8192];
+    long long clen;
+    char *body;
+    size_t blen;
+} hres;
+
+static void hres_free(hres *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+/* Read one response from c (HEAD responses have no body). */
+static int read_resp(t_client *c, hres *r, int is_head)
+{
+    memset(r, 0, sizeof *r);
+    r->clen = -1;
+    for (;;) {
+        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+        if (end) {
+            size_t hl = (size_t)(end - c->buf) + 4;
+            if (hl >= sizeof r->head)
+                return -1;
+            memcpy(r->head, c->buf, hl);
+            r->head[hl] = '\0';
+            memmove(c->buf, c->buf + hl, c->len - hl);
+            c->len -= hl;
+            break;
+        }
+        size_t got = t_recv_all(c->fd, c->buf + c->len, 1, 5000, NULL);
+        if (got == 0)
+            return -1;
+        c->len += got;
+    }
+    sscanf(r->head, "HTTP/1.1 %d", &r->status);
+    const char *cl = strcasestr(r->head, "\r\nContent-Length: ");
+    if (cl)
+        r->clen = atoll(cl + 18);
+    size_t want = is_head || r->clen < 0 || r->status == 304 ? 0 : (size_t)r->clen;
+    r->body = malloc(want + 1);
+    size_t have = c->len < want ? c->len : want;
+    memcpy(r->body, c->buf, have);
+    memmove(c->buf, c->buf + have, c->len - have);
+    c->len -= have;
+    if (have < want)
+        have += t_recv_exact(c->fd, r->body + have, want - have, 10000);
+    r->body[have] = '\0';
+    r->blen = have;
+    return have == want ? 0 : -1;
+}
+
+static int req_on(t_client *c, const char *raw, hres *r)
+{
+    if (t_client_send(c, raw) < 0)
+        return -1;
+    return read_resp(c, r, strncmp(raw, "HEAD ", 5) == 0);
+}
+
+static int req(int port, const char *raw, hres *r)
+{
+    t_client *c = t_client_new(port);
+    if (!c)
+        return -1;
+    int rc = req_on(c, raw, r);
+    t_client_free(c);
+    return rc;
+}
+
+static const char *hdr(const hres *r, const char *name)
+{
+    static char v[1024];
+    char needle[128];
+    snprintf(needle, sizeof needle, "\r\n%s: ", name);
+    const char *p = strcasestr(r->head, needle);
+    if (!p)
+        return NULL;
+    p += strlen(needle);
+    size_t n = strcspn(p, "\r");
+    snprintf(v, sizeof v, "%.*s", (int)n, p);
+    return v;
+}
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\nUser-Agent: netcore-test\r\n\r\n"
+
+static void test_basic(void)
+{
+    hres r;
+    CU_ASSERT_EQUAL_FATAL(req(web, GET("/"), &r), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(r.body, "<html>home</html>\n");
+    CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Type"), "text/html; charset=utf-8");
+    CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Length"), "18");
+    CU_ASSERT_STRING_EQUAL(hdr(&r, "Server"), "netcore");
+    CU_ASSERT_PTR_NOT_NULL(hdr(&r, "Date"));
+    CU_ASSERT_PTR_NOT_NULL(hdr(&r, "Last-Modified"));
+    CU_ASSERT_PTR_NOT_NULL(hdr(&r, "ETag"));
+    hres_free(&r);
+    CU_ASSERT_EQUAL(req(webnc, GET("/hello.txt"), &r), 0);
+    CU_ASSERT_STRING_EQUAL(r.body, "hello world\n");
+    CU_ASSERT_PTR_NULL(hdr(&r, "Server")); /* "server": "" hides it */
+    hres_free(&r);
+}
+
+static void test_statuses(void)
+{
+    static const struct {
+        const char *raw;
+        int status;
+        const char *header, *value; /* optional */
+    } cases[] = {
+        {GET("/nope"), 404, NULL, NULL},
+        {GET("/noindex/"), 403, NULL, NULL},
+        {GET("/sub"), 301, "Location", "/sub/"},
+        {GET("/sub?x=1"), 301, "Location", "/sub/?x=1"},
+        {GET("/sub/"), 200, NULL, NULL},
+        {GET("/hello.txt/"), 404, NULL, NULL},
+        {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc", 405, "Allow", "GET, HEAD"},
+        {"DELETE /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n", 405, "Allow", "GET, HEAD"},
+        {"GET / HTTP/1.1\r\n\r\n", 400, "Connection", "close"},
+        {"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, NULL, NULL},
+        {"GET /../hello.txt HTTP/1.1\r\nHost: t\r\n\r\n", 400, NULL, NULL},
+        {GET("/link-out"), 403, NULL, NULL},
+        {GET("/link-rel-out"), 403, NULL, NULL},
+        {GET("/link-in"), 200, NULL, NULL},
+        {GET("/fifo"), 403, NULL, NULL},
+        {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 413, NULL, NULL},
+        {"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "Connection", "close"},
+        {"GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-\r\n\r\n", 416, "Content-Range", "bytes */1000"},
+        {"GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n", 400, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hres r;
+        int rc = req(web, cases[i].raw, &r);
+        CU_ASSERT_EQUAL(rc, 0);
+        if (r.status != cases[i].status)
+            fprintf(stderr, "\n  case %zu: want %d, got %d\n", i, cases[i].status, r.status);
+        CU_ASSERT_EQUAL(r.status, cases[i].status);
+        if (cases[i].header) {
+            const char *v = hdr(&r, cases[i].header);
+            CU_ASSERT_PTR_NOT_NULL(v);
+            if (v)
+                CU_ASSERT_STRING_EQUAL(v, cases[i].value);
+        }
+        if (cases[i].status >= 400) {
+            T_ASSERT_STR_CONTAINS(r.body, "</h1></body></html>");
+            CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Type"), "text/html; charset=utf-8");
+        }
+        hres_free(&r);
+    }
+    /* 414 and 431 */
+    char big[20000];
+    hres r;
+    snprintf(big, sizeof big, "GET /%0*d HTTP/1.1\r\nHost: t\r\n\r\n", 9000, 0);
+    CU_ASSERT_EQUAL(req(web, big, &r), 0);
+    CU_ASSERT_EQUAL(r.status, 414);
+    hres_free(&r);
+    int k = snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: t\r\n");
+    for (int i = 0; i < 300; i++)
+        k += snprintf(big + k, sizeof big - (size_t)k, "X-H%d: 0123456789012345678901234567890\r\n", i);
+    snprintf(big + k, sizeof big - (size_t)k, "\r\n");
+    CU_ASSERT_EQUAL(req(web, big, &r), 0);
+    CU_ASSERT_EQUAL(r.status, 431);
+    hres_free(&r);
+}
+
+static void test_conditional_ranges_head(void)
+{
+    int ports[2] = {web, webnc}; /* the cached path and the sendfile path */
+    for (int pi = 0; pi < 2; pi++) {
+        hres r;
+        char raw[512], etag[64], lm[64];
+        CU_ASSERT_EQUAL_FATAL(req(ports[pi], GET("/data.bin"), &r), 0);
+        snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+        snprintf(lm, sizeof lm, "%s", hdr(&r, "Last-Modified"));
+        CU_ASSERT_EQUAL(r.blen, 1000);
+        CU_ASSERT_STRING_EQUAL(hdr(&r, "Accept-Ranges"), "bytes");
+        hres_free(&r);
+        enum { ETAG, LM, NONE };
+        static const struct {
+            const char *h;
+            int what, status;
+        } cond[] = {{"If-None-Match: ", ETAG, 304}, {"If-None-Match: \"other\", ", ETAG, 304},
+                    {"If-None-Match: W/", ETAG, 304}, {"If-None-Match: \"other\"", NONE, 200},
+                    {"If-Modified-Since: ", LM, 304}, {"If-None-Match: *", NONE, 304}};
+        for (size_t i = 0; i < sizeof cond / sizeof cond[0]; i++) {
+            char line[200];
+            const char *arg = cond[i].what == LM ? lm : cond[i].what == ETAG ? etag : "";
+            snprintf(line, sizeof line, "%s%s", cond[i].h, arg);
+            snprintf(raw, sizeof raw, "GET /data.bin HTTP/1.1\r\nHost: t\r\n%s\r\n\r\n", line);
+            CU_ASSERT_EQUAL(req(ports[pi], raw, &r), 0);
+            if (r.status != cond[i].status)
+                fprintf(stderr, "\n  %s: want %d got %d\n", line, cond[i].status, r.status);
+            CU_ASSERT_EQUAL(r.status, cond[i].status);
+            if (r.status == 304) {
+                CU_ASSERT_EQUAL(r.blen, 0);
+                CU_ASSERT_STRING_EQUAL(hdr(&r, "ETag"), etag);
+            }
+            hres_free(&r);
+        }
+        CU_ASSERT_EQUAL(req(ports[pi], "GET /data.bin HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 200);
+        hres_free(&r);
+        static const struct {
+            const char *range, *content_range, *body;
+        } ranges[] = {{"bytes=0-9", "bytes 0-9/1000", "ABCDEFGHIJ"},
+                      {"bytes=990-", "bytes 990-999/1000", "CDEFGHIJKL"},
+                      {"bytes=-5", "bytes 995-999/1000", "HIJKL"},
+                      {"bytes=26-27", "bytes 26-27/1000", "AB"},
+                      {"bytes=998-5000", "bytes 998-999/1000", "KL"}};
+        for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+            snprintf(raw, sizeof raw, "GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: %s\r\n\r\n", ranges[i].range);
+            CU_ASSERT_EQUAL(req(ports[pi], raw, &r), 0);
+            CU_ASSERT_EQUAL(r.status, 206);
+            CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Range"), ranges[i].content_range);
+            CU_ASSERT_STRING_EQUAL(r.body, ranges[i].body);
+            hres_free(&r);
+        }
+        /* several ranges, or a stale If-Range: the whole file */
+        CU_ASSERT_EQUAL(req(ports[pi], "GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1,5-6\r\n\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 200);
+        CU_ASSERT_EQUAL(r.blen, 1000);
+        hres_free(&r);
+        CU_ASSERT_EQUAL(req(ports[pi], "GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1\r\nIf-Range: \"stale\"\r\n\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 200);
+        hres_free(&r);
+        /* HEAD: the headers of a GET, no body; the next response is intact. */
+        t_client *c = t_client_new(ports[pi]);
+        CU_ASSERT_EQUAL(req_on(c, "HEAD /data.bin HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 200);
+        CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Length"), "1000");
+        hres_free(&r);
+        CU_ASSERT_EQUAL(req_on(c, GET("/hello.txt"), &r), 0);
+        CU_ASSERT_STRING_EQUAL(r.body, "hello world\n");
+        hres_free(&r);
+        t_client_free(c);
+    }
+}
+
+static void test_keepalive_pipelining(void)
+{
+    hres r;
+    t_client *c = t_client_new(web);
+    /* three requests in one packet, answered in order */
+    t_client_send(c, GET("/hello.txt") GET("/nope") GET("/sub/"));
+    CU_ASSERT_EQUAL(read_resp(c, &r, 0), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(r.body, "hello world\n");
+    hres_free(&r);
+    CU_ASSERT_EQUAL(read_resp(c, &r, 0), 0);
+    CU_ASSERT_EQUAL(r.status, 404);
+    hres_free(&r);
+    CU_ASSERT_EQUAL(read_resp(c, &r, 0), 0);
+    CU_ASSERT_STRING_EQUAL(r.body, "sub index\n");
+    hres_free(&r);
+    /* a GET with a body: read and dropped, the next request stays in step */
+    t_client_send(c, "GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nGET /nope ");
+    CU_ASSERT_EQUAL(read_resp(c, &r, 0), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    hres_free(&r);
+    CU_ASSERT_EQUAL(req_on(c, GET("/sub/"), &r), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(r.body, "sub index\n");
+    hres_free(&r);
+    /* one byte at a time */
+    const char *one = GET("/hello.txt");
+    for (size_t i = 0; i < strlen(one); i++) {
+        t_send_all(c->fd, one + i, 1);
+        usleep(500);
+    }
+    CU_ASSERT_EQUAL(read_resp(c, &r, 0), 0);
+    CU_ASSERT_STRING_EQUAL(r.body, "hello world\n");
+    hres_free(&r);
+    /* Connection: close */
+    CU_ASSERT_EQUAL(req_on(c, "GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r), 0);
+    CU_ASSERT_STRING_EQUAL(hdr(&r, "Connection"), "close");
+    CU_ASSERT(t_wait_closed(c->fd, 2000));
+    hres_free(&r);
+    t_client_free(c);
+    /* HTTP/1.0: closes by default; keep-alive on request */
+    c = t_client_new(web);
+    CU_ASSERT_EQUAL(req_on(c, "GET /hello.txt HTTP/1.0\r\n\r\n", &r), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(t_wait_closed(c->fd, 2000));
+    hres_free(&r);
+    t_client_free(c);
+    c = t_client_new(web);
+    CU_ASSERT_EQUAL(req_on(c, "GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r), 0);
+    CU_ASSERT_STRING_EQUAL(hdr(&r, "Connection"), "keep-alive");
+    hres_free(&r);
+    CU_ASSERT_EQUAL(req_on(c, "GET /sub/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    hres_free(&r);
+    /* and the keep-alive idle timeout (1.5 s) closes it */
+    CU_ASSERT(t_wait_closed(c->fd, 4000));
+    t_client_free(c);
+}
+
+static void test_traversal(void)
+{
+    static const char *const attempts[] = {
+        "/../secret.txt", "/../../../../etc/passwd", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt",
+        "/..%2fsecret.txt", "/..%2Fsecret.txt", "/%2e%2e%2fsecret.txt", "/.%2e/secret.txt",
+        "/%2e./secret.txt", "/%252e%252e/secret.txt", "/sub/../../secret.txt", "/sub/%2e%2e/%2e%2e/secret.txt",
+        "//etc/passwd", "/\\..\\secret.txt", "/%5c..%5csecret.txt", "/..\\secret.txt",
+        "/secret.txt%00.html", "/%00", "/%c0%ae%c0%ae/secret.txt", "/%c0%af..%c0%afsecret.txt",
+        "/%e0%80%ae%e0%80%ae/secret.txt", "/%c1%9c..%c1%9csecret.txt", "/link-out", "/link-rel-out",
+        "/link-out/", "/./../secret.txt", "/sub/./../../secret.txt", "/..;/secret.txt",
+        "/%2e%2e%5csecret.txt", "/..%00/secret.txt", "/etc/passwd", "/proc/self/environ",
+        "http://t/../secret.txt", "/sub/..%2f..%2fsecret.txt",
+    };
+    int n = (int)(sizeof attempts / sizeof attempts[0]);
+    CU_ASSERT(n >= 30);
+    for (int i = 0; i < n; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", attempts[i]);
+        hres r;
+        CU_ASSERT_EQUAL(req(web, raw, &r), 0);
+        int ok = r.status == 400 || r.status == 403 || r.status == 404;
+        if (!ok || strstr(r.body, "TOPSECRET") || strstr(r.body, "root:"))
+            fprintf(stderr, "\n  %s answered %d: %s\n", attempts[i], r.status, r.body);
+        CU_ASSERT(ok);
+        CU_ASSERT_PTR_NULL(strstr(r.body, "TOPSECRET"));
+        CU_ASSERT_PTR_NULL(strstr(r.body, "root:"));
+        hres_free(&r);
+    }
+}
+
+static void test_mime_autoindex_symlinks(void)
+{
+    static const struct {
+        const char *path, *type;
+    } cases[] = {{"/logo.png", "image/png"},
+                 {"/app.js", "text/javascript; charset=utf-8"},
+                 {"/style.css", "text/css; charset=utf-8"},
+                 {"/hello.txt", "text/plain; charset=utf-8"},
+                 {"/thing.xyz", "application/x-xyz"},
+                 {"/thing.qqq", "application/octet-stream"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char raw[256];
+        snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", cases[i].path);
+        hres r;
+        CU_ASSERT_EQUAL(req(web, raw, &r), 0);
+        CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Type"), cases[i].type);
+        hres_free(&r);
+    }
+    hres r;
+    CU_ASSERT_EQUAL(req(webnc, GET("/noindex/"), &r), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    T_ASSERT_STR_CONTAINS(r.body, "<a href=\"%3Cb%3E%26.txt\">&lt;b&gt;&amp;.txt</a>");
+    T_ASSERT_STR_CONTAINS(r.body, "<h1>Index of /noindex/</h1>");
+    hres_free(&r);
+    CU_ASSERT_EQUAL(req(webnc, GET("/link-out"), &r), 0); /* follow_symlinks: true */
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(r.body, "TOPSECRET\n");
+    hres_free(&r);
+}
+
+static void test_slowloris(void)
+{
+    enum { N = 50 };
+    t_client *slow[N];
+    for (int i = 0; i < N; i++) {
+        slow[i] = t_client_new(web);
+        t_client_send(slow[i], "GET / HTTP/1.1\r\n");
+    }
+    /* keep trickling; a normal client is served meanwhile */
+    for (int k = 0; k < 3; k++) {
+        usleep(100000);
+        for (int i = 0; i < N; i++)
+            t_client_send(slow[i], "X-a: b\r\n");
+        hres r;
+        CU_ASSERT_EQUAL(req(web, GET("/hello.txt"), &r), 0);
+        CU_ASSERT_EQUAL(r.status, 200);
+        hres_free(&r);
+    }
+    int closed = 0;
+    for (int i = 0; i < N; i++) {
+        closed += t_wait_closed(slow[i]->fd, 2000);
+        t_client_free(slow[i]);
+    }
+    CU_ASSERT_EQUAL(closed, N); /* header_timeout_ms 400 */
+    CU_ASSERT(t_wait_log(P, "request head not received within header_timeout_ms (400); closing", 1000));
+}
+
+static void test_access_log(void)
+{
+    hres r;
+    CU_ASSERT_EQUAL(req(web, "GET /hello.txt?q=\"x\" HTTP/1.1\r\nHost: t\r\nUser-Agent: netcore-test\r\nReferer: http://r/\r\n\r\n", &r), 0);
+    hres_free(&r);
+    usleep(1300000); /* buffered; flushed every second */
+    FILE *f = fopen(access_path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[1024];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        /* 127.0.0.1 - - [22/Nov/2026:00:12:26 +0000] "GET ..." 200 12 "http://r/" "netcore-test" */
+        char when[64];
+        if (sscanf(line, "127.0.0.1 - - [%63[^]]] ", when) == 1 && strlen(when) == 26 &&
+            strstr(line, "] \"GET /hello.txt?q=\\x22x\\x22 HTTP/1.1\" 200 12 \"http://r/\" \"netcore-test\"\n"))
+            found = 1;
+    }
+    fclose(f);
+    CU_ASSERT(found);
+    /* SIGUSR1 reopens it: after a rename, new lines go to a new file. */
+    char moved[320];
+    snprintf(moved, sizeof moved, "%s.1", access_path);
+    rename(access_path, moved);
+    kill(P->pid, SIGUSR1);
+    CU_ASSERT(t_wait_log(P, "SIGUSR1: log files reopened", 2000));
+    CU_ASSERT_EQUAL(req(web, GET("/sub/"), &r), 0);
+    hres_free(&r);
+    usleep(1300000);
+    f = fopen(access_path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT(fgets(line, sizeof line, f) != NULL);
+    T_ASSERT_STR_CONTAINS(line, "\"GET /sub/ HTTP/1.1\" 200 10 ");
+    fclose(f);
+}
+
+static void test_sparse_1gib(void)
+{
+    t_client *c = t_client_new(web);
+    long rss0 = t_rss_kib(P->pid);
+    t_client_send(c, GET("/big.sparse"));
+    hres r;
+    memset(&r, 0, sizeof r);
+    /* read the head by hand, then stream the body without keeping it */
+    char *end = NULL;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4))) {
+        size_t got = t_recv_all(c->fd, c->buf + c->len, 1, 5000, NULL);
+        CU_ASSERT_FATAL(got > 0);
+        c->len += got;
+    }
+    *end = '\0';
+    T_ASSERT_STR_CONTAINS(c->buf, "\r\nContent-Length: 1073741824\r\n");
+    size_t body = c->len - (size_t)(end + 4 - c->buf);
+    static char chunk[1 << 20];
+    long rss_max = rss0;
+    int k = 0;
+    while (body < (1u << 30)) {
+        size_t got = t_recv_all(c->fd, chunk, sizeof chunk, 10000, NULL);
+        if (got == 0)
+            break;
+        body += got;
+        if (++k % 64 == 0) {
+            long rss = t_rss_kib(P->pid);
+            if (rss > rss_max)
+                rss_max = rss;
+        }
+    }
+    CU_ASSERT_EQUAL(body, 1u << 30);
+    CU_ASSERT(rss_max - rss0 < 8192); /* sendfile: flat */
+    t_client_free(c);
+}
+
+static int run_quiet(const char *cmd, char *out, size_t n)
+{
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    size_t got = fread(out, 1, n - 1, f);
+    out[got] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_curl_python(void)
+{
+    char cmd[1024], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o %s/curl.png -w '%%{http_code} %%{content_type} %%{size_download}' "
+             "http://127.0.0.1:%d/logo.png",
+             t_tmpdir(), web);
+    CU_ASSERT_EQUAL(run_quiet(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "200 image/png 8");
+    snprintf(cmd, sizeof cmd,
+             "python3 -c '\n"
+             "import http.client\n"
+             "c = http.client.HTTPConnection(\"127.0.0.1\", %d, timeout=5)\n"
+             "for p in [\"/\", \"/style.css\", \"/app.js\", \"/sub\", \"/nope\"]:\n"
+             "    c.request(\"GET\", p)\n"
+             "    r = c.getresponse(); b = r.read()\n"
+             "    print(p, r.status, len(b), r.getheader(\"Content-Type\"))\n"
+             "'",
+             web);
+    CU_ASSERT_EQUAL(run_quiet(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "/ 200 18 text/html; charset=utf-8\n"
+                                "/style.css 200 3 text/css; charset=utf-8\n"
+                                "/app.js 200 2 text/javascript; charset=utf-8\n"
+                                "/sub 301 122 text/html; charset=utf-8\n"
+                                "/nope 404 106 text/html; charset=utf-8\n");
+}
+
+static void test_chromium(void)
+{
+    const char *bin = access("/usr/bin/chromium", X_OK) == 0 ? "/usr/bin/chromium" : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bin); /* scripts/install-deps --test installs it */
+    char cmd[2048], out[16384];
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+             "--disable-background-networking --disable-component-update --disable-sync "
+             "--user-data-dir=%s/chromium --virtual-time-budget=3000 --dump-dom "
+             "http://127.0.0.1:%d/ 2>/dev/null",
+             bin, t_tmpdir(), demo);
+    CU_ASSERT_EQUAL(run_quiet(cmd, out, sizeof out), 0);
+    T_ASSERT_STR_CONTAINS(out, "The script ran: static files, MIME types and keep-alive all work.");
+    T_ASSERT_STR_CONTAINS(out, "<h1>netcore is serving this page</h1>");
+    usleep(1300000);
+    FILE *f = fopen(demo_log, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char log[65536];
+    size_t n = fread(log, 1, sizeof log - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    T_ASSERT_STR_CONTAINS(log, "\"GET / HTTP/1.1\" 200 ");
+    T_ASSERT_STR_CONTAINS(log, "\"GET /style.css HTTP/1.1\" 200 ");
+    T_ASSERT_STR_CONTAINS(log, "\"GET /app.js HTTP/1.1\" 200 ");
+    T_ASSERT_STR_CONTAINS(log, "\"GET /logo.png HTTP/1.1\" 200 ");
+}
+
+int add_http_suite(void)
+{
+    CU_pSuite s = CU_add_suite("http", setup, teardown);
+    if (!s || !CU_add_test(s, "200 with every header; Server hidden", test_basic) ||
+        !CU_add_test(s, "every status: 301 400 403 404 405 413 414 416 431 505", test_statuses) ||
+        !CU_add_test(s, "304s, ranges, HEAD; cached and sendfile paths", test_conditional_ranges_head) ||
+        !CU_add_test(s, "keep-alive, pipelining, bodies, 1-byte pieces, 1.0", test_keepalive_pipelining) ||
+        !CU_add_test(s, "34 traversal attempts: 400/403/404, never the file", test_traversal) ||
+        !CU_add_test(s, "MIME types, autoindex escaping, follow_symlinks", test_mime_autoindex_symlinks) ||
+        !CU_add_test(s, "slowloris closed at header_timeout_ms, others served", test_slowloris) ||
+        !CU_add_test(s, "access log in Combined Log Format; SIGUSR1 reopen", test_access_log) ||
+        !CU_add_test(s, "1 GiB sparse file whole, server memory flat", test_sparse_1gib) ||
+        !CU_add_test(s, "curl and python http.client as peers", test_curl_python) ||
+        !CU_add_test(s, "headless Chromium loads the demo page and its assets", test_chromium))
+        return -1;
+    return 0;
+}
