@@ -65,6 +65,7 @@ struct nc_listener {
     struct sockaddr_in6 *peers;
     nc_dgram *dgrams;
     uint32_t ovfl_last;
+    int drain_more;     /* the last recvmmsg filled its batch: more may wait */
     uint64_t drops;
 
     /* statistics */

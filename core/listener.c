@@ -157,10 +157,19 @@ fail:;
     return -1;
 }
 
+static void do_recv(nc_listener *l);
+
 void nc__listener_close(nc_listener *l)
 {
     if (l->fd < 0)
         return;
+    /* Datagrams already in the socket buffer reached us: hand them to the
+     * module before the socket (and they) go away. */
+    if (l->conf->transport == NC_UDP && l->msgs && l->inited) {
+        l->drain_more = 1;
+        for (int i = 0; i < 1024 && l->drain_more; i++)
+            do_recv(l);
+    }
     close(l->fd); /* leaves the epoll set too */
     l->fd = -1;
     l->accepting = 0;
@@ -287,6 +296,7 @@ static void do_accept(nc_listener *l)
 static void do_recv(nc_listener *l)
 {
     static uint64_t last_drop_log;
+    l->drain_more = 1;
     for (int round = 0; round < RECV_BUDGET && l->fd >= 0; round++) {
         for (unsigned i = 0; i < l->batch; i++) {
             struct msghdr *h = &l->msgs[i].msg_hdr;
@@ -302,6 +312,7 @@ static void do_recv(nc_listener *l)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 nc__log(NC_LOG_ERROR, l->name, 0, "recvmmsg: %s", strerror(errno));
+            l->drain_more = 0;
             return;
         }
         struct timespec ts;
@@ -331,8 +342,10 @@ static void do_recv(nc_listener *l)
         }
         if (n > 0)
             l->m->on_datagrams(l, l->dgrams, (unsigned)n);
-        if ((unsigned)n < l->batch)
+        if ((unsigned)n < l->batch) {
+            l->drain_more = 0;
             return;
+        }
     }
 }
 

@@ -20,6 +20,7 @@
     X(bench)                                                                               \
     X(chat)                                                                                \
     X(http)                                                                                \
+    X(udp)                                                                                 \
     X(bchat)
 
 #define X(name) int add_##name##_suite(void);

@@ -208,10 +208,20 @@ static pid_t start_server(const char *name, json_t *argv, json_t *env, const cha
     mkdir(logdir, 0755);
     char logpath[512];
     snprintf(logpath, sizeof logpath, "%s/%s.log", logdir, name);
+    /* "$PWD" in an argument stands for the folder netcore-bench runs in:
+     * servers that resolve relative paths elsewhere (nginx's -c) need it. */
+    char here[4096];
+    if (!getcwd(here, sizeof here))
+        here[0] = '\0';
     size_t n = json_array_size(argv);
-    const char **av = calloc(n + 1, sizeof *av);
-    for (size_t i = 0; i < n; i++)
-        av[i] = json_string_value(json_array_get(argv, i));
+    char **av = calloc(n + 1, sizeof *av);
+    for (size_t i = 0; i < n; i++) {
+        const char *a = json_string_value(json_array_get(argv, i));
+        const char *at = a ? strstr(a, "$PWD") : NULL;
+        if (at && asprintf(&av[i], "%.*s%s%s", (int)(at - a), a, here, at + 4) >= 0)
+            continue;
+        av[i] = strdup(a ? a : "");
+    }
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -229,10 +239,12 @@ static pid_t start_server(const char *name, json_t *argv, json_t *env, const cha
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execvp(av[0], (char *const *)av);
+        execvp(av[0], av);
         fprintf(stderr, "exec %s: %s\n", av[0], strerror(errno));
         _exit(127);
     }
+    for (size_t i = 0; i < n; i++)
+        free(av[i]);
     free(av);
     return pid;
 }

@@ -1,0 +1,384 @@
+/* udprecv.c -- the udp-receiver module: records every datagram (receive
+ * time, sender, size, payload) as a JSON or text line, the way a syslog or
+ * telemetry collector does, and optionally answers.  Records are buffered
+ * and written in batches, at least every flush_ms and at shutdown; the core
+ * drains the socket before closing it, so nothing that reached the socket is
+ * lost at SIGTERM.  See docs/protocols/udp-receiver.md. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netcore/netcore.h"
+
+enum { F_JSON, F_TEXT };
+enum { R_NONE, R_ACK, R_ECHO };
+static const char *const formats[] = {"json", "text", NULL};
+static const char *const replies[] = {"none", "ack", "echo", NULL};
+
+typedef struct urecv {
+    nc_listener *l;
+    int format, reply;
+    const char *output;
+    int fd;
+    long long batch, rcvbuf, flush_ms, max_buffer;
+    const char *mcast, *mcast_if;
+    char *buf;
+    size_t len, cap;
+    nc_timer *timer;
+    time_t tsec;          /* the second the cached prefix is for */
+    char tprefix[32];     /* "2026-11-22T00:20:01." */
+    uint64_t drops_seen;
+    uint64_t *c_datagrams, *c_bytes, *c_drops, *c_replies, *c_lost, *c_write_errors;
+} urecv;
+
+static void bump(uint64_t *k, uint64_t n)
+{
+    if (k)
+        *k += n;
+}
+
+static int open_output(urecv *u)
+{
+    if (strcmp(u->output, "-") == 0)
+        return 1;
+    return open(u->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+/* Write what is buffered.  A failed write keeps the records for the next
+ * try, up to max_buffer; beyond that the oldest are dropped and counted. */
+static void flush_out(urecv *u)
+{
+    size_t off = 0;
+    while (off < u->len) {
+        ssize_t n = write(u->fd, u->buf + off, u->len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            bump(u->c_write_errors, 1);
+            nc_log_listener(u->l, NC_LOG_ERROR, "writing records to %s: %s", u->output, strerror(errno));
+            break;
+        }
+        off += (size_t)n;
+    }
+    memmove(u->buf, u->buf + off, u->len - off);
+    u->len -= off;
+}
+
+static void tick(nc_timer *t, void *arg)
+{
+    (void)t;
+    urecv *u = arg;
+    uint64_t d = nc_listener_drops(u->l);
+    if (d != u->drops_seen) {
+        bump(u->c_drops, d - u->drops_seen);
+        u->drops_seen = d;
+    }
+    if (u->len)
+        flush_out(u);
+}
+
+static int ur_init(nc_listener *l, nc_options *o, void **instance)
+{
+    urecv *u = calloc(1, sizeof *u);
+    if (!u)
+        return nc_opt_error(o, "output", "out of memory");
+    u->l = l;
+    u->fd = -1;
+    if (nc_opt_enum(o, "format", formats, F_JSON, &u->format) < 0 ||
+        nc_opt_enum(o, "reply", replies, R_NONE, &u->reply) < 0 ||
+        nc_opt_path(o, "output", "-", &u->output) < 0 ||
+        nc_opt_int(o, "batch", 64, 1, 1024, &u->batch) < 0 ||
+        nc_opt_int(o, "rcvbuf", 0, 0, 1LL << 30, &u->rcvbuf) < 0 ||
+        nc_opt_int(o, "flush_ms", 100, 1, 100, &u->flush_ms) < 0 ||
+        nc_opt_int(o, "max_buffer_bytes", 64LL << 20, 1 << 20, 1LL << 32, &u->max_buffer) < 0 ||
+        nc_opt_str(o, "multicast", NULL, &u->mcast) < 0 ||
+        nc_opt_str(o, "multicast_interface", NULL, &u->mcast_if) < 0)
+        goto fail;
+    if (u->mcast) {
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (!(inet_pton(AF_INET, u->mcast, &a4) == 1 && IN_MULTICAST(ntohl(a4.s_addr))) &&
+            !(inet_pton(AF_INET6, u->mcast, &a6) == 1 && IN6_IS_ADDR_MULTICAST(&a6))) {
+            nc_opt_error(o, "multicast", "\"%s\" is not a multicast group address", u->mcast);
+            goto fail;
+        }
+    }
+    u->fd = open_output(u);
+    if (u->fd < 0) {
+        nc_opt_error(o, "output", "%s: %s", u->output, strerror(errno));
+        goto fail;
+    }
+    u->cap = 256 * 1024;
+    u->buf = malloc(u->cap);
+    if (!u->buf)
+        goto fail;
+    nc_listener_set_batch(l, (unsigned)u->batch);
+    u->c_datagrams = nc_counter(l, "datagrams");
+    u->c_bytes = nc_counter(l, "bytes");
+    u->c_drops = nc_counter(l, "kernel_drops");
+    u->c_replies = nc_counter(l, "replies");
+    u->c_lost = nc_counter(l, "records_lost");
+    u->c_write_errors = nc_counter(l, "write_errors");
+    *instance = u;
+    return 0;
+fail:
+    if (u->fd > 2)
+        close(u->fd);
+    free(u->buf);
+    free(u);
+    return -1;
+}
+
+static int ur_listen(nc_listener *l)
+{
+    urecv *u = nc_listener_instance(l);
+    int fd = nc_listener_fd(l);
+    if (u->rcvbuf > 0) {
+        int v = (int)u->rcvbuf;
+        /* SO_RCVBUFFORCE goes past net.core.rmem_max when we may. */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) < 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) < 0) {
+            nc_log_listener(l, NC_LOG_ERROR, "rcvbuf %d: %s", v, strerror(errno));
+            return -1;
+        }
+    }
+    if (u->mcast) {
+        struct in_addr a4;
+        int rc;
+        if (inet_pton(AF_INET, u->mcast, &a4) == 1) {
+            struct ip_mreqn m = {.imr_multiaddr = a4};
+            if (u->mcast_if && inet_pton(AF_INET, u->mcast_if, &m.imr_address) != 1)
+                m.imr_ifindex = (int)if_nametoindex(u->mcast_if);
+            rc = setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m);
+        } else {
+            struct ipv6_mreq m = {0};
+            inet_pton(AF_INET6, u->mcast, &m.ipv6mr_multiaddr);
+            m.ipv6mr_interface = u->mcast_if ? if_nametoindex(u->mcast_if) : 0;
+            rc = setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m);
+        }
+        if (rc < 0) {
+            nc_log_listener(l, NC_LOG_ERROR, "joining multicast group %s%s%s: %s", u->mcast,
+                            u->mcast_if ? " on " : "", u->mcast_if ? u->mcast_if : "", strerror(errno));
+            return -1;
+        }
+        nc_log_listener(l, NC_LOG_INFO, "joined multicast group %s", u->mcast);
+    }
+    u->timer = nc_timer_start((uint64_t)u->flush_ms, (uint64_t)u->flush_ms, tick, u);
+    return u->timer ? 0 : -1;
+}
+
+static uint64_t val(const uint64_t *k)
+{
+    return k ? *k : 0;
+}
+
+static void ur_fini(nc_listener *l, void *instance)
+{
+    urecv *u = instance;
+    tick(NULL, u);
+    if (u->timer) /* it ran: this was a real run, not `netcore -t` */
+        nc_log_listener(l, NC_LOG_INFO,
+                        "udp-receiver: %llu datagrams, %llu bytes recorded to %s; %llu dropped by the "
+                        "kernel, %llu records lost, %llu replies",
+                        (unsigned long long)val(u->c_datagrams), (unsigned long long)val(u->c_bytes),
+                        u->output, (unsigned long long)val(u->c_drops), (unsigned long long)val(u->c_lost),
+                        (unsigned long long)val(u->c_replies));
+    if (u->timer)
+        nc_timer_stop(u->timer);
+    if (u->fd > 2) {
+        fsync(u->fd);
+        close(u->fd);
+    }
+    free(u->buf);
+    free(u);
+}
+
+static void ur_reopen(nc_listener *l)
+{
+    urecv *u = nc_listener_instance(l);
+    if (u->fd <= 2)
+        return;
+    flush_out(u);
+    int fd = open_output(u);
+    if (fd < 0) {
+        nc_log_listener(l, NC_LOG_ERROR, "reopening %s: %s", u->output, strerror(errno));
+        return;
+    }
+    close(u->fd);
+    u->fd = fd;
+}
+
+/* Room for n more bytes; 0, or -1 when the buffer is at its bound. */
+static int reserve(urecv *u, size_t n)
+{
+    if (u->cap - u->len >= n)
+        return 0;
+    if (u->len)
+        flush_out(u);
+    if (u->cap - u->len >= n)
+        return 0;
+    size_t cap = u->cap;
+    while (cap - u->len < n)
+        cap *= 2;
+    if (cap > (size_t)u->max_buffer)
+        return -1;
+    char *b = realloc(u->buf, cap);
+    if (!b)
+        return -1;
+    u->buf = b;
+    u->cap = cap;
+    return 0;
+}
+
+static size_t put_time(urecv *u, char *out, int64_t us)
+{
+    time_t sec = (time_t)(us / 1000000);
+    if (sec != u->tsec) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(u->tprefix, sizeof u->tprefix, "%Y-%m-%dT%H:%M:%S.", &tm);
+        u->tsec = sec;
+    }
+    size_t n = strlen(u->tprefix);
+    memcpy(out, u->tprefix, n);
+    unsigned frac = (unsigned)(us % 1000000);
+    for (int i = 5; i >= 0; i--) {
+        out[n + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    out[n + 6] = 'Z';
+    return n + 7;
+}
+
+static size_t put_addr(char *out, const struct sockaddr *sa)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        return (size_t)sprintf(out, "[%s]:%u", host, ntohs(s6->sin6_port));
+    }
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+    return (size_t)sprintf(out, "%s:%u", host, ntohs(s4->sin_port));
+}
+
+/* Text format payload: UTF-8 as it is, everything else printable ASCII as
+ * it is; control bytes, backslash and invalid bytes as escapes. */
+static size_t put_text_payload(char *out, const unsigned char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out[o++] = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+            if (len && i + len <= n && nc_utf8_valid(s + i, len)) {
+                memcpy(out + o, s + i, len);
+                o += len;
+                i += len;
+                continue;
+            }
+        }
+        out[o++] = '\\';
+        switch (c) {
+        case '\\': out[o++] = '\\'; break;
+        case '\n': out[o++] = 'n'; break;
+        case '\r': out[o++] = 'r'; break;
+        case '\t': out[o++] = 't'; break;
+        default:
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+        i++;
+    }
+    return o;
+}
+
+static void record(urecv *u, const nc_dgram *d)
+{
+    /* Worst case: escapes (6x for JSON, 4x text) plus the fixed fields. */
+    size_t need = 6 * d->len + 160;
+    if (reserve(u, need) < 0) {
+        bump(u->c_lost, 1);
+        return;
+    }
+    char *p = u->buf + u->len, *start = p;
+    if (u->format == F_JSON) {
+        memcpy(p, "{\"time\":\"", 9);
+        p += 9;
+        p += put_time(u, p, d->recv_time_us);
+        memcpy(p, "\",\"from\":\"", 10);
+        p += 10;
+        p += put_addr(p, d->peer);
+        p += sprintf(p, "\",\"size\":%zu,", d->len);
+        if (nc_utf8_valid(d->data, d->len)) {
+            memcpy(p, "\"text\":\"", 8);
+            p += 8;
+            p += nc_json_escape(p, need, (const char *)d->data, d->len);
+        } else {
+            memcpy(p, "\"base64\":\"", 10);
+            p += 10;
+            p += nc_base64_encode(p, need, d->data, d->len);
+        }
+        memcpy(p, "\"}\n", 3);
+        p += 3;
+    } else {
+        p += put_time(u, p, d->recv_time_us);
+        *p++ = ' ';
+        p += put_addr(p, d->peer);
+        p += sprintf(p, " %zu ", d->len);
+        p += put_text_payload(p, d->data, d->len);
+        *p++ = '\n';
+    }
+    u->len += (size_t)(p - start);
+}
+
+static void ur_datagrams(nc_listener *l, const nc_dgram *d, unsigned n)
+{
+    urecv *u = nc_listener_instance(l);
+    for (unsigned i = 0; i < n; i++) {
+        record(u, &d[i]);
+        bump(u->c_bytes, d[i].len);
+        if (u->reply == R_ACK) {
+            if (nc_sendto(l, "ack\n", 4, d[i].peer, d[i].peer_len) == 0)
+                bump(u->c_replies, 1);
+        } else if (u->reply == R_ECHO) {
+            if (nc_sendto(l, d[i].data, d[i].len, d[i].peer, d[i].peer_len) == 0)
+                bump(u->c_replies, 1);
+        }
+    }
+    bump(u->c_datagrams, n);
+    uint64_t drops = nc_listener_drops(l);
+    if (drops != u->drops_seen) {
+        bump(u->c_drops, drops - u->drops_seen);
+        u->drops_seen = drops;
+    }
+}
+
+NC_MODULE_DEFINE = {
+    NC_MODULE_HEADER,
+    .flags = NC_MOD_DGRAM,
+    .name = "udp-receiver",
+    .version = "1.0.0",
+    .description = "records every datagram as a JSON or text line; optional ack or echo",
+    .init = ur_init,
+    .fini = ur_fini,
+    .on_listen = ur_listen,
+    .on_datagrams = ur_datagrams,
+    .on_reopen = ur_reopen,
+};

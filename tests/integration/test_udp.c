@@ -1,0 +1,309 @@
+/* test_udp.c -- the udp-receiver module against the real process: several
+ * senders, sizes 0 to 65,507, UTF-8 and binary payloads, both formats, ack
+ * and echo replies, "bye", log reopen, SIGTERM right after a burst with no
+ * record lost, counters, a multicast group (in a network namespace of the
+ * test's own), and option errors. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "netcore/netcore.h"
+#include "suites.h"
+
+static t_proc *P;
+static char jpath[300], tpath[300];
+
+static int setup(void)
+{
+    snprintf(jpath, sizeof jpath, "%s/udp-json.log", t_tmpdir());
+    snprintf(tpath, sizeof tpath, "%s/udp-text.log", t_tmpdir());
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"listeners\":["
+             "{\"name\":\"uj\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\",\"reply\":\"ack\",\"rcvbuf\":8388608}},"
+             "{\"name\":\"ut\",\"module\":\"udp-receiver\",\"listen\":\"[::1]:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\",\"format\":\"text\",\"reply\":\"echo\",\"batch\":8}}]}",
+             jpath, tpath);
+    P = t_start_conf(json);
+    return P ? 0 : -1;
+}
+
+static int teardown(void)
+{
+    return t_stop(P, SIGTERM, 5000) == 0 ? 0 : -1;
+}
+
+static int udp_sock(int family)
+{
+    int fd = socket(family, SOCK_DGRAM, 0);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int big = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    return fd;
+}
+
+static void send4(int fd, int port, const void *d, size_t n)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_EQUAL(sendto(fd, d, n, 0, (struct sockaddr *)&sa, sizeof sa), (ssize_t)n);
+}
+
+static int local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    return ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                                   : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = '\0';
+    fclose(f);
+    return b;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void test_json_records(void)
+{
+    int port = t_port(P, "uj");
+    int a = udp_sock(AF_INET), b = udp_sock(AF_INET), c = udp_sock(AF_INET);
+    static char big[65507];
+    memset(big, 'a', sizeof big);
+    const char *zh = "\xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x8c\xe4\xb8\x96\xe7\x95\x8c"; /* 你好，世界 */
+    const unsigned char bin[] = {0x00, 0xff, 0xfe, 0x80, 0x0a};
+    send4(a, port, "", 0);
+    send4(b, port, "x", 1);
+    send4(c, port, big, 1400);
+    send4(a, port, big, sizeof big);
+    send4(b, port, zh, strlen(zh));
+    send4(c, port, bin, sizeof bin);
+    send4(a, port, "quote\" back\\slash\n", 18);
+    send4(b, port, "bye", 3);
+    /* every datagram is acknowledged */
+    char ack[16];
+    int acks = 0;
+    for (int i = 0; i < 3; i++)
+        acks += recv(a, ack, sizeof ack, 0) == 4;
+    for (int i = 0; i < 3; i++)
+        acks += recv(b, ack, sizeof ack, 0) == 4;
+    for (int i = 0; i < 2; i++)
+        acks += recv(c, ack, sizeof ack, 0) == 4;
+    CU_ASSERT_EQUAL(acks, 8);
+    usleep(300000); /* flushed at least every 100 ms */
+    char *log = slurp(jpath);
+    CU_ASSERT_EQUAL(count_lines(log), 8);
+    char want[70000], b64[64];
+    int pa = local_port(a), pb = local_port(b), pc = local_port(c);
+    snprintf(want, sizeof want, "\",\"from\":\"127.0.0.1:%d\",\"size\":0,\"text\":\"\"}\n", pa);
+    T_ASSERT_STR_CONTAINS(log, want);
+    snprintf(want, sizeof want, "\",\"from\":\"127.0.0.1:%d\",\"size\":1,\"text\":\"x\"}\n", pb);
+    T_ASSERT_STR_CONTAINS(log, want);
+    snprintf(want, sizeof want, "\",\"from\":\"127.0.0.1:%d\",\"size\":1400,\"text\":\"%.1400s\"}\n", pc, big);
+    T_ASSERT_STR_CONTAINS(log, want);
+    snprintf(want, sizeof want, "\",\"from\":\"127.0.0.1:%d\",\"size\":65507,\"text\":\"%.65507s\"}\n", pa, big);
+    T_ASSERT_STR_CONTAINS(log, want);
+    snprintf(want, sizeof want, "\",\"from\":\"127.0.0.1:%d\",\"size\":15,\"text\":\"%s\"}\n", pb, zh);
+    T_ASSERT_STR_CONTAINS(log, want);
+    size_t bl = nc_base64_encode(b64, sizeof b64, bin, sizeof bin);
+    snprintf(want, sizeof want, "\",\"from\":\"127.0.0.1:%d\",\"size\":5,\"base64\":\"%.*s\"}\n", pc, (int)bl, b64);
+    T_ASSERT_STR_CONTAINS(log, want);
+    T_ASSERT_STR_CONTAINS(log, "\"size\":18,\"text\":\"quote\\\" back\\\\slash\\n\"}\n");
+    T_ASSERT_STR_CONTAINS(log, "\"size\":3,\"text\":\"bye\"}\n");
+    /* {"time":"2026-11-22T00:19:16.478322Z", ... */
+    CU_ASSERT(strncmp(log, "{\"time\":\"20", 11) == 0 && log[35] == 'Z' && log[28] == '.');
+    free(log);
+    send4(a, port, "after bye", 9); /* still running */
+    CU_ASSERT_EQUAL(recv(a, ack, sizeof ack, 0), 4);
+    close(a);
+    close(b);
+    close(c);
+}
+
+static void test_text_echo(void)
+{
+    int port = t_port(P, "ut");
+    int fd = udp_sock(AF_INET6);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    sa.sin6_addr = in6addr_loopback;
+    const char *msgs[] = {"line\nbreak\\", "\xe4\xbd\xa0\xe5\xa5\xbd", "\x01\xc0\xaf", "plain text"};
+    char back[256];
+    for (int i = 0; i < 4; i++) {
+        sendto(fd, msgs[i], strlen(msgs[i]), 0, (struct sockaddr *)&sa, sizeof sa);
+        ssize_t n = recv(fd, back, sizeof back, 0);
+        CU_ASSERT_EQUAL(n, (ssize_t)strlen(msgs[i])); /* echoed */
+        CU_ASSERT(n > 0 && memcmp(back, msgs[i], (size_t)n) == 0);
+    }
+    usleep(300000);
+    char *log = slurp(tpath);
+    char want[256];
+    int p = local_port(fd);
+    snprintf(want, sizeof want, "Z [::1]:%d 11 line\\nbreak\\\\\n", p);
+    T_ASSERT_STR_CONTAINS(log, want);
+    snprintf(want, sizeof want, "Z [::1]:%d 6 \xe4\xbd\xa0\xe5\xa5\xbd\n", p);
+    T_ASSERT_STR_CONTAINS(log, want);
+    snprintf(want, sizeof want, "Z [::1]:%d 3 \\x01\\xc0\\xaf\n", p);
+    T_ASSERT_STR_CONTAINS(log, want);
+    snprintf(want, sizeof want, "Z [::1]:%d 10 plain text\n", p);
+    T_ASSERT_STR_CONTAINS(log, want);
+    free(log);
+    close(fd);
+}
+
+static void test_reopen(void)
+{
+    int port = t_port(P, "uj");
+    int fd = udp_sock(AF_INET);
+    char moved[320], ack[8];
+    snprintf(moved, sizeof moved, "%s.1", jpath);
+    CU_ASSERT_EQUAL(rename(jpath, moved), 0);
+    kill(P->pid, SIGUSR1);
+    CU_ASSERT(t_wait_log(P, "SIGUSR1: log files reopened", 2000));
+    send4(fd, port, "rotated", 7);
+    CU_ASSERT_EQUAL(recv(fd, ack, sizeof ack, 0), 4);
+    usleep(300000);
+    char *log = slurp(jpath);
+    CU_ASSERT_EQUAL(count_lines(log), 1);
+    T_ASSERT_STR_CONTAINS(log, "\"text\":\"rotated\"");
+    free(log);
+    close(fd);
+}
+
+static void test_sigterm_burst(void)
+{
+    char path[300], json[1024];
+    snprintf(path, sizeof path, "%s/burst.log", t_tmpdir());
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"burst\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
+             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",\"rcvbuf\":33554432}}]}",
+             path);
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "burst");
+    int fd = udp_sock(AF_INET);
+    enum { N = 20000 };
+    char msg[100];
+    memset(msg, 'm', sizeof msg);
+    for (int i = 0; i < N; i++) {
+        int k = snprintf(msg, sizeof msg, "%d ", i);
+        msg[k] = 'm';
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sendto(fd, msg, sizeof msg, 0, (struct sockaddr *)&sa, sizeof sa);
+    }
+    /* Stop at once: what is still in the socket buffer must be recorded. */
+    kill(p->pid, SIGTERM);
+    CU_ASSERT(t_wait_log(p, "udp-receiver: ", 5000));
+    char want[200];
+    unsigned long long got = 0, drops = 0;
+    const char *s = strstr(p->log, "udp-receiver: ");
+    if (s)
+        sscanf(s, "udp-receiver: %llu datagrams", &got);
+    const char *d = s ? strstr(s, " recorded to ") : NULL;
+    if (d)
+        sscanf(strchr(d, ';') + 2, "%llu dropped", &drops);
+    CU_ASSERT_EQUAL(got + drops, N);
+    CU_ASSERT_EQUAL(drops, 0); /* a 32 MiB buffer holds the burst */
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    char *log = slurp(path);
+    CU_ASSERT_EQUAL(count_lines(log), got);
+    snprintf(want, sizeof want, "\"text\":\"%d mmm", N - 1);
+    T_ASSERT_STR_CONTAINS(log, want);
+    free(log);
+    close(fd);
+}
+
+static void test_option_errors(void)
+{
+    char out[2048], json[512];
+    const char *cases[][2] = {
+        {"{\"multicast\":\"127.0.0.1\"}", "listeners[0].options.multicast: \"127.0.0.1\" is not a multicast group address"},
+        {"{\"format\":\"xml\"}", "listeners[0].options.format: expected one of \"json\", \"text\""},
+        {"{\"reply\":\"yes\"}", "listeners[0].options.reply: expected one of \"none\", \"ack\", \"echo\""},
+        {"{\"batch\":0}", "listeners[0].options.batch: expected an integer from 1 to 1024"},
+        {"{\"output\":\"/nonexistent/dir/x.log\"}", "listeners[0].options.output: /nonexistent/dir/x.log: No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(json, sizeof json,
+                 "{\"listeners\":[{\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:9\",\"transport\":\"udp\","
+                 "\"options\":%s}]}",
+                 cases[i][0]);
+        const char *p = t_write_file("udpbad.json", json);
+        CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
+        T_ASSERT_STR_CONTAINS(out, cases[i][1]);
+    }
+}
+
+static void test_multicast(void)
+{
+    /* A network namespace of the test's own, where loopback may carry
+     * multicast without touching the machine's own interfaces. */
+    char cmd[4096], conf[300], outp[300];
+    snprintf(conf, sizeof conf, "%s/mc.json", t_tmpdir());
+    snprintf(outp, sizeof outp, "%s/mc.log", t_tmpdir());
+    FILE *f = fopen(conf, "w");
+    fprintf(f, "{\"listeners\":[{\"name\":\"mc\",\"module\":\"udp-receiver\",\"listen\":\"0.0.0.0:9100\","
+               "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",\"multicast\":\"239.1.2.3\","
+               "\"multicast_interface\":\"127.0.0.1\"}}]}",
+            outp);
+    fclose(f);
+    char ns[64];
+    snprintf(ns, sizeof ns, "nctest%d", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "set -e; ip netns add %s; trap 'kill $pid 2>/dev/null || true; ip netns del %s' EXIT; "
+             "ip netns exec %s ip link set lo up; ip netns exec %s ip link set lo multicast on; "
+             "ip netns exec %s ip route add 239.0.0.0/8 dev lo; "
+             "ip netns exec %s %s -c %s 2>%s/mc.err & pid=$!; sleep 0.5; "
+             "ip netns exec %s python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); "
+             "s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(\"127.0.0.1\")); "
+             "s.sendto(b\"to the group\", (\"239.1.2.3\", 9100))'; sleep 0.3; kill $pid; wait $pid",
+             ns, ns, ns, ns, ns, ns, t_build_path("netcore"), conf, t_tmpdir(), ns);
+    int st = system(cmd);
+    CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+    char *log = slurp(outp);
+    T_ASSERT_STR_CONTAINS(log, "\"size\":12,\"text\":\"to the group\"}");
+    free(log);
+    snprintf(cmd, sizeof cmd, "%s/mc.err", t_tmpdir());
+    log = slurp(cmd);
+    T_ASSERT_STR_CONTAINS(log, "joined multicast group 239.1.2.3");
+    free(log);
+}
+
+int add_udp_suite(void)
+{
+    CU_pSuite s = CU_add_suite("udp", setup, teardown);
+    if (!s || !CU_add_test(s, "JSON records: senders, sizes 0..65507, UTF-8, binary, ack", test_json_records) ||
+        !CU_add_test(s, "text records over IPv6, escapes, echo replies", test_text_echo) ||
+        !CU_add_test(s, "SIGUSR1 reopens the output", test_reopen) ||
+        !CU_add_test(s, "SIGTERM right after a burst loses no record", test_sigterm_burst) ||
+        !CU_add_test(s, "option errors name the option", test_option_errors) ||
+        !CU_add_test(s, "a multicast group, in a network namespace", test_multicast))
+        return -1;
+    return 0;
+}
