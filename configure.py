@@ -132,7 +132,7 @@ def main():
         core_objs.append(o)
     lib_objs = [o for o in core_objs if not o.endswith("/main.o")]
     w(f"build $builddir/netcore: link {' '.join(core_objs)}")
-    w("  libs = -ljansson -ldl")
+    w("  libs = -ljansson -ldl -lpthread")
     w("  ldflags = $ldflags -rdynamic")
     w("")
 
@@ -167,6 +167,17 @@ def main():
         tool_outs.append("$builddir/netcore-bench")
     w("")
 
+    ft_objs = []
+    for s in sources("tools/ft"):
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        ft_objs.append(o)
+    if ft_objs:
+        w(f"build $builddir/netcore-ft: link {' '.join(ft_objs)}")
+        w("  libs = -lcrypto")
+        tool_outs.append("$builddir/netcore-ft")
+    w("")
+
     # Test modules, broken on purpose (and one good one) for the loader tests.
     tmod_outs = []
     for s in sources("tests/modules"):
@@ -186,13 +197,13 @@ def main():
     for s in test_srcs:
         o = f"$builddir/obj/{s[:-2]}.o"
         w(f"build {o}: cc {s}")
-        w("  extra = -Icore -Itests -Itools/bench -Imodules/http-static")
+        w("  extra = -Icore -Itests -Itools/bench -Imodules/http-static -Imodules/file-transfer")
         test_objs.append(o)
     # Module parsers linked into the suite for unit tests (as they are into
     # the fuzzers): modules share no code, so each is compiled again here.
     unit_mods = []
     for s in ["modules/http-static/parse.c", "modules/http-static/path.c",
-              "modules/http-static/mime.c"]:
+              "modules/http-static/mime.c", "modules/file-transfer/proto.c"]:
         o = f"$builddir/obj/tests/{s[:-2]}.o"
         w(f"build {o}: cc {s}")
         unit_mods.append(o)

@@ -15,7 +15,7 @@
 
 /* Every object registered with epoll starts with one of these, so an event
  * can be dispatched from data.ptr alone. */
-enum nc__evkind { EV_LISTENER = 1, EV_CONN, EV_SIGNAL };
+enum nc__evkind { EV_LISTENER = 1, EV_CONN, EV_SIGNAL, EV_WORK };
 
 /* Connection flags. */
 enum {
@@ -148,6 +148,11 @@ void nc__listener_close(nc_listener *l);
 void nc__listener_pause_accept(nc_listener *l);
 void nc__listener_resume_accept(nc_listener *l);
 void nc__listener_idle_arm(nc_listener *l);
+
+/* work.c */
+void nc__work_on_event(void);
+unsigned nc__work_pending(void);
+void nc__work_shutdown(void);
 
 /* options.c */
 nc_options *nc__options_new(const char *file, const char *dir, const nc__lconf *lc);

@@ -62,6 +62,9 @@ int nc__reactor_init(void)
         return -ENOMEM;
 
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (RLIMIT_FSIZE) must show up as EFBIG from write(2),
+     * which modules report, not as a signal that kills the server. */
+    signal(SIGXFSZ, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -210,7 +213,9 @@ int nc__reactor_run(void)
     struct epoll_event evs[MAX_EVENTS];
     for (;;) {
         settle();
-        if (R->stopping && R->nconns == 0)
+        /* Stop once every connection is gone and no job's completion (an
+         * upload's rename, say) is still owed to a module. */
+        if (R->stopping && R->nconns == 0 && nc__work_pending() == 0)
             break;
         R->now = nc__clock_ms();
         if (R->stopping == 1 && R->now >= R->stop_deadline) {
@@ -247,6 +252,9 @@ int nc__reactor_run(void)
                 break;
             case EV_SIGNAL:
                 on_signal();
+                break;
+            case EV_WORK:
+                nc__work_on_event();
                 break;
             }
         }

@@ -27,6 +27,7 @@ static void report(const char *msg)
 static void teardown(void)
 {
     nc__reactor *R = &nc__R;
+    nc__work_shutdown();
     for (size_t i = 0; i < R->nlisteners; i++) {
         nc_listener *l = &R->listeners[i];
         nc__listener_close(l);

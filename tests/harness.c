@@ -126,6 +126,11 @@ int t_wait_log(t_proc *p, const char *needle, int ms)
 
 t_proc *t_start(const char *config_path, long max_fds)
 {
+    return t_start_ex(config_path, max_fds, 0);
+}
+
+t_proc *t_start_ex(const char *config_path, long max_fds, long long max_fsize)
+{
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return NULL;
@@ -142,6 +147,10 @@ t_proc *t_start(const char *config_path, long max_fds)
         if (max_fds > 0) {
             struct rlimit rl = {(rlim_t)max_fds, (rlim_t)max_fds};
             setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (max_fsize > 0) {
+            struct rlimit rl = {(rlim_t)max_fsize, (rlim_t)max_fsize};
+            setrlimit(RLIMIT_FSIZE, &rl);
         }
         const char *bin = t_build_path("netcore");
         execl(bin, bin, "-c", config_path, (char *)NULL);

@@ -29,6 +29,8 @@ typedef struct t_proc {
  * (or exits).  max_fds > 0 sets RLIMIT_NOFILE (soft and hard) in the child.
  * Returns NULL (with a CUnit failure) when it did not become ready. */
 t_proc *t_start(const char *config_path, long max_fds);
+/* The same with RLIMIT_FSIZE (bytes) set in the child as well, when > 0. */
+t_proc *t_start_ex(const char *config_path, long max_fds, long long max_fsize);
 /* Start from config text written to a temporary file. */
 t_proc *t_start_conf(const char *json);
 /* The port the named listener is on (from its "listening on" line), or -1. */

@@ -12,6 +12,7 @@
     X(hist)                                                                                \
     X(util)                                                                                \
     X(http_parse)                                                                          \
+    X(ft_proto)                                                                            \
     X(module)                                                                              \
     X(build)                                                                               \
     X(cli)                                                                                 \
@@ -21,6 +22,7 @@
     X(chat)                                                                                \
     X(http)                                                                                \
     X(udp)                                                                                 \
+    X(ft)                                                                                  \
     X(bchat)
 
 #define X(name) int add_##name##_suite(void);

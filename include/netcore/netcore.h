@@ -186,6 +186,18 @@ NC_EXPORT void nc_timer_stop(nc_timer *t);
 /* Monotonic milliseconds, cached per loop turn (cheap). */
 NC_EXPORT uint64_t nc_now_ms(void);
 
+/* ---- Blocking work off the reactor -------------------------------------- */
+
+/* Run work(arg) on one of the core's worker threads (disk I/O that may
+ * block: fsync, hashing a large file), then done(arg) on the reactor thread
+ * once it finished.  work must not call any nc_* function (it runs on
+ * another thread); done may call all of them.  done is always called, even
+ * when the connection that asked has closed meanwhile: keep what work and
+ * done share alive until done runs.  Jobs run in submission order per
+ * thread, concurrently across threads (2 threads).  Returns 0, or -1 when
+ * out of memory (nothing will be called). */
+NC_EXPORT int nc_work_submit(void (*work)(void *arg), void (*done)(void *arg), void *arg);
+
 /* ---- Counters ---------------------------------------------------------- */
 
 /* Publish a module-specific counter for the listener (e.g. "datagrams",

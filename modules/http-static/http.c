@@ -791,6 +791,7 @@ static void listing(resp *x, int dirfd, const char *urlpath)
         error_page(x, 500, "");
         return;
     }
+    rewinddir(d); /* a dup shares the directory offset */
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;

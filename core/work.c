@@ -1,0 +1,145 @@
+/* work.c -- the work queue: blocking jobs (fsync, hashing files) run on a
+ * small pool of threads; their completions come back to the reactor through
+ * an eventfd, so the loop itself never waits on a disk.  Threads start on
+ * the first submission; at exit the queue is drained before they stop. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+
+#define WORK_THREADS 2
+
+typedef struct job {
+    void (*work)(void *);
+    void (*done)(void *);
+    void *arg;
+    struct job *next;
+} job;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static job *todo_head, *todo_tail, *done_head, *done_tail;
+static pthread_t threads[WORK_THREADS];
+static int started, stopping, efd = -1;
+static unsigned pending; /* submitted, done not yet called */
+static uint32_t work_evkind = EV_WORK;
+
+static void *worker(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (!todo_head && !stopping)
+            pthread_cond_wait(&cv, &mu);
+        if (!todo_head)
+            break;
+        job *j = todo_head;
+        todo_head = j->next;
+        if (!todo_head)
+            todo_tail = NULL;
+        pthread_mutex_unlock(&mu);
+        j->work(j->arg);
+        pthread_mutex_lock(&mu);
+        j->next = NULL;
+        if (done_tail)
+            done_tail->next = j;
+        else
+            done_head = j;
+        done_tail = j;
+        uint64_t one = 1;
+        ssize_t w = write(efd, &one, sizeof one);
+        (void)w;
+    }
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+static int start(void)
+{
+    efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0)
+        return -1;
+    if (nc__ev_add(efd, EPOLLIN, &work_evkind) < 0) {
+        close(efd);
+        efd = -1;
+        return -1;
+    }
+    for (int i = 0; i < WORK_THREADS; i++)
+        if (pthread_create(&threads[i], NULL, worker, NULL) != 0) {
+            nc__log(NC_LOG_ERROR, NULL, 0, "work queue: cannot start a thread");
+            return -1;
+        }
+    started = 1;
+    return 0;
+}
+
+int nc_work_submit(void (*work)(void *arg), void (*done)(void *arg), void *arg)
+{
+    if (!started && start() < 0)
+        return -1;
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->work = work;
+    j->done = done;
+    j->arg = arg;
+    pthread_mutex_lock(&mu);
+    if (todo_tail)
+        todo_tail->next = j;
+    else
+        todo_head = j;
+    todo_tail = j;
+    pending++;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+/* Reactor side: call done for every finished job. */
+void nc__work_on_event(void)
+{
+    uint64_t n;
+    ssize_t r = read(efd, &n, sizeof n);
+    (void)r;
+    pthread_mutex_lock(&mu);
+    job *j = done_head;
+    done_head = done_tail = NULL;
+    pthread_mutex_unlock(&mu);
+    while (j) {
+        job *next = j->next;
+        pending--;
+        j->done(j->arg);
+        free(j);
+        j = next;
+    }
+}
+
+unsigned nc__work_pending(void)
+{
+    return pending;
+}
+
+/* At exit: let queued jobs finish (an upload's fsync), deliver their
+ * completions, stop the threads. */
+void nc__work_shutdown(void)
+{
+    if (!started)
+        return;
+    pthread_mutex_lock(&mu);
+    stopping = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    for (int i = 0; i < WORK_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    nc__work_on_event();
+    close(efd);
+    efd = -1;
+    started = stopping = 0;
+}

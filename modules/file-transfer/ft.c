@@ -1,0 +1,742 @@
+/* ft.c -- the file-transfer module: list, download (whole or from an
+ * offset, with sendfile), upload (size announced first, optional SHA-256)
+ * and SHA-256 of stored files, over a native text protocol or the
+ * "<SEPARATOR>" dialect of common socket tutorials.
+ *
+ * Never lose, never corrupt: an upload goes to a temporary file in root
+ * (".upload-*.tmp"), is fsync'ed and renamed over the final name only when
+ * the announced size has arrived and the checksum (if given) matches; every
+ * other ending unlinks the temporary.  fsync, rename and hashing run on the
+ * core's work threads, so the reactor never waits on the disk for them.
+ * See docs/protocols/file-transfer.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ft.h"
+#include "netcore/netcore.h"
+
+#define SEP "<SEPARATOR>"
+#define SEP_QUIET_MS 30 /* the dialect has no terminator: a pause ends a message */
+
+enum { D_NATIVE, D_SEPARATOR };
+static const char *const dialects[] = {"native", "separator", NULL};
+
+typedef struct ft {
+    const char *root;
+    int rootfd;
+    long long max_file;
+    int read_only;
+    long long max_uploads;
+    int dialect;
+    int uploads; /* in progress */
+    uint64_t *c_up, *c_down, *c_refused, *c_bytes_up;
+} ft;
+
+enum { S_CMD, S_BODY, S_WAIT, S_SEP_FIRST, S_SEP_BODY, S_DONE };
+
+typedef struct fconn fconn;
+
+/* One upload, shared by the connection and a work job. */
+typedef struct upload {
+    ft *f;
+    int tmpfd;
+    char tmp[64];
+    char name[FT_NAME_MAX + 1];
+    long long size, remaining;
+    int has_sha;
+    unsigned char want[32], got[32];
+    EVP_MD_CTX *md;
+    int werr;    /* errno of a failed write: the rest is read and dropped */
+    int result;  /* work: 0 kept, else an ERR code */
+    char msg[160];
+} upload;
+
+struct fconn {
+    nc_conn *c;
+    ft *f;
+    int state;
+    int gone;        /* closed while a job is in flight: done frees */
+    upload *up;
+    nc_timer *quiet; /* separator dialect: waiting for the first message to end */
+    int quiet_done;  /* ... and it has */
+    int eof;         /* the peer shut down its side */
+    /* SHA256 job */
+    char name[FT_NAME_MAX + 1];
+    int sha_err;
+    unsigned char sha[32];
+};
+
+static void bump(uint64_t *k, uint64_t n)
+{
+    if (k)
+        *k += n;
+}
+
+/* ---- listener ---- */
+
+static void remove_stale(ft *f)
+{
+    int fd = dup(f->rootfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    rewinddir(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, ".upload-", 8) == 0 && strstr(e->d_name, ".tmp")) {
+            if (unlinkat(f->rootfd, e->d_name, 0) == 0)
+                nc_log(NC_LOG_WARN, "file-transfer: removed %s/%s, left by an interrupted upload",
+                       f->root, e->d_name);
+        }
+    closedir(d);
+}
+
+static int ft_init(nc_listener *l, nc_options *o, void **instance)
+{
+    ft *f = calloc(1, sizeof *f);
+    if (!f)
+        return nc_opt_error(o, "root", "out of memory");
+    f->rootfd = -1;
+    if (nc_opt_path(o, "root", NULL, &f->root) < 0 ||
+        nc_opt_int(o, "max_file_size", 1LL << 40, 0, 1LL << 50, &f->max_file) < 0 ||
+        nc_opt_bool(o, "read_only", 0, &f->read_only) < 0 ||
+        nc_opt_int(o, "max_concurrent_uploads", 16, 1, 100000, &f->max_uploads) < 0 ||
+        nc_opt_enum(o, "dialect", dialects, D_NATIVE, &f->dialect) < 0)
+        goto fail;
+    if (!f->root) {
+        nc_opt_error(o, "root", "missing (the folder files are stored in)");
+        goto fail;
+    }
+    if (mkdir(f->root, 0755) < 0 && errno != EEXIST) {
+        nc_opt_error(o, "root", "%s: cannot create: %s", f->root, strerror(errno));
+        goto fail;
+    }
+    f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (f->rootfd < 0) {
+        nc_opt_error(o, "root", "%s: %s", f->root, strerror(errno));
+        goto fail;
+    }
+    f->c_up = nc_counter(l, "uploads");
+    f->c_down = nc_counter(l, "downloads");
+    f->c_refused = nc_counter(l, "refused");
+    f->c_bytes_up = nc_counter(l, "bytes_uploaded");
+    *instance = f;
+    return 0;
+fail:
+    if (f->rootfd >= 0)
+        close(f->rootfd);
+    free(f);
+    return -1;
+}
+
+static int ft_listen(nc_listener *l)
+{
+    remove_stale(nc_listener_instance(l));
+    return 0;
+}
+
+static void ft_fini(nc_listener *l, void *instance)
+{
+    (void)l;
+    ft *f = instance;
+    close(f->rootfd);
+    free(f);
+}
+
+/* ---- replies ---- */
+
+static void reply_err(fconn *fc, int code, const char *msg)
+{
+    bump(fc->f->c_refused, 1);
+    if (fc->f->dialect == D_SEPARATOR)
+        nc_sendf(fc->c, "-1" SEP "%s", msg);
+    else
+        nc_sendf(fc->c, "ERR %d %s\n", code, msg);
+}
+
+static void hex(char *out, const unsigned char *sha)
+{
+    static const char h[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = h[sha[i] >> 4];
+        out[2 * i + 1] = h[sha[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* ---- uploads ---- */
+
+static void upload_free(upload *u)
+{
+    if (u->tmpfd >= 0) {
+        close(u->tmpfd);
+        unlinkat(u->f->rootfd, u->tmp, 0);
+    }
+    if (u->md)
+        EVP_MD_CTX_free(u->md);
+    u->f->uploads--;
+    free(u);
+}
+
+static upload *upload_start(fconn *fc, const char *name, long long size, const unsigned char *sha,
+                            int *code, const char **msg)
+{
+    ft *f = fc->f;
+    *code = 0;
+    if (f->read_only) {
+        *code = 403, *msg = "read-only: uploads are refused";
+        return NULL;
+    }
+    if (size > f->max_file) {
+        *code = 413, *msg = "larger than max_file_size";
+        return NULL;
+    }
+    if (f->uploads >= f->max_uploads) {
+        *code = 503, *msg = "too many uploads at once (max_concurrent_uploads)";
+        return NULL;
+    }
+    struct statvfs vs;
+    if (fstatvfs(f->rootfd, &vs) == 0 && (unsigned long long)vs.f_bavail * vs.f_frsize < (unsigned long long)size) {
+        *code = 507, *msg = "not enough space";
+        return NULL;
+    }
+    upload *u = calloc(1, sizeof *u);
+    if (!u) {
+        *code = 500, *msg = "out of memory";
+        return NULL;
+    }
+    u->f = f;
+    f->uploads++;
+    static unsigned seq;
+    snprintf(u->tmp, sizeof u->tmp, ".upload-%llu-%u.tmp", (unsigned long long)nc_conn_id(fc->c), ++seq);
+    snprintf(u->name, sizeof u->name, "%s", name);
+    u->size = u->remaining = size;
+    if (sha) {
+        u->has_sha = 1;
+        memcpy(u->want, sha, 32);
+    }
+    u->tmpfd = openat(f->rootfd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    u->md = EVP_MD_CTX_new();
+    if (u->tmpfd < 0 || !u->md || !EVP_DigestInit_ex(u->md, EVP_sha256(), NULL)) {
+        *code = 500, *msg = "cannot create a temporary file";
+        nc_log_conn(fc->c, NC_LOG_ERROR, "%s/%s: %s", f->root, u->tmp, strerror(errno));
+        upload_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+/* Body bytes: write and hash them; a write error is remembered and the
+ * rest is still consumed, so the stream stays in step. */
+static void upload_feed(upload *u, const char *data, size_t n)
+{
+    EVP_DigestUpdate(u->md, data, n);
+    u->remaining -= (long long)n;
+    bump(u->f->c_bytes_up, n);
+    while (n && !u->werr) {
+        ssize_t w = write(u->tmpfd, data, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            u->werr = errno;
+            break;
+        }
+        data += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Work thread: make the upload durable, or throw it away. */
+static void upload_commit(void *arg)
+{
+    fconn *fc = arg;
+    upload *u = fc->up;
+    ft *f = u->f;
+    if (u->werr) {
+        u->result = u->werr == ENOSPC || u->werr == EDQUOT || u->werr == EFBIG ? 507 : 500;
+        snprintf(u->msg, sizeof u->msg, "writing failed: %s", strerror(u->werr));
+        return;
+    }
+    if (u->has_sha && memcmp(u->got, u->want, 32) != 0) {
+        u->result = 409;
+        snprintf(u->msg, sizeof u->msg, "checksum mismatch: the file was not kept");
+        return;
+    }
+    if (fsync(u->tmpfd) < 0) {
+        u->result = 507;
+        snprintf(u->msg, sizeof u->msg, "fsync failed: %s", strerror(errno));
+        return;
+    }
+    close(u->tmpfd);
+    u->tmpfd = -1;
+    /* The rename replaces the old version in one step: readers see the old
+     * file or the new one, never a mix; the directory fsync makes it stick. */
+    if (renameat(f->rootfd, u->tmp, f->rootfd, u->name) < 0) {
+        u->result = 500;
+        snprintf(u->msg, sizeof u->msg, "rename failed: %s", strerror(errno));
+        unlinkat(f->rootfd, u->tmp, 0);
+        return;
+    }
+    fsync(f->rootfd);
+    u->result = 0;
+}
+
+static void fconn_free(fconn *fc)
+{
+    if (fc->up)
+        upload_free(fc->up);
+    if (fc->quiet)
+        nc_timer_stop(fc->quiet);
+    free(fc);
+}
+
+static void upload_done(void *arg)
+{
+    fconn *fc = arg;
+    upload *u = fc->up;
+    if (fc->gone) {
+        if (u->result == 0)
+            nc_log(NC_LOG_INFO, "file-transfer: stored %s (%lld bytes; the client left before the answer)",
+                   u->name, u->size);
+        fconn_free(fc);
+        return;
+    }
+    char h[65];
+    hex(h, u->got);
+    if (u->result == 0) {
+        bump(fc->f->c_up, 1);
+        nc_log_conn(fc->c, NC_LOG_INFO, "stored %s (%lld bytes, sha256 %s)", u->name, u->size, h);
+        if (fc->f->dialect == D_NATIVE)
+            nc_sendf(fc->c, "OK %s\n", h);
+    } else {
+        nc_log_conn(fc->c, NC_LOG_WARN, "upload of %s refused: %s", u->name, u->msg);
+        if (fc->f->dialect == D_NATIVE)
+            reply_err(fc, u->result, u->msg);
+    }
+    upload_free(u);
+    fc->up = NULL;
+    if (fc->f->dialect == D_SEPARATOR) {
+        fc->state = S_DONE;
+        nc_close(fc->c, NC_CLOSE_FLUSH);
+        return;
+    }
+    fc->state = S_CMD;
+    nc_conn_resume(fc->c);
+    if (fc->eof)
+        nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
+static void upload_finish(fconn *fc)
+{
+    upload *u = fc->up;
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(u->md, u->got, &len);
+    fc->state = S_WAIT;
+    nc_conn_pause(fc->c);
+    if (nc_work_submit(upload_commit, upload_done, fc) < 0) {
+        u->result = 500;
+        snprintf(u->msg, sizeof u->msg, "out of memory");
+        upload_done(fc);
+    }
+}
+
+/* ---- SHA256 of a stored file ---- */
+
+static void sha_work(void *arg)
+{
+    fconn *fc = arg;
+    int fd = openat(fc->f->rootfd, fc->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        fc->sha_err = errno;
+        return;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    static __thread char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        EVP_DigestUpdate(md, buf, (size_t)n);
+    fc->sha_err = n < 0 ? errno : 0;
+    unsigned int len;
+    EVP_DigestFinal_ex(md, fc->sha, &len);
+    EVP_MD_CTX_free(md);
+    close(fd);
+}
+
+static void sha_done(void *arg)
+{
+    fconn *fc = arg;
+    if (fc->gone) {
+        fconn_free(fc);
+        return;
+    }
+    if (fc->sha_err) {
+        reply_err(fc, fc->sha_err == ENOENT ? 404 : 500, fc->sha_err == ENOENT ? "no such file" : strerror(fc->sha_err));
+    } else {
+        char h[65];
+        hex(h, fc->sha);
+        nc_sendf(fc->c, "OK %s\n", h);
+    }
+    fc->state = S_CMD;
+    nc_conn_resume(fc->c);
+    if (fc->eof)
+        nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
+/* ---- downloads and listing ---- */
+
+/* Open a stored regular file; returns the fd, or -1 with code and msg set. */
+static int open_file(ft *f, const char *name, struct stat *st, int *code, const char **msg)
+{
+    int fd = openat(f->rootfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *code = errno == ENOENT ? 404 : 403;
+        *msg = errno == ENOENT ? "no such file" : "cannot be read";
+        return -1;
+    }
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        *code = 403, *msg = "not a regular file";
+        return -1;
+    }
+    return fd;
+}
+
+static void do_list(fconn *fc)
+{
+    int fd = dup(fc->f->rootfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        reply_err(fc, 500, "cannot read the folder");
+        return;
+    }
+    rewinddir(d); /* a dup shares the offset of earlier listings */
+    /* Count, then list: the count lets the client know where the list ends. */
+    size_t cap = 4096, len = 0, count = 0;
+    char *body = malloc(cap);
+    struct dirent *e;
+    while (body && (e = readdir(d))) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(fc->f->rootfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        size_t need = strlen(e->d_name) + 48;
+        if (cap - len < need) {
+            char *nb = realloc(body, cap * 2 + need);
+            if (!nb)
+                break;
+            body = nb;
+            cap = cap * 2 + need;
+        }
+        len += (size_t)snprintf(body + len, cap - len, "%lld %lld %s\n", (long long)st.st_size,
+                                (long long)st.st_mtim.tv_sec, e->d_name);
+        count++;
+    }
+    closedir(d);
+    nc_sendf(fc->c, "OK %zu\n", count);
+    if (body)
+        nc_send(fc->c, body, len);
+    free(body);
+}
+
+static void do_get(fconn *fc, const ft_req *r)
+{
+    struct stat st;
+    int code;
+    const char *msg;
+    int fd = open_file(fc->f, r->name, &st, &code, &msg);
+    if (fd < 0) {
+        reply_err(fc, code, msg);
+        return;
+    }
+    if (r->offset > st.st_size) {
+        close(fd);
+        reply_err(fc, 416, "offset beyond the end of the file");
+        return;
+    }
+    long long len = (long long)st.st_size - r->offset;
+    nc_sendf(fc->c, "OK %lld %lld\n", (long long)st.st_size, len);
+    /* The descriptor pins this version: a rename over the name meanwhile
+     * does not change what this download sends. */
+    nc_sendfile(fc->c, fd, (off_t)r->offset, (size_t)len, NC_FILE_OWN);
+    bump(fc->f->c_down, 1);
+}
+
+/* ---- the native protocol ---- */
+
+static ssize_t native_line(fconn *fc, const char *data, size_t len)
+{
+    const char *nl = memchr(data, '\n', len);
+    if (!nl) {
+        if (len > FT_LINE_MAX) {
+            reply_err(fc, 400, "request line too long");
+            nc_close(fc->c, NC_CLOSE_FLUSH);
+            return (ssize_t)len;
+        }
+        return 0;
+    }
+    size_t n = (size_t)(nl - data);
+    ft_req r;
+    const char *why;
+    if (ft_parse_line(data, n, &r, &why) < 0) {
+        reply_err(fc, 400, why);
+        return (ssize_t)(n + 1);
+    }
+    switch (r.op) {
+    case FT_LIST:
+        do_list(fc);
+        break;
+    case FT_GET:
+        do_get(fc, &r);
+        break;
+    case FT_QUIT:
+        nc_send(fc->c, "OK bye\n", 7);
+        nc_close(fc->c, NC_CLOSE_FLUSH);
+        break;
+    case FT_SHA256:
+        snprintf(fc->name, sizeof fc->name, "%s", r.name);
+        fc->state = S_WAIT;
+        nc_conn_pause(fc->c);
+        if (nc_work_submit(sha_work, sha_done, fc) < 0) {
+            fc->sha_err = ENOMEM;
+            sha_done(fc);
+        }
+        break;
+    case FT_PUT: {
+        int code;
+        const char *msg;
+        fc->up = upload_start(fc, r.name, r.size, r.has_sha ? r.sha : NULL, &code, &msg);
+        if (!fc->up) {
+            reply_err(fc, code, msg); /* refused before any body is sent */
+            break;
+        }
+        nc_send(fc->c, "CONTINUE\n", 9);
+        fc->state = S_BODY;
+        if (r.size == 0)
+            upload_finish(fc);
+        break;
+    }
+    }
+    return (ssize_t)(n + 1);
+}
+
+/* ---- the <SEPARATOR> dialect ---- */
+
+static void sep_message(fconn *fc, const char *data, size_t len, size_t *used)
+{
+    *used = len;
+    const char *sep = memmem(data, len, SEP, strlen(SEP));
+    const char *why;
+    if (!sep) { /* a download: the name, a trailing newline ignored */
+        size_t n = len;
+        while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+            n--;
+        char name[FT_NAME_MAX + 1];
+        if (!ft_name_ok(data, n, &why)) {
+            reply_err(fc, 400, why);
+        } else {
+            memcpy(name, data, n);
+            name[n] = '\0';
+            struct stat st;
+            int code;
+            const char *msg;
+            int fd = open_file(fc->f, name, &st, &code, &msg);
+            if (fd < 0) {
+                reply_err(fc, code, msg);
+            } else {
+                nc_sendf(fc->c, "0" SEP "%lld", (long long)st.st_size);
+                nc_sendfile(fc->c, fd, 0, (size_t)st.st_size, NC_FILE_OWN);
+                bump(fc->f->c_down, 1);
+            }
+        }
+        fc->state = S_DONE;
+        nc_close(fc->c, NC_CLOSE_FLUSH);
+        return;
+    }
+    /* An upload: NAME<SEPARATOR>SIZE; bytes after the digits (from a client
+     * that did not wait for "ok") are the start of the body. */
+    size_t nl = (size_t)(sep - data);
+    const char *p = sep + strlen(SEP), *end = data + len;
+    long long size = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9' && size < (1LL << 50)) {
+        size = size * 10 + (*p++ - '0');
+        digits++;
+    }
+    if (p < end && *p == '\n')
+        p++;
+    *used = (size_t)(p - data);
+    char name[FT_NAME_MAX + 1];
+    int code;
+    const char *msg;
+    if (!digits) {
+        reply_err(fc, 400, "expected NAME<SEPARATOR>SIZE");
+    } else if (!ft_name_ok(data, nl, &why)) {
+        reply_err(fc, 400, why);
+    } else {
+        memcpy(name, data, nl);
+        name[nl] = '\0';
+        fc->up = upload_start(fc, name, size, NULL, &code, &msg);
+        if (fc->up) {
+            nc_send(fc->c, "ok", 2);
+            fc->state = S_SEP_BODY;
+            return;
+        }
+        reply_err(fc, code, msg);
+    }
+    fc->state = S_DONE;
+    nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
+static ssize_t ft_data(nc_conn *c, const char *data, size_t len);
+
+static void quiet_fired(nc_timer *t, void *arg)
+{
+    (void)t;
+    fconn *fc = arg;
+    fc->quiet = NULL;
+    fc->quiet_done = 1;
+    nc_conn_resume(fc->c); /* hands the buffered first message to ft_data */
+}
+
+/* ---- hooks ---- */
+
+static int ft_accept(nc_conn *c)
+{
+    fconn *fc = calloc(1, sizeof *fc);
+    if (!fc)
+        return -1;
+    fc->c = c;
+    fc->f = nc_listener_instance(nc_conn_listener(c));
+    fc->state = fc->f->dialect == D_SEPARATOR ? S_SEP_FIRST : S_CMD;
+    nc_conn_set_data(c, fc);
+    return 0;
+}
+
+static ssize_t ft_data(nc_conn *c, const char *data, size_t len)
+{
+    fconn *fc = nc_conn_data(c);
+    switch (fc->state) {
+    case S_CMD:
+        return native_line(fc, data, len);
+    case S_BODY:
+    case S_SEP_BODY: {
+        upload *u = fc->up;
+        size_t take = (long long)len < u->remaining ? len : (size_t)u->remaining;
+        if (fc->state == S_SEP_BODY && (take < len || (fc->eof && take < (size_t)u->remaining))) {
+            /* not exactly SIZE bytes: more than announced, or the peer
+             * already closed with fewer */
+            nc_log_conn(c, NC_LOG_WARN, "upload of %s dropped: %zu bytes arrived for %lld announced",
+                        u->name, (size_t)(u->size - u->remaining) + len, u->size);
+            upload_free(u);
+            fc->up = NULL;
+            fc->state = S_DONE;
+            nc_close(c, NC_CLOSE_FLUSH);
+            return (ssize_t)len;
+        }
+        upload_feed(u, data, take);
+        if (u->remaining == 0 && (fc->state == S_BODY || fc->eof))
+            upload_finish(fc);
+        return (ssize_t)take;
+    }
+    case S_SEP_FIRST: {
+        /* The message has no terminator: it ends at a newline, at a
+         * non-digit after NAME<SEPARATOR>SIZE (body bytes from a client
+         * that did not wait for "ok"), or at a pause in the stream. */
+        if (fc->quiet)
+            return 0;
+        int ready = memchr(data, '\n', len) || len >= FT_LINE_MAX || fc->quiet_done;
+        const char *sep = ready ? NULL : memmem(data, len, SEP, strlen(SEP));
+        if (sep) {
+            const char *p = sep + strlen(SEP), *e = data + len;
+            while (p < e && *p >= '0' && *p <= '9')
+                p++;
+            ready = p < e && p > sep + strlen(SEP);
+        }
+        if (!ready) {
+            fc->quiet = nc_timer_start(SEP_QUIET_MS, 0, quiet_fired, fc);
+            nc_conn_pause(c);
+            return 0;
+        }
+        size_t used;
+        sep_message(fc, data, len, &used);
+        return (ssize_t)used;
+    }
+    default:
+        return (ssize_t)len; /* S_WAIT is paused; S_DONE drops */
+    }
+}
+
+static void ft_eof(nc_conn *c)
+{
+    fconn *fc = nc_conn_data(c);
+    fc->eof = 1;
+    if (fc->state == S_SEP_FIRST && fc->quiet)
+        return; /* its message is buffered: the timer hands it over */
+    if (fc->state == S_WAIT)
+        return; /* the job's done answers and closes */
+    if (fc->state == S_SEP_BODY) {
+        upload *u = fc->up;
+        if (u->remaining == 0 && !u->werr) {
+            upload_finish(fc); /* exactly SIZE bytes, then the close */
+            return;
+        }
+        nc_log_conn(c, NC_LOG_WARN, "upload of %s dropped: %lld of %lld bytes arrived%s", u->name,
+                    u->size - u->remaining, u->size, u->werr == EMSGSIZE ? " (and more)" : "");
+        upload_free(u);
+        fc->up = NULL;
+    }
+    nc_close(c, NC_CLOSE_FLUSH);
+}
+
+static void ft_close(nc_conn *c)
+{
+    fconn *fc = nc_conn_data(c);
+    if (fc->state == S_WAIT) {
+        fc->gone = 1; /* the job's done frees it */
+        if (fc->quiet) {
+            nc_timer_stop(fc->quiet);
+            fc->quiet = NULL;
+        }
+        return;
+    }
+    if (fc->up) {
+        /* Unlink the temporary first, then say so. */
+        char name[FT_NAME_MAX + 1];
+        long long got = fc->up->size - fc->up->remaining, size = fc->up->size;
+        snprintf(name, sizeof name, "%s", fc->up->name);
+        fconn_free(fc);
+        nc_log_conn(c, NC_LOG_WARN, "upload of %s abandoned after %lld of %lld bytes; the old file is untouched",
+                    name, got, size);
+        return;
+    }
+    fconn_free(fc);
+}
+
+NC_MODULE_DEFINE = {
+    NC_MODULE_HEADER,
+    .flags = NC_MOD_STREAM,
+    .name = "file-transfer",
+    .version = "1.0.0",
+    .description = "list, download, upload files; never a partial or corrupt file",
+    .init = ft_init,
+    .fini = ft_fini,
+    .on_listen = ft_listen,
+    .on_accept = ft_accept,
+    .on_data = ft_data,
+    .on_eof = ft_eof,
+    .on_close = ft_close,
+};

@@ -1,0 +1,555 @@
+/* test_ft.c -- the file-transfer module and netcore-ft against the real
+ * process: round trips (empty, 1 byte, 1 MiB, 1 GiB sparse), resume after a
+ * cut, every failure path of the atomic rules (client killed mid-upload,
+ * wrong checksum, short body, a file-size limit, shutdown mid-upload, stale
+ * temporaries), concurrent uploads of one name, a download of a file
+ * replaced meanwhile, hostile names, limits, the <SEPARATOR> dialect, and 20
+ * parallel downloads with memory flat. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "suites.h"
+
+static t_proc *P;
+static int ft, ro, sep, small;
+static char root[256];
+
+static int setup(void)
+{
+    snprintf(root, sizeof root, "%s/ftroot", t_tmpdir());
+    mkdir(root, 0755);
+    /* a temporary left by a crash: removed at start */
+    char stale[300];
+    snprintf(stale, sizeof stale, "%s/.upload-99-1.tmp", root);
+    FILE *f = fopen(stale, "w");
+    fputs("half", f);
+    fclose(f);
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"listeners\":["
+             "{\"name\":\"ft\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\"}},"
+             "{\"name\":\"ro\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\",\"read_only\":true}},"
+             "{\"name\":\"sep\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\",\"dialect\":\"separator\"}},"
+             "{\"name\":\"small\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\","
+             "\"max_file_size\":1000,\"max_concurrent_uploads\":1}}]}",
+             root, root, root, root);
+    P = t_start_conf(json);
+    if (!P)
+        return -1;
+    ft = t_port(P, "ft");
+    ro = t_port(P, "ro");
+    sep = t_port(P, "sep");
+    small = t_port(P, "small");
+    return access(stale, F_OK) == 0 ? -1 : 0; /* the stale temporary is gone */
+}
+
+static int teardown(void)
+{
+    return t_stop(P, SIGTERM, 10000) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static char *read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *n = 0;
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    *n = fread(b, 1, (size_t)len, f);
+    fclose(f);
+    return b;
+}
+
+/* Stored content of NAME equals (data, n)? */
+static int stored_is(const char *name, const void *data, size_t n)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", root, name);
+    size_t got;
+    char *b = read_file(p, &got);
+    int same = b && got == n && memcmp(b, data, n) == 0;
+    free(b);
+    return same;
+}
+
+static int temporaries(void)
+{
+    DIR *d = opendir(root);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, ".upload-", 8) == 0;
+    closedir(d);
+    return n;
+}
+
+static int ftcli(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s -q 127.0.0.1:%d %s 2>%s/ft.err", t_build_path("netcore-ft"), ft, args, t_tmpdir());
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_round_trips(void)
+{
+    static const size_t sizes[] = {0, 1, 1 << 20};
+    for (size_t i = 0; i < 3; i++) {
+        char src[300], dst[300], args[1024];
+        snprintf(src, sizeof src, "%s/src%zu", t_tmpdir(), i);
+        snprintf(dst, sizeof dst, "%s/dst%zu", t_tmpdir(), i);
+        char *data = malloc(sizes[i] + 1);
+        for (size_t k = 0; k < sizes[i]; k++)
+            data[k] = (char)(rand() & 0xff);
+        write_file(src, data, sizes[i]);
+        snprintf(args, sizeof args, "put %s 'round trip %zu'", src, i);
+        CU_ASSERT_EQUAL(ftcli(args), 0);
+        char name[64];
+        snprintf(name, sizeof name, "round trip %zu", i);
+        CU_ASSERT(stored_is(name, data, sizes[i]));
+        snprintf(args, sizeof args, "get 'round trip %zu' %s", i, dst);
+        CU_ASSERT_EQUAL(ftcli(args), 0);
+        size_t n;
+        char *back = read_file(dst, &n);
+        CU_ASSERT(back && n == sizes[i] && memcmp(back, data, n) == 0);
+        free(back);
+        free(data);
+    }
+    /* 1 GiB from a sparse source: put and get verify SHA-256 end to end. */
+    char src[300], dst[300], args[1024];
+    snprintf(src, sizeof src, "%s/big.src", t_tmpdir());
+    snprintf(dst, sizeof dst, "%s/big.dst", t_tmpdir());
+    int fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT(ftruncate(fd, 1LL << 30) == 0);
+    CU_ASSERT(pwrite(fd, "tail", 4, (1LL << 30) - 4) == 4);
+    close(fd);
+    snprintf(args, sizeof args, "put %s big", src);
+    CU_ASSERT_EQUAL(ftcli(args), 0);
+    snprintf(args, sizeof args, "get big %s", dst);
+    CU_ASSERT_EQUAL(ftcli(args), 0);
+    struct stat st;
+    CU_ASSERT(stat(dst, &st) == 0 && st.st_size == 1LL << 30);
+    unlink(src);
+    unlink(dst);
+    char p[300];
+    snprintf(p, sizeof p, "%s/big", root);
+    unlink(p);
+    /* ls shows them */
+    char out[4096];
+    snprintf(args, sizeof args, "%s -q 127.0.0.1:%d ls", t_build_path("netcore-ft"), ft);
+    FILE *f = popen(args, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    T_ASSERT_STR_CONTAINS(out, "  round trip 2\n");
+    T_ASSERT_STR_CONTAINS(out, "     1048576  ");
+}
+
+static void test_resume(void)
+{
+    char src[300], dst[300], part[320], args[1024];
+    size_t n = 3 << 20;
+    char *data = malloc(n);
+    for (size_t k = 0; k < n; k++)
+        data[k] = (char)(k * 13 + k / 777);
+    snprintf(src, sizeof src, "%s/resume.src", t_tmpdir());
+    write_file(src, data, n);
+    snprintf(args, sizeof args, "put %s resume.bin", src);
+    CU_ASSERT_EQUAL(ftcli(args), 0);
+    /* a download cut after 1 MiB */
+    t_client *c = t_client_new(ft);
+    t_client_send(c, "GET 0 resume.bin\n");
+    char line[256];
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "OK 3145728 3145728");
+    char *cut = malloc(1 << 20);
+    size_t have = c->len < (1u << 20) ? c->len : 1u << 20;
+    memcpy(cut, c->buf, have);
+    have += t_recv_exact(c->fd, cut + have, (1 << 20) - have, 5000);
+    t_client_free(c);
+    snprintf(dst, sizeof dst, "%s/resume.dst", t_tmpdir());
+    snprintf(part, sizeof part, "%s.part", dst);
+    write_file(part, cut, have);
+    snprintf(args, sizeof args, "get resume.bin %s --continue", dst);
+    CU_ASSERT_EQUAL(ftcli(args), 0);
+    size_t got;
+    char *back = read_file(dst, &got);
+    CU_ASSERT(back && got == n && memcmp(back, data, n) == 0);
+    CU_ASSERT_EQUAL(access(part, F_OK), -1);
+    free(back);
+    free(cut);
+    free(data);
+}
+
+/* Store "old version" under name through the protocol. */
+static void store_old(const char *name)
+{
+    t_client *c = t_client_new(ft);
+    char cmd[512], line[256];
+    snprintf(cmd, sizeof cmd, "PUT 11 - %s\nold version", name);
+    t_client_send(c, cmd);
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "CONTINUE");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT(strncmp(line, "OK ", 3) == 0);
+    t_client_free(c);
+    CU_ASSERT(stored_is(name, "old version", 11));
+}
+
+static void test_failures_keep_old(void)
+{
+    char line[256];
+    static char body[1 << 20];
+    memset(body, 'n', sizeof body);
+    /* the client dies mid-upload */
+    store_old("keep.txt");
+    t_client *c = t_client_new(ft);
+    t_client_send(c, "PUT 1048576 - keep.txt\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    t_send_all(c->fd, body, 500000);
+    struct linger lg = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    t_client_free(c);
+    CU_ASSERT(t_wait_log(P, "upload of keep.txt abandoned after", 3000));
+    CU_ASSERT(stored_is("keep.txt", "old version", 11));
+    CU_ASSERT_EQUAL(temporaries(), 0);
+    /* a wrong checksum: ERR 409, and the connection stays usable */
+    c = t_client_new(ft);
+    t_client_send(c, "PUT 5 0000000000000000000000000000000000000000000000000000000000000000 keep.txt\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "CONTINUE");
+    t_client_send(c, "12345");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 409 checksum mismatch: the file was not kept");
+    t_client_send(c, "SHA256 keep.txt\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT(strncmp(line, "OK ", 3) == 0);
+    t_client_free(c);
+    CU_ASSERT(stored_is("keep.txt", "old version", 11));
+    CU_ASSERT_EQUAL(temporaries(), 0);
+    /* the announced size never arrives: half-close after a short body */
+    c = t_client_new(ft);
+    t_client_send(c, "PUT 1000 - keep.txt\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    t_client_send(c, "only ten..");
+    shutdown(c->fd, SHUT_WR);
+    CU_ASSERT(t_wait_closed(c->fd, 3000));
+    t_client_free(c);
+    usleep(100000);
+    CU_ASSERT(stored_is("keep.txt", "old version", 11));
+    CU_ASSERT_EQUAL(temporaries(), 0);
+    /* refused early, before any body: no space for a 512 GiB file */
+    c = t_client_new(ft);
+    t_client_send(c, "PUT 549755813888 - keep.txt\nLIST\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 507 not enough space");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT(strncmp(line, "OK ", 3) == 0); /* in step: the next request works */
+    t_client_free(c);
+}
+
+static void test_fsize_limit_and_shutdown(void)
+{
+    /* A server limited to 64 KiB files (RLIMIT_FSIZE): writes fail with
+     * EFBIG, like a full disk; the old file stays. */
+    char json[1024], r2[300], line[256];
+    snprintf(r2, sizeof r2, "%s/ftroot2", t_tmpdir());
+    mkdir(r2, 0755);
+    char old[320];
+    snprintf(old, sizeof old, "%s/f.bin", r2);
+    write_file(old, "old", 3);
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"lim\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s\"}}]}",
+             r2);
+    t_proc *p = t_start_ex(t_write_file("lim.json", json), 0, 65536);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    t_client *c = t_client_new(t_port(p, "lim"));
+    static char body[200000];
+    t_client_send(c, "PUT 200000 - f.bin\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    t_send_all(c->fd, body, sizeof body);
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 507 writing failed: File too large");
+    size_t n;
+    char *b = read_file(old, &n);
+    CU_ASSERT(b && n == 3 && memcmp(b, "old", 3) == 0);
+    free(b);
+    /* shutdown in the middle of an upload: the temporary goes, old stays */
+    t_client_send(c, "PUT 50000 - f.bin\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
+    t_send_all(c->fd, body, 20000);
+    usleep(100000);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    t_client_free(c);
+    b = read_file(old, &n);
+    CU_ASSERT(b && n == 3 && memcmp(b, "old", 3) == 0);
+    free(b);
+    DIR *d = opendir(r2);
+    struct dirent *e;
+    int tmps = 0;
+    while ((e = readdir(d)))
+        tmps += e->d_name[0] == '.' && e->d_name[1] == 'u';
+    closedir(d);
+    CU_ASSERT_EQUAL(tmps, 0);
+}
+
+static void test_concurrent_same_name(void)
+{
+    static char a[100000], b[100000];
+    memset(a, 'A', sizeof a);
+    memset(b, 'B', sizeof b);
+    char line[256];
+    t_client *ca = t_client_new(ft), *cb = t_client_new(ft);
+    t_client_send(ca, "PUT 100000 - race.bin\n");
+    t_client_send(cb, "PUT 100000 - race.bin\n");
+    CU_ASSERT(t_readline(ca, line, sizeof line, 5000) > 0);
+    CU_ASSERT(t_readline(cb, line, sizeof line, 5000) > 0);
+    t_send_all(ca->fd, a, 50000);
+    t_send_all(cb->fd, b, sizeof b); /* B finishes first */
+    CU_ASSERT(t_readline(cb, line, sizeof line, 5000) > 0);
+    CU_ASSERT(stored_is("race.bin", b, sizeof b));
+    t_send_all(ca->fd, a + 50000, 50000); /* A finishes last and wins, whole */
+    CU_ASSERT(t_readline(ca, line, sizeof line, 5000) > 0);
+    CU_ASSERT(strncmp(line, "OK ", 3) == 0);
+    CU_ASSERT(stored_is("race.bin", a, sizeof a));
+    t_client_free(ca);
+    t_client_free(cb);
+}
+
+static void test_replaced_during_download(void)
+{
+    size_t n = 16 << 20;
+    char *v1 = malloc(n);
+    memset(v1, '1', n);
+    char src[300], args[512], line[256];
+    snprintf(src, sizeof src, "%s/v1", t_tmpdir());
+    write_file(src, v1, n);
+    snprintf(args, sizeof args, "put %s moving.bin", src);
+    CU_ASSERT_EQUAL(ftcli(args), 0);
+    t_client *d = t_client_new(ft);
+    int small_buf = 65536;
+    setsockopt(d->fd, SOL_SOCKET, SO_RCVBUF, &small_buf, sizeof small_buf);
+    t_client_send(d, "GET 0 moving.bin\n");
+    CU_ASSERT(t_readline(d, line, sizeof line, 5000) > 0);
+    char *got = malloc(n);
+    size_t have = d->len;
+    memcpy(got, d->buf, have);
+    have += t_recv_exact(d->fd, got + have, (1 << 20) - have, 5000);
+    /* replace it while the download is under way */
+    memset(v1, '2', n);
+    write_file(src, v1, n);
+    CU_ASSERT_EQUAL(ftcli(args), 0);
+    have += t_recv_exact(d->fd, got + have, n - have, 10000);
+    CU_ASSERT_EQUAL(have, n);
+    size_t ones = 0;
+    for (size_t i = 0; i < have; i++)
+        ones += got[i] == '1';
+    CU_ASSERT_EQUAL(ones, n); /* the old version, whole: never a mix */
+    t_client_free(d);
+    free(got);
+    free(v1);
+}
+
+static void test_hostile_names_and_limits(void)
+{
+    static const struct {
+        const char *req, *answer;
+    } cases[] = {
+        {"PUT 1 - ../x\n", "ERR 400 a file name must not start with '.'"},
+        {"PUT 1 - /etc/passwd\n", "ERR 400 a file name must not contain '/'"},
+        {"PUT 1 - a/b\n", "ERR 400 a file name must not contain '/'"},
+        {"PUT 1 - .hidden\n", "ERR 400 a file name must not start with '.'"},
+        {"PUT 1 - ..\n", "ERR 400 a file name must not start with '.'"},
+        {"PUT 1 - x\x01y\n", "ERR 400 a file name must not contain control characters"},
+        {"PUT 1 - bad\xff\n", "ERR 400 a file name must be valid UTF-8"},
+        {"GET 0 ../../etc/passwd\n", "ERR 400 a file name must not start with '.'"},
+        {"GET 0 nope.txt\n", "ERR 404 no such file"},
+        {"GET 999 keep.txt\n", "ERR 416 offset beyond the end of the file"},
+        {"SHA256 nope\n", "ERR 404 no such file"},
+        {"HELLO\n", "ERR 400 unknown request (LIST, GET, PUT, SHA256, QUIT)"},
+    };
+    char line[512];
+    t_client *c = t_client_new(ft);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        t_client_send(c, cases[i].req);
+        CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+        if (strcmp(line, cases[i].answer) != 0)
+            fprintf(stderr, "\n  %s  want %s\n  got  %s\n", cases[i].req, cases[i].answer, line);
+        CU_ASSERT_STRING_EQUAL(line, cases[i].answer);
+    }
+    /* a NUL inside the name, and a 300-byte name */
+    t_send_all(c->fd, "PUT 1 - a\0b\n", 12);
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 400 a file name must not contain control characters");
+    char longreq[400] = "PUT 1 - ";
+    memset(longreq + 8, 'l', 300);
+    strcpy(longreq + 308, "\n");
+    t_client_send(c, longreq);
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 400 a file name is 1 to 255 bytes");
+    t_client_send(c, "QUIT\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "OK bye");
+    t_client_free(c);
+    CU_ASSERT_EQUAL(temporaries(), 0);
+    /* read-only, max_file_size, max_concurrent_uploads */
+    c = t_client_new(ro);
+    t_client_send(c, "PUT 1 - x\nGET 0 keep.txt\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 403 read-only: uploads are refused");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "OK 11 11");
+    t_client_free(c);
+    c = t_client_new(small);
+    t_client *c2 = t_client_new(small);
+    t_client_send(c, "PUT 2000 - x\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 413 larger than max_file_size");
+    t_client_send(c, "PUT 10 - x\n");
+    CU_ASSERT(t_readline(c, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "CONTINUE");
+    t_client_send(c2, "PUT 10 - y\n");
+    CU_ASSERT(t_readline(c2, line, sizeof line, 5000) >= 0);
+    CU_ASSERT_STRING_EQUAL(line, "ERR 503 too many uploads at once (max_concurrent_uploads)");
+    t_client_free(c);
+    t_client_free(c2);
+}
+
+/* What the tutorial scripts send: one connection per transfer. */
+static void test_separator_dialect(void)
+{
+    char buf[256];
+    int fd = t_connect_tcp(sep);
+    t_send_all(fd, "tut.txt<SEPARATOR>12", 20);
+    CU_ASSERT_EQUAL(t_recv_exact(fd, buf, 2, 5000), 2);
+    CU_ASSERT_EQUAL(memcmp(buf, "ok", 2), 0);
+    t_send_all(fd, "hello, world", 12);
+    close(fd);
+    usleep(300000);
+    CU_ASSERT(stored_is("tut.txt", "hello, world", 12));
+    /* a client that does not wait for "ok" (header and body together) */
+    fd = t_connect_tcp(sep);
+    t_send_all(fd, "tut2.txt<SEPARATOR>5abcde", 25);
+    shutdown(fd, SHUT_WR);
+    t_recv_exact(fd, buf, 2, 5000);
+    close(fd);
+    usleep(300000);
+    CU_ASSERT(stored_is("tut2.txt", "abcde", 5));
+    /* download */
+    fd = t_connect_tcp(sep);
+    t_send_all(fd, "tut.txt\n", 8);
+    int eof = 0;
+    size_t n = t_recv_all(fd, buf, sizeof buf - 1, 5000, &eof);
+    buf[n] = '\0';
+    CU_ASSERT_STRING_EQUAL(buf, "0<SEPARATOR>12hello, world");
+    CU_ASSERT_EQUAL(eof, 1);
+    close(fd);
+    fd = t_connect_tcp(sep);
+    t_send_all(fd, "tut.txt", 7); /* no terminator at all */
+    n = t_recv_all(fd, buf, sizeof buf - 1, 5000, &eof);
+    buf[n] = '\0';
+    CU_ASSERT_STRING_EQUAL(buf, "0<SEPARATOR>12hello, world");
+    close(fd);
+    fd = t_connect_tcp(sep);
+    t_send_all(fd, "missing.txt", 11);
+    n = t_recv_all(fd, buf, sizeof buf - 1, 5000, &eof);
+    buf[n] = '\0';
+    CU_ASSERT_STRING_EQUAL(buf, "-1<SEPARATOR>no such file");
+    CU_ASSERT_EQUAL(eof, 1);
+    close(fd);
+    /* short and long bodies are not kept */
+    fd = t_connect_tcp(sep);
+    t_send_all(fd, "tut.txt<SEPARATOR>100", 21);
+    t_recv_exact(fd, buf, 2, 5000);
+    t_send_all(fd, "short", 5);
+    close(fd);
+    fd = t_connect_tcp(sep);
+    t_send_all(fd, "tut.txt<SEPARATOR>3", 19);
+    t_recv_exact(fd, buf, 2, 5000);
+    t_send_all(fd, "toolong", 7);
+    close(fd);
+    usleep(300000);
+    CU_ASSERT(stored_is("tut.txt", "hello, world", 12));
+    CU_ASSERT_EQUAL(temporaries(), 0);
+}
+
+static void test_parallel_downloads(void)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/large.bin", root);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT(ftruncate(fd, 64 << 20) == 0);
+    close(fd);
+    enum { N = 20 };
+    int fds[N];
+    long rss0 = t_rss_kib(P->pid), rss_max = rss0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = t_connect_tcp(ft);
+        t_send_all(fds[i], "GET 0 large.bin\n", 16);
+    }
+    static char chunk[1 << 16];
+    size_t total[N] = {0};
+    size_t want = (64u << 20) + 19; /* "OK 67108864 67108864\n" is 21 bytes */
+    want = (64u << 20) + 21;
+    int done = 0, rounds = 0;
+    while (done < N && rounds++ < 100000) {
+        done = 0;
+        for (int i = 0; i < N; i++) {
+            if (total[i] >= want) {
+                done++;
+                continue;
+            }
+            ssize_t r = recv(fds[i], chunk, sizeof chunk, MSG_DONTWAIT);
+            if (r > 0)
+                total[i] += (size_t)r;
+        }
+        if (rounds % 256 == 0) {
+            long rss = t_rss_kib(P->pid);
+            if (rss > rss_max)
+                rss_max = rss;
+        }
+    }
+    CU_ASSERT_EQUAL(done, N);
+    CU_ASSERT(rss_max - rss0 < 8192); /* 20 x 64 MiB in flight, memory flat */
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    unlink(p);
+}
+
+int add_ft_suite(void)
+{
+    CU_pSuite s = CU_add_suite("ft", setup, teardown);
+    if (!s || !CU_add_test(s, "round trips: empty, 1 B, 1 MiB, 1 GiB sparse; ls", test_round_trips) ||
+        !CU_add_test(s, "resume after a cut with --continue", test_resume) ||
+        !CU_add_test(s, "killed client, bad checksum, short body, no space: old kept", test_failures_keep_old) ||
+        !CU_add_test(s, "file-size limit and shutdown mid-upload: old kept", test_fsize_limit_and_shutdown) ||
+        !CU_add_test(s, "concurrent uploads of one name: the last wins whole", test_concurrent_same_name) ||
+        !CU_add_test(s, "a file replaced during its download: one version whole", test_replaced_during_download) ||
+        !CU_add_test(s, "hostile names, protocol errors, read-only and limits", test_hostile_names_and_limits) ||
+        !CU_add_test(s, "the <SEPARATOR> dialect, both directions", test_separator_dialect) ||
+        !CU_add_test(s, "20 parallel downloads of 64 MiB, memory flat", test_parallel_downloads))
+        return -1;
+    return 0;
+}

@@ -1,0 +1,337 @@
+/* main.c -- netcore-ft, the file-transfer client: ls, get (to a temporary
+ * file, verified, renamed; --continue resumes), put (SHA-256 announced, the
+ * body sent with sendfile), sha256.  One line on stderr and a non-zero exit
+ * status on any failure. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static int quiet;
+static const char *prog = "netcore-ft";
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: netcore-ft HOST:PORT ls\n"
+               "       netcore-ft HOST:PORT get NAME [DEST] [--continue]\n"
+               "       netcore-ft HOST:PORT put FILE [NAME]\n"
+               "       netcore-ft HOST:PORT sha256 NAME\n"
+               "options: -q (no progress bar)\n"
+               "get writes DEST.part and renames it to DEST once complete and its SHA-256\n"
+               "matches the server's; --continue resumes from an existing DEST.part.\n");
+}
+
+static int dial(const char *hp)
+{
+    char host[256];
+    const char *colon = strrchr(hp, ':');
+    if (!colon || (size_t)(colon - hp) >= sizeof host)
+        die("\"%s\": expected HOST:PORT", hp);
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    int port = atoi(colon + 1);
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    if (host[0] == '[') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        host[strlen(host) - 1] = '\0';
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+            die("\"%s\": not an address", hp);
+        sl = sizeof *s6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, strcmp(host, "localhost") ? host : "127.0.0.1", &s4->sin_addr) != 1)
+            die("\"%s\": not an address", hp);
+        sl = sizeof *s4;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0)
+        die("connecting to %s: %s", hp, strerror(errno));
+    struct timeval tv = {60, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* Buffered reading from the server. */
+static char rbuf[1 << 16];
+static size_t rlen;
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            die("sending: %s", strerror(errno));
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static void read_line(int fd, char *out, size_t n)
+{
+    for (;;) {
+        char *nl = memchr(rbuf, '\n', rlen);
+        if (nl) {
+            size_t l = (size_t)(nl - rbuf);
+            if (l >= n)
+                die("reply line too long");
+            memcpy(out, rbuf, l);
+            out[l] = '\0';
+            memmove(rbuf, nl + 1, rlen - l - 1);
+            rlen -= l + 1;
+            return;
+        }
+        if (rlen == sizeof rbuf)
+            die("reply line too long");
+        ssize_t r = recv(fd, rbuf + rlen, sizeof rbuf - rlen, 0);
+        if (r <= 0)
+            die("the server closed the connection%s%s", r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+        rlen += (size_t)r;
+    }
+}
+
+/* "OK ..." returns what follows; "ERR code msg" dies with it. */
+static const char *expect_ok(const char *line)
+{
+    if (strncmp(line, "OK", 2) == 0)
+        return line[2] ? line + 3 : "";
+    if (strncmp(line, "ERR ", 4) == 0)
+        die("server: %s", line + 4);
+    die("unexpected reply: %s", line);
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void progress(const char *what, long long done, long long total, double t0, int final)
+{
+    static double last;
+    if (quiet || !isatty(2))
+        return;
+    double t = now_s();
+    if (!final && t - last < 0.1)
+        return;
+    last = t;
+    double rate = t > t0 ? (double)done / (t - t0) : 0;
+    int width = 30, fill = total > 0 ? (int)((double)done * width / (double)total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    double left = rate > 0 ? (double)(total - done) / rate : 0;
+    fprintf(stderr, "\r%s [%s] %lld/%lld bytes  %.1f MB/s  %02d:%02d left ", what, bar, done, total,
+            rate / 1e6, (int)left / 60, (int)left % 60);
+    if (final)
+        fputc('\n', stderr);
+}
+
+static void sha256_file(int fd, unsigned char out[32])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    static char buf[1 << 16];
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+        EVP_DigestUpdate(md, buf, (size_t)n);
+        off += n;
+    }
+    if (n < 0)
+        die("reading: %s", strerror(errno));
+    unsigned int len;
+    EVP_DigestFinal_ex(md, out, &len);
+    EVP_MD_CTX_free(md);
+}
+
+static void to_hex(char *out, const unsigned char *sha)
+{
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", sha[i]);
+}
+
+static int cmd_ls(int fd)
+{
+    char line[1024];
+    send_all(fd, "LIST\n", 5);
+    read_line(fd, line, sizeof line);
+    long n = atol(expect_ok(line));
+    for (long i = 0; i < n; i++) {
+        read_line(fd, line, sizeof line);
+        long long size, mtime;
+        int off = 0;
+        if (sscanf(line, "%lld %lld %n", &size, &mtime, &off) < 2)
+            die("unexpected listing line: %s", line);
+        time_t t = (time_t)mtime;
+        struct tm tm;
+        char when[32];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+        printf("%12lld  %s  %s\n", size, when, line + off);
+    }
+    return 0;
+}
+
+static int cmd_sha(int fd, const char *name)
+{
+    char line[1024];
+    dprintf(fd, "SHA256 %s\n", name);
+    read_line(fd, line, sizeof line);
+    printf("%s  %s\n", expect_ok(line), name);
+    return 0;
+}
+
+static int cmd_get(int fd, const char *name, const char *dest, int cont)
+{
+    char part[4200], line[1024];
+    snprintf(part, sizeof part, "%s.part", dest);
+    int out = open(part, O_RDWR | O_CREAT | (cont ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
+    if (out < 0)
+        die("%s: %s", part, strerror(errno));
+    off_t have = cont ? lseek(out, 0, SEEK_END) : 0;
+    dprintf(fd, "GET %lld %s\n", (long long)have, name);
+    read_line(fd, line, sizeof line);
+    long long size, len;
+    if (sscanf(expect_ok(line), "%lld %lld", &size, &len) != 2)
+        die("unexpected reply: %s", line);
+    double t0 = now_s();
+    long long got = 0;
+    /* what read_line buffered after the reply is body already */
+    size_t first = rlen < (size_t)len ? rlen : (size_t)len;
+    if (first && write(out, rbuf, first) != (ssize_t)first)
+        die("%s: %s", part, strerror(errno));
+    memmove(rbuf, rbuf + first, rlen - first);
+    rlen -= first;
+    got = (long long)first;
+    static char buf[1 << 20];
+    while (got < len) {
+        size_t want = (size_t)(len - got) < sizeof buf ? (size_t)(len - got) : sizeof buf;
+        ssize_t r = recv(fd, buf, want, 0);
+        if (r <= 0)
+            die("download of %s cut after %lld of %lld bytes (resume with --continue)", name,
+                (long long)have + got, size);
+        if (write(out, buf, (size_t)r) != r)
+            die("%s: %s", part, strerror(errno));
+        got += r;
+        progress(name, have + got, size, t0, 0);
+    }
+    progress(name, have + got, size, t0, 1);
+    if (fsync(out) < 0)
+        die("%s: %s", part, strerror(errno));
+    /* verify against the server's checksum before taking the file */
+    dprintf(fd, "SHA256 %s\n", name);
+    read_line(fd, line, sizeof line);
+    const char *theirs = expect_ok(line);
+    unsigned char mine[32];
+    char mhex[65];
+    sha256_file(out, mine);
+    to_hex(mhex, mine);
+    close(out);
+    if (strcmp(mhex, theirs) != 0)
+        die("%s: checksum mismatch (the server's file may have changed; %s kept for inspection)", name, part);
+    if (rename(part, dest) < 0)
+        die("%s: %s", dest, strerror(errno));
+    return 0;
+}
+
+static int cmd_put(int fd, const char *file, const char *name)
+{
+    int in = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0)
+        die("%s: %s", file, strerror(errno));
+    unsigned char sha[32];
+    char h[65], line[1024];
+    sha256_file(in, sha);
+    to_hex(h, sha);
+    dprintf(fd, "PUT %lld %s %s\n", (long long)st.st_size, h, name);
+    read_line(fd, line, sizeof line);
+    if (strcmp(line, "CONTINUE") != 0)
+        expect_ok(line), die("unexpected reply: %s", line);
+    double t0 = now_s();
+    off_t off = 0;
+    while (off < st.st_size) {
+        ssize_t n = sendfile(fd, in, &off, (size_t)(st.st_size - off) > (1 << 20) ? 1 << 20 : (size_t)(st.st_size - off));
+        if (n <= 0)
+            die("sending %s: %s", file, n < 0 ? strerror(errno) : "file shrank");
+        progress(name, off, st.st_size, t0, 0);
+    }
+    progress(name, off, st.st_size, t0, 1);
+    read_line(fd, line, sizeof line);
+    const char *got = expect_ok(line);
+    if (strcmp(got, h) != 0)
+        die("the server stored a different checksum: %s", got);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int cont = 0;
+    const char *args[8];
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-q"))
+            quiet = 1;
+        else if (!strcmp(argv[i], "--continue"))
+            cont = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (n < 8)
+            args[n++] = argv[i];
+    }
+    if (n < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = args[1];
+    int fd;
+    if (!strcmp(cmd, "ls") && n == 2)
+        return fd = dial(args[0]), cmd_ls(fd);
+    if (!strcmp(cmd, "sha256") && n == 3)
+        return fd = dial(args[0]), cmd_sha(fd, args[2]);
+    if (!strcmp(cmd, "get") && (n == 3 || n == 4)) {
+        const char *dest = n == 4 ? args[3] : args[2];
+        return fd = dial(args[0]), cmd_get(fd, args[2], dest, cont);
+    }
+    if (!strcmp(cmd, "put") && (n == 3 || n == 4)) {
+        const char *name = n == 4 ? args[3] : strrchr(args[2], '/') ? strrchr(args[2], '/') + 1 : args[2];
+        return fd = dial(args[0]), cmd_put(fd, args[2], name);
+    }
+    usage(stderr);
+    return 2;
+}
