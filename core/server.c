@@ -30,6 +30,8 @@ static void teardown(void)
     nc__work_shutdown();
     for (size_t i = 0; i < R->nlisteners; i++) {
         nc_listener *l = &R->listeners[i];
+        if (!l->conf)
+            continue; /* start-up failed before this one was set up */
         nc__listener_close(l);
         if (l->inited && l->m->fini)
             l->m->fini(l, l->instance);
@@ -117,8 +119,9 @@ int nc__server_run(nc__config *cfg, int check_only)
         return NC_EXIT_RUNTIME;
     }
     R->nlisteners = cfg->nlisteners;
-    for (size_t i = 0; i < cfg->nlisteners; i++) {
+    for (size_t i = 0; i < cfg->nlisteners; i++)
         R->listeners[i].fd = -1;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
         if (init_listener(cfg, &R->listeners[i], &cfg->listeners[i]) < 0) {
             teardown();
             return NC_EXIT_CONFIG;

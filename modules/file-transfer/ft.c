@@ -118,9 +118,21 @@ static int ft_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_error(o, "root", "missing (the folder files are stored in)");
         goto fail;
     }
-    if (mkdir(f->root, 0755) < 0 && errno != EEXIST) {
-        nc_opt_error(o, "root", "%s: cannot create: %s", f->root, strerror(errno));
-        goto fail;
+    /* Create root and its missing parents (like mkdir -p). */
+    char path[4096];
+    snprintf(path, sizeof path, "%s", f->root);
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                nc_opt_error(o, "root", "%s: cannot create: %s", path, strerror(errno));
+                goto fail;
+            }
+            *p = c;
+            if (!c)
+                break;
+        }
     }
     f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (f->rootfd < 0) {

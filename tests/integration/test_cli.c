@@ -74,6 +74,14 @@ static void test_check_bad(void)
              "\"options\":{\"must_be_even\":3}}]}",
              t_build_path("tests/modules/testmod.so"));
     check_bad("bad4.json", json, "listeners[0].options.must_be_even: 3 is odd");
+    /* A refusal in the middle: the listeners after it were never set up,
+     * and tearing down must not touch them (this crashed once). */
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\"},"
+             "{\"name\":\"mid\",\"module\":\"%s\",\"listen\":\"127.0.0.1:2\","
+             "\"options\":{\"must_be_even\":5}},{\"name\":\"e3\",\"module\":\"echo\",\"listen\":\"127.0.0.1:3\"}]}",
+             t_build_path("tests/modules/testmod.so"));
+    check_bad("bad4b.json", json, "listeners[1].options.must_be_even: 5 is odd");
     snprintf(json, sizeof json,
              "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\","
              "\"options\":{\"mode\":\"sing\"}}]}",
