@@ -163,8 +163,15 @@ def main():
         bench_objs.append(o)
     if bench_objs:
         w(f"build $builddir/netcore-bench: link {' '.join(bench_objs)}")
-        w("  libs = -ljansson")
+        w("  libs = -ljansson -lcrypto")
         tool_outs.append("$builddir/netcore-bench")
+    w("")
+
+    # bench/rawsend.c: the raw sendfile limit the file benchmark compares with.
+    w("build $builddir/obj/bench/rawsend.o: cc bench/rawsend.c")
+    w("build $builddir/bench-rawsend: link $builddir/obj/bench/rawsend.o")
+    w("  libs = -lpthread -lcrypto")
+    tool_outs.append("$builddir/bench-rawsend")
     w("")
 
     ft_objs = []

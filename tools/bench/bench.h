@@ -27,6 +27,7 @@ typedef struct opts {
     double rate;       /* udp: datagrams/s, 0 = as fast as possible */
     const char *name;  /* file: remote file name */
     int upload;        /* file: upload instead of download */
+    int no_verify;     /* file: skip the SHA-256 check (the client's hashing is then no limit) */
     int json;
     const char *csv;
     const char *plot;
@@ -114,7 +115,7 @@ void run_record(run *r, uint64_t latency_ns, uint64_t bytes);
 int parse_target(const char *s, target *t);
 
 /* scenarios */
-extern const scenario scen_echo, scen_http, scen_broadcast, scen_udp, scen_chat;
+extern const scenario scen_echo, scen_http, scen_broadcast, scen_udp, scen_chat, scen_file;
 
 /* report.c */
 void report(const opts *o, target *targets, int ntargets, result *res, int nres);

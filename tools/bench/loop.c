@@ -281,7 +281,7 @@ extern int bench_progress_tty;
 int run_scenario(const opts *o, target *t, int round, result *res)
 {
     static const scenario *all[] = {&scen_echo, &scen_http, &scen_broadcast, &scen_udp,
-                                    &scen_chat};
+                                    &scen_chat, &scen_file};
     run r = {.o = o, .t = t, .res = res};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->name, o->scenario) == 0)

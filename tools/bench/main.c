@@ -26,7 +26,7 @@ static void usage(FILE *f)
         "usage: netcore-bench SCENARIO [options] [NAME=]ADDR...\n"
         "       netcore-bench run SPEC.json [options]\n"
         "\n"
-        "Scenarios: echo, http, broadcast, chat, udp.  ADDR: HOST:PORT, [IPv6]:PORT, unix:PATH.\n"
+        "Scenarios: echo, http, broadcast, chat, file, udp.  ADDR: HOST:PORT, [IPv6]:PORT, unix:PATH.\n"
         "Several targets are measured in alternating rounds (A, B, A, B ...); the table\n"
         "shows medians over rounds and each target's ratio to the first.\n"
         "\n"
@@ -46,6 +46,9 @@ static void usage(FILE *f)
         "      --dialect D       broadcast: netcore, plain or redis  [netcore]\n"
         "      --redis           broadcast: same as --dialect redis\n"
         "      --rate N          udp: datagrams per second (0: as fast as possible) [0]\n"
+        "      --name NAME       file: the file to download (or upload to)\n"
+        "      --upload          file: upload --size bytes instead of downloading\n"
+        "      --no-verify       file: check lengths only, not SHA-256 (hashing can limit the client)\n"
         "      --json            print JSON instead of the table\n"
         "      --csv FILE        also write one row per target and round\n"
         "      --plot FILE       also draw a latency CDF and throughput bars (.png or .svg)\n"
@@ -59,7 +62,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_TIMEOUT = 256, OPT_PATH, OPT_CLOSE, OPT_EXPECT, OPT_SUBS, OPT_PUBS, OPT_WINDOW, OPT_DIALECT, OPT_REDIS,
-    OPT_RATE, OPT_JSON, OPT_CSV, OPT_PLOT
+    OPT_RATE, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_NAME, OPT_UPLOAD, OPT_NOVERIFY
 };
 
 static const struct option longopts[] = {
@@ -73,11 +76,13 @@ static const struct option longopts[] = {
     {"redis", no_argument, NULL, OPT_REDIS},         {"rate", required_argument, NULL, OPT_RATE},
     {"json", no_argument, NULL, OPT_JSON},           {"csv", required_argument, NULL, OPT_CSV},
     {"plot", required_argument, NULL, OPT_PLOT},     {"quiet", no_argument, NULL, 'q'},
+    {"name", required_argument, NULL, OPT_NAME},   {"upload", no_argument, NULL, OPT_UPLOAD},
+    {"no-verify", no_argument, NULL, OPT_NOVERIFY},
     {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
 };
 
 /* Which options the command line set, so a spec's values yield to them. */
-static unsigned char set_by_cli[OPT_PLOT + 1];
+static unsigned char set_by_cli[OPT_NOVERIFY + 1];
 
 static void defaults(opts *o)
 {
@@ -121,6 +126,9 @@ static int set_opt(opts *o, int ch, const char *v)
     case OPT_CSV: o->csv = v; break;
     case OPT_PLOT: o->plot = v; break;
     case 'q': o->quiet = 1; break;
+    case OPT_NAME: o->name = v; break;
+    case OPT_UPLOAD: o->upload = 1; break;
+    case OPT_NOVERIFY: o->no_verify = 1; break;
     default: return -1;
     }
     if (end && *end) {
@@ -276,6 +284,7 @@ static void apply_json_opts(opts *o, json_t *obj)
         {"rounds", 'r'}, {"timeout", OPT_TIMEOUT}, {"path", OPT_PATH}, {"close", OPT_CLOSE},
         {"expect_length", OPT_EXPECT}, {"subscribers", OPT_SUBS}, {"publishers", OPT_PUBS},
         {"window", OPT_WINDOW}, {"dialect", OPT_DIALECT}, {"rate", OPT_RATE},
+        {"name", OPT_NAME}, {"upload", OPT_UPLOAD}, {"no_verify", OPT_NOVERIFY},
     };
     const char *k;
     json_t *v;
@@ -302,8 +311,9 @@ static void apply_json_opts(opts *o, json_t *obj)
             snprintf(buf, sizeof buf, "1");
         else
             continue;
-        if (map[i].ch == OPT_CLOSE) {
-            o->close_each = json_is_true(v);
+        if (map[i].ch == OPT_CLOSE || map[i].ch == OPT_UPLOAD || map[i].ch == OPT_NOVERIFY) {
+            *(map[i].ch == OPT_CLOSE ? &o->close_each : map[i].ch == OPT_UPLOAD ? &o->upload : &o->no_verify) =
+                json_is_true(v);
             continue;
         }
         set_opt(o, map[i].ch, s);

@@ -63,6 +63,8 @@ static const char *unit(const opts *o)
         return "dgram/s";
     if (!strcmp(o->scenario, "chat"))
         return "msg/s";
+    if (!strcmp(o->scenario, "file"))
+        return "files/s";
     return "ops/s";
 }
 
@@ -143,6 +145,9 @@ static void print_table(const opts *o, summary *s, int nt)
     else if (!strcmp(o->scenario, "udp"))
         snprintf(what, sizeof what, "%zu B datagrams, %s", o->size,
                  o->rate > 0 ? "paced" : "as fast as possible");
+    else if (!strcmp(o->scenario, "file"))
+        snprintf(what, sizeof what, "%d connections, %s %s%s", o->conns, o->upload ? "upload to" : "download of",
+                 o->name ? o->name : "?", o->upload ? "" : ", SHA-256 verified");
     else if (!strcmp(o->scenario, "chat"))
         snprintf(what, sizeof what, "%d pairs exchanging private messages, %zu B", o->conns, o->size);
     else if (!strcmp(o->scenario, "http"))
