@@ -228,6 +228,12 @@ def main():
     w("build run: run | all")
     w("  cmd = $builddir/netcore -c conf/netcore.json")
     w("  desc = RUN netcore -c conf/netcore.json")
+    w("build install: run | all")
+    w("  cmd = scripts/install --prefix $prefix --builddir $builddir")
+    w("  desc = INSTALL under $${DESTDIR}$prefix")
+    w("build uninstall: run")
+    w("  cmd = scripts/install --uninstall --prefix $prefix --builddir $builddir")
+    w("  desc = UNINSTALL from $${DESTDIR}$prefix")
     w("default all")
     text = "\n".join(out) + "\n"
 

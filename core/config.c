@@ -13,16 +13,28 @@
 
 #include "log.h"
 
-static char *default_dirs[2];
+/* Beside the executable (a build tree), relative to it (an installed tree
+ * that was moved, or staged under DESTDIR), then the configured prefix. */
+static char *default_dirs[3];
 
 void nc__config_set_default_modules_dirs(const char *exe_dir, const char *installed)
 {
-    free(default_dirs[0]);
-    free(default_dirs[1]);
-    default_dirs[0] = NULL;
-    if (exe_dir && asprintf(&default_dirs[0], "%s/modules", exe_dir) < 0)
-        default_dirs[0] = NULL;
-    default_dirs[1] = installed ? strdup(installed) : NULL;
+    for (int i = 0; i < 3; i++) {
+        free(default_dirs[i]);
+        default_dirs[i] = NULL;
+    }
+    if (exe_dir) {
+        if (asprintf(&default_dirs[0], "%s/modules", exe_dir) < 0)
+            default_dirs[0] = NULL;
+        if (asprintf(&default_dirs[1], "%s/../lib/netcore/modules", exe_dir) < 0)
+            default_dirs[1] = NULL;
+    }
+    default_dirs[2] = installed ? strdup(installed) : NULL;
+}
+
+const char *nc__config_default_modules_dir(int i)
+{
+    return i >= 0 && i < 3 ? default_dirs[i] : NULL;
 }
 
 /* "FILE: PATH: message" */
@@ -149,13 +161,12 @@ char *nc__config_module_path(const nc__config *cfg, const char *module, char *er
         snprintf(err, errlen, "\"%s\" is not a module name or a path to a .so", module);
         return NULL;
     }
-    const char *dirs[2] = {cfg->modules_dir, NULL};
-    if (!cfg->modules_dir) {
-        dirs[0] = default_dirs[0];
-        dirs[1] = default_dirs[1];
-    }
+    const char *dirs[3] = {cfg->modules_dir, NULL, NULL};
+    if (!cfg->modules_dir)
+        for (int i = 0; i < 3; i++)
+            dirs[i] = default_dirs[i];
     char looked[1024] = "";
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (!dirs[i])
             continue;
         if (asprintf(&p, "%s/%s.so", dirs[i], module) < 0) {
@@ -164,11 +175,16 @@ char *nc__config_module_path(const nc__config *cfg, const char *module, char *er
         }
         if (access(p, F_OK) == 0)
             return p;
+        /* Name only the folders that exist, unless none does. */
         size_t l = strlen(looked);
-        snprintf(looked + l, sizeof looked - l, "%s%s", l ? ", " : "", dirs[i]);
+        if (access(dirs[i], F_OK) == 0)
+            snprintf(looked + l, sizeof looked - l, "%s%s", l ? ", " : "", dirs[i]);
         free(p);
         p = NULL;
     }
+    for (int i = 0; i < 3 && !looked[0]; i++)
+        if (dirs[i])
+            snprintf(looked, sizeof looked, "%s", dirs[i]);
     snprintf(err, errlen, "no module \"%s\" (looked in %s)", module, looked[0] ? looked : "nothing");
     return NULL;
 }

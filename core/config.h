@@ -54,6 +54,8 @@ void nc__config_free(nc__config *cfg);
  * the folder beside the executable's ("<exe dir>/modules"), then the
  * installed one.  Set once by main. */
 void nc__config_set_default_modules_dirs(const char *exe_dir, const char *installed);
+/* The i-th default folder (0..2), or NULL. */
+const char *nc__config_default_modules_dir(int i);
 /* Resolve `module` (a name, or a path with '/' or ending in ".so") for the
  * config; returns a malloc'd path, or NULL with err filled. */
 char *nc__config_module_path(const nc__config *cfg, const char *module, char *err, size_t errlen);

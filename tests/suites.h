@@ -23,6 +23,7 @@
     X(http)                                                                                \
     X(udp)                                                                                 \
     X(ft)                                                                                  \
+    X(sdk)                                                                                 \
     X(bchat)
 
 #define X(name) int add_##name##_suite(void);

@@ -38,10 +38,19 @@ static void test_build_ninja_fresh(void)
     free(have);
 }
 
+static void test_api_doc_fresh(void)
+{
+    int st = system("python3 scripts/gen-api-doc --check");
+    if (st != 0)
+        fprintf(stderr, "\n  docs/api.md is stale: run scripts/gen-api-doc\n");
+    CU_ASSERT_EQUAL(st, 0);
+}
+
 int add_build_suite(void)
 {
     CU_pSuite s = CU_add_suite("build", NULL, NULL);
-    if (!s || !CU_add_test(s, "shipped build.ninja matches ./configure.py", test_build_ninja_fresh))
+    if (!s || !CU_add_test(s, "shipped build.ninja matches ./configure.py", test_build_ninja_fresh) ||
+        !CU_add_test(s, "docs/api.md matches the header", test_api_doc_fresh))
         return -1;
     return 0;
 }

@@ -1,0 +1,208 @@
+/* test_sdk.c -- the module SDK end to end: install into a temporary DESTDIR,
+ * build examples/kv out of tree with pkg-config against that install, run the
+ * installed netcore with it (its own modules found without a modules_dir) and
+ * talk to it; --list-modules; the public header compiled as C99, C11 and
+ * C++; uninstall. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "suites.h"
+
+static char dest[300], prefix_root[400];
+
+static int sh(const char *cmd, char *out, size_t n)
+{
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    size_t got = out ? fread(out, 1, n - 1, f) : 0;
+    if (out)
+        out[got] = '\0';
+    else
+        while (fgetc(f) != EOF)
+            ;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int setup(void)
+{
+    snprintf(dest, sizeof dest, "%s/destdir", t_tmpdir());
+    snprintf(prefix_root, sizeof prefix_root, "%s/usr/local", dest);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "DESTDIR=%s scripts/install --prefix /usr/local --builddir %s 2>&1", dest,
+             t_builddir());
+    return sh(cmd, NULL, 0) == 0 ? 0 : -1;
+}
+
+static void test_layout(void)
+{
+    static const char *const files[] = {
+        "bin/netcore", "bin/netcore-bench", "bin/netcore-ft", "include/netcore/netcore.h",
+        "lib/netcore/modules/echo.so", "lib/netcore/modules/http-static.so",
+        "lib/netcore/modules/file-transfer.so", "lib/pkgconfig/netcore.pc",
+        "share/netcore/netcore.json", "share/netcore/www/index.html", "share/man/man1/netcore.1",
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", prefix_root, files[i]);
+        if (access(p, F_OK) != 0)
+            fprintf(stderr, "\n  missing: %s\n", p);
+        CU_ASSERT_EQUAL(access(p, F_OK), 0);
+    }
+    char cmd[1024], out[1024];
+    snprintf(cmd, sizeof cmd,
+             "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --variable=modulesdir --modversion netcore",
+             prefix_root);
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    T_ASSERT_STR_CONTAINS(out, "/usr/local/lib/netcore/modules\n");
+    /* the installed config checks with the installed modules */
+    snprintf(cmd, sizeof cmd, "cd %s/share/netcore && %s/bin/netcore -t -c netcore.json 2>&1", prefix_root,
+             prefix_root);
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    T_ASSERT_STR_CONTAINS(out, "configuration is valid");
+}
+
+static void test_kv_out_of_tree(void)
+{
+    char cmd[2048], out[4096], so[300];
+    snprintf(so, sizeof so, "%s/kv.so", t_tmpdir());
+    /* exactly the tutorial's command, against the DESTDIR install */
+    snprintf(cmd, sizeof cmd,
+             "cd examples/kv && PKG_CONFIG_PATH=%s/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=%s "
+             "cc -O2 -Wall -Wextra -Werror -shared -fPIC $(PKG_CONFIG_PATH=%s/lib/pkgconfig "
+             "PKG_CONFIG_SYSROOT_DIR=%s pkg-config --cflags netcore) -o %s kv.c 2>&1",
+             prefix_root, dest, prefix_root, dest, so);
+    CU_ASSERT_EQUAL_FATAL(sh(cmd, out, sizeof out), 0);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"kv\",\"module\":\"%s\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"max_value\":16}},"
+             "{\"name\":\"echo\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}",
+             so);
+    /* run the installed binary: t_start runs <builddir>/netcore, so start it by hand */
+    const char *conf = t_write_file("kv.json", json);
+    snprintf(cmd, sizeof cmd, "%s/bin/netcore", prefix_root);
+    int pipefd[2];
+    CU_ASSERT_FATAL(pipe(pipefd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        execl(cmd, cmd, "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    t_proc *p = calloc(1, sizeof *p);
+    p->pid = pid;
+    p->errfd = pipefd[0];
+    CU_ASSERT_FATAL(t_wait_log(p, " ready: ", 5000));
+    int port = t_port(p, "kv");
+    t_client *a = t_client_new(port), *w = t_client_new(port);
+    t_client_send(w, "WATCH\n");
+    T_LINE(w, "+OK watching");
+    t_client_send(a, "SET color blue\nGET color\nGET nope\nSET big 01234567890123456789\nDEL color\nDEL color\nBOGUS\n");
+    T_LINE(a, "+OK");
+    T_LINE(a, "$blue");
+    T_LINE(a, "-ERR no such key");
+    T_LINE(a, "-ERR value longer than max_value (16)");
+    T_LINE(a, ":1");
+    T_LINE(a, ":0");
+    T_LINE(a, "-ERR unknown command");
+    T_LINE(w, "* set color");
+    T_LINE(w, "* del color");
+    /* the timer: a key with EX 1 expires, and watchers hear it */
+    t_client_send(a, "SET brief x EX 1\n");
+    T_LINE(a, "+OK");
+    T_LINE(w, "* set brief");
+    char line[256];
+    CU_ASSERT(t_readline(w, line, sizeof line, 3000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "* expired brief");
+    /* DUMP streams every key */
+    for (int i = 0; i < 500; i++) {
+        char c[64];
+        snprintf(c, sizeof c, "SET k%d v%d\n", i, i);
+        t_client_send(a, c);
+        T_LINE(a, "+OK");
+    }
+    t_client_send(a, "DUMP\n");
+    int lines = 0;
+    while (t_readline(a, line, sizeof line, 3000) >= 0 && strcmp(line, "END") != 0)
+        lines++;
+    CU_ASSERT_EQUAL(lines, 500);
+    t_client_free(a);
+    t_client_free(w);
+    /* the installed echo module was found without a modules_dir */
+    int e = t_connect_tcp(t_port(p, "echo"));
+    t_send_all(e, "hi", 2);
+    char b[4] = {0};
+    CU_ASSERT_EQUAL(t_recv_exact(e, b, 2, 3000), 2);
+    close(e);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
+static void test_list_modules(void)
+{
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof cmd, "%s/bin/netcore --list-modules", prefix_root);
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    T_ASSERT_STR_CONTAINS(out, "netcore 0.1.0, module ABI 1.0\n");
+    T_ASSERT_STR_CONTAINS(out, "/usr/local/lib/netcore/modules:\n");
+    T_ASSERT_STR_CONTAINS(out, "  echo             1.0.0    ABI 1.0  sends every byte back (TCP, Unix, UDP)\n");
+    T_ASSERT_STR_CONTAINS(out, "  http-static      1.0.0    ABI 1.0  ");
+    /* a folder with a broken module: listed with the reason */
+    char json[512];
+    snprintf(json, sizeof json, "{\"modules_dir\":\"%s/tests/modules\",\"listeners\":[]}", t_builddir()[0] == '/' ? t_builddir() : t_build_path(""));
+    const char *conf = t_write_file("list.json", json);
+    snprintf(cmd, sizeof cmd, "%s/bin/netcore --list-modules -c %s", prefix_root, conf);
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    T_ASSERT_STR_CONTAINS(out, "  bad_abi.so       cannot be loaded: module ABI 2.0 does not match netcore ABI 1.0\n");
+    T_ASSERT_STR_CONTAINS(out, "  no_symbol.so     cannot be loaded: no \"netcore_module\" symbol: not a netcore module\n");
+    T_ASSERT_STR_CONTAINS(out, "  testmod          0.0.1    ABI 1.0");
+}
+
+static void test_headers(void)
+{
+    char cmd[1024], out[4096];
+    const char *src = t_write_file("hdr.c", "#include <netcore/netcore.h>\n"
+                                            "static ssize_t d(nc_conn *c, const char *p, size_t n) { (void)c; (void)p; return (ssize_t)n; }\n"
+                                            "NC_MODULE_DEFINE = { NC_MODULE_HEADER, .flags = NC_MOD_STREAM, .name = \"h\", .on_data = d };\n");
+    const char *cpp = t_write_file("hdr.cc", "#include <netcore/netcore.h>\n"
+                                             "extern \"C\" int use(nc_conn *c) { return nc_send(c, \"x\", 1); }\n");
+    static const char *const modes[] = {"cc -std=c99", "cc -std=c11", "c++ -std=c++11", "c++ -std=c++17"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "%s -Wall -Wextra -pedantic -Werror -fsyntax-only -I%s/include %s 2>&1", modes[i],
+                 prefix_root, i < 2 ? src : cpp);
+        int rc = sh(cmd, out, sizeof out);
+        if (rc != 0)
+            fprintf(stderr, "\n  %s:\n%s\n", modes[i], out);
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+}
+
+static void test_uninstall(void)
+{
+    char cmd[1024], out[1024];
+    snprintf(cmd, sizeof cmd, "DESTDIR=%s scripts/install --uninstall --prefix /usr/local --builddir %s 2>&1", dest,
+             t_builddir());
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "find %s -type f | wc -l", dest);
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "0\n");
+}
+
+int add_sdk_suite(void)
+{
+    CU_pSuite s = CU_add_suite("sdk", setup, NULL);
+    if (!s || !CU_add_test(s, "DESTDIR install: files, netcore.pc, installed config", test_layout) ||
+        !CU_add_test(s, "examples/kv built out of tree, run by the installed netcore", test_kv_out_of_tree) ||
+        !CU_add_test(s, "--list-modules, broken modules with their reason", test_list_modules) ||
+        !CU_add_test(s, "the header as C99, C11, C++11, C++17", test_headers) ||
+        !CU_add_test(s, "uninstall removes every file", test_uninstall))
+        return -1;
+    return 0;
+}
