@@ -96,6 +96,12 @@ static int check_object(json_t *obj, const struct key *keys, size_t nkeys, void 
         if (!key)
             return fail(err, errlen, file, sub, "unknown key");
         int ok;
+        if (strcmp(k, "workers") == 0 && !*path) {
+            ok = json_is_integer(v) || (json_is_string(v) && !strcmp(json_string_value(v), "auto"));
+            if (!ok)
+                return fail(err, errlen, file, sub, "expected a number of workers or \"auto\"");
+            continue;
+        }
         switch (key->kind) {
         case K_STR:
             ok = json_is_string(v);
@@ -200,6 +206,8 @@ static const struct key listener_keys[] = {
     {"idle_timeout_ms", K_INT, 0, 86400000, 300000, LOFF(idle_timeout_ms)},
     {"max_input_bytes", K_INT, 1, 1LL << 30, 1 << 20, LOFF(max_input_bytes)},
     {"max_output_bytes", K_INT, 1024, 1LL << 36, 16 << 20, LOFF(max_output_bytes)},
+    {"max_connections_per_ip", K_INT, 0, 10000000, 0, LOFF(max_connections_per_ip)},
+    {"send_timeout_ms", K_INT, 0, 86400000, 60000, LOFF(send_timeout_ms)},
     {"options", K_OBJ, 0, 0, 0, SIZE_MAX},
 };
 
@@ -298,6 +306,12 @@ static const struct key top_keys[] = {
     {"modules_dir", K_STR, 0, 0, 0, SIZE_MAX},
     {"log", K_OBJ, 0, 0, 0, SIZE_MAX},
     {"shutdown_timeout_ms", K_INT, 0, 3600000, 5000, COFF(shutdown_timeout_ms)},
+    {"drain_timeout_ms", K_INT, 0, 86400000, 30000, COFF(drain_timeout_ms)},
+    {"max_connections", K_INT, 1, 100000000, 1000000, COFF(max_connections)},
+    {"workers", K_STR, 0, 0, 0, SIZE_MAX}, /* a number or "auto": checked below */
+    {"pid_file", K_STR, 0, 0, 0, SIZE_MAX},
+    {"user", K_STR, 0, 0, 0, SIZE_MAX},
+    {"group", K_STR, 0, 0, 0, SIZE_MAX},
     {"listeners", K_ARR, 0, 0, 0, SIZE_MAX},
 };
 
@@ -325,6 +339,33 @@ static int parse_root(nc__config *cfg, char *err, size_t errlen)
         if (!cfg->modules_dir)
             return fail(err, errlen, cfg->path, NULL, "out of memory");
     }
+
+    json_t *wv = json_object_get(root, "workers");
+    if (!wv) {
+        cfg->workers = 1;
+    } else if (json_is_integer(wv)) {
+        cfg->workers = json_integer_value(wv);
+        if (cfg->workers < 1 || cfg->workers > 64)
+            return fail(err, errlen, cfg->path, "workers", "expected 1 to 64 or \"auto\"");
+    } else {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = n < 1 ? 1 : n > 64 ? 64 : n;
+    }
+    cfg->pid_file = str_or(root, "pid_file", NULL);
+    if (cfg->pid_file) {
+        if (!cfg->pid_file[0])
+            return fail(err, errlen, cfg->path, "pid_file", "expected a file path");
+        if (cfg->pid_file[0] == '/')
+            cfg->pid_path = strdup(cfg->pid_file);
+        else if (asprintf(&cfg->pid_path, "%s/%s", cfg->dir, cfg->pid_file) < 0)
+            cfg->pid_path = NULL;
+        if (!cfg->pid_path)
+            return fail(err, errlen, cfg->path, NULL, "out of memory");
+    }
+    cfg->user = str_or(root, "user", NULL);
+    cfg->group = str_or(root, "group", NULL);
+    if (cfg->group && !cfg->user)
+        return fail(err, errlen, cfg->path, "group", "needs \"user\" as well");
 
     cfg->log_level = NC_LOG_INFO;
     cfg->log_format = NC_LOGFMT_TEXT;
@@ -452,6 +493,7 @@ void nc__config_free(nc__config *cfg)
     free(cfg->dir);
     free(cfg->modules_dir);
     free(cfg->log_file);
+    free(cfg->pid_path);
     if (cfg->root)
         json_decref(cfg->root);
     memset(cfg, 0, sizeof *cfg);

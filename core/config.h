@@ -25,6 +25,8 @@ typedef struct nc__lconf {
     long long idle_timeout_ms;   /* 0: none */
     long long max_input_bytes;
     long long max_output_bytes;
+    long long max_connections_per_ip; /* 0: no limit */
+    long long send_timeout_ms;        /* 0: none */
     json_t *options;        /* borrowed from the config's JSON tree */
 } nc__lconf;
 
@@ -36,6 +38,12 @@ typedef struct nc__config {
     int log_format;
     char *log_file;         /* NULL: stderr */
     long long shutdown_timeout_ms;
+    long long drain_timeout_ms;   /* reload: how long old workers may finish */
+    long long workers;            /* resolved: "auto" is the CPU count */
+    long long max_connections;    /* all listeners of all workers together */
+    const char *pid_file;         /* NULL: none (resolved path in pid_path) */
+    char *pid_path;
+    const char *user, *group;     /* NULL: not set */
     nc__lconf *listeners;
     size_t nlisteners;
     json_t *root;           /* owns every borrowed string above */

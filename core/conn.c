@@ -20,6 +20,58 @@
 #include "core.h"
 #include "log.h"
 
+/* At most 20 lines a second from one call site: a flood of misbehaving
+ * peers must not flood the log. */
+typedef struct limiter {
+    uint64_t second;
+    unsigned n, dropped;
+} limiter;
+
+static int allow(limiter *lm)
+{
+    uint64_t s = nc__R.now / 1000;
+    if (s != lm->second) {
+        if (lm->dropped)
+            nc__log(NC_LOG_WARN, NULL, 0, "(%u similar log lines suppressed)", lm->dropped);
+        lm->second = s;
+        lm->n = lm->dropped = 0;
+    }
+    if (++lm->n <= 20)
+        return 1;
+    lm->dropped++;
+    return 0;
+}
+
+static void wait_del(nc_conn *c)
+{
+    nc_listener *l = c->l;
+    if (c->wprev)
+        c->wprev->wnext = c->wnext;
+    else if (l->wait_head == c)
+        l->wait_head = c->wnext;
+    else
+        return; /* not on the list */
+    if (c->wnext)
+        c->wnext->wprev = c->wprev;
+    else
+        l->wait_tail = c->wprev;
+    c->wprev = c->wnext = NULL;
+}
+
+static void wait_add(nc_conn *c)
+{
+    nc_listener *l = c->l;
+    c->wait_since = nc__R.now;
+    c->wprev = l->wait_tail;
+    c->wnext = NULL;
+    if (l->wait_tail)
+        l->wait_tail->wnext = c;
+    else
+        l->wait_head = c;
+    l->wait_tail = c;
+    nc__listener_send_arm(l);
+}
+
 static void update_events(nc_conn *c)
 {
     uint32_t want = 0;
@@ -147,11 +199,14 @@ void nc_close(nc_conn *c, int how)
  * module cannot frame (or faster than it can consume). */
 static int over_input_limit(nc_conn *c, size_t left)
 {
+    static limiter lm;
     if (left <= (size_t)c->l->conf->max_input_bytes)
         return 0;
-    nc__log(NC_LOG_WARN, c->l->name, c->id,
-            "%zu bytes of unconsumed input exceed max_input_bytes (%lld); closing", left,
-            c->l->conf->max_input_bytes);
+    c->l->errors++;
+    if (allow(&lm))
+        nc__log(NC_LOG_WARN, c->l->name, c->id,
+                "%zu bytes of unconsumed input exceed max_input_bytes (%lld); closing", left,
+                c->l->conf->max_input_bytes);
     nc_close(c, NC_CLOSE_ABORT);
     return 1;
 }
@@ -244,6 +299,7 @@ static void do_read(nc_conn *c)
     } else if (n == 0) {
         on_eof(c);
     } else if (errno != EAGAIN && errno != EINTR) {
+        c->l->errors++;
         nc__log(NC_LOG_DEBUG, c->l->name, c->id, "read: %s", strerror(errno));
         nc_close(c, NC_CLOSE_ABORT);
     }
@@ -260,14 +316,25 @@ void nc__conn_flush(nc_conn *c)
         nc__conn_touch(c);
     }
     if (rc < 0) {
+        c->l->errors++;
         nc__log(NC_LOG_DEBUG, c->l->name, c->id, "write: %s", strerror(-rc));
         nc_close(c, NC_CLOSE_ABORT);
         return;
     }
-    if (rc == 1)
-        c->flags |= CF_WAIT_OUT;
-    else
+    /* The send-timeout list holds the connections waiting for their peer
+     * to read; any progress restarts the clock. */
+    if (rc == 1) {
+        if (!(c->flags & CF_WAIT_OUT)) {
+            c->flags |= CF_WAIT_OUT;
+            wait_add(c);
+        } else if (wrote) {
+            wait_del(c);
+            wait_add(c);
+        }
+    } else if (c->flags & CF_WAIT_OUT) {
         c->flags &= ~CF_WAIT_OUT;
+        wait_del(c);
+    }
     size_t high = c->l->high_water;
     if (c->out.mem >= high)
         c->flags |= CF_THROTTLED;
@@ -313,6 +380,9 @@ void nc__conn_destroy(nc_conn *c)
     else
         l->tail = c->prev;
     idle_unlink(c);
+    if (c->flags & CF_WAIT_OUT)
+        wait_del(c);
+    nc__listener_ip_release(l, c);
     l->nconns--;
     nc__R.nconns--;
     if (c->flags & CF_FLUSH_CLOSE) {
@@ -391,10 +461,13 @@ static int queued(nc_conn *c, int rc)
         nc_close(c, NC_CLOSE_ABORT);
         return -1;
     }
+    static limiter lm;
     if (c->out.mem > (size_t)c->l->conf->max_output_bytes) {
-        nc__log(NC_LOG_WARN, c->l->name, c->id,
-                "slow consumer: %zu bytes queued exceed max_output_bytes (%lld); closing",
-                c->out.mem, c->l->conf->max_output_bytes);
+        c->l->errors++;
+        if (allow(&lm))
+            nc__log(NC_LOG_WARN, c->l->name, c->id,
+                    "slow consumer: %zu bytes queued exceed max_output_bytes (%lld); closing",
+                    c->out.mem, c->l->conf->max_output_bytes);
         nc_close(c, NC_CLOSE_ABORT);
         return -1;
     }

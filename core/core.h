@@ -31,6 +31,13 @@ enum {
     CF_ACCEPTED = 1u << 9,   /* on_accept said yes: on_close is owed */
 };
 
+/* Open connections per peer address (max_connections_per_ip). */
+typedef struct nc__ipcount {
+    unsigned char addr[16];
+    uint32_t count;
+    struct nc__ipcount *next;
+} nc__ipcount;
+
 typedef struct nc__counter {
     char *name;
     uint64_t value;
@@ -53,8 +60,12 @@ struct nc_listener {
 
     nc_conn *head, *tail;      /* open connections, accept order */
     nc_conn *idle_head, *idle_tail; /* the same, least recently active first */
+    nc_conn *wait_head, *wait_tail; /* waiting for the peer to read (send_timeout_ms) */
     size_t nconns;
     nc_timer *idle_timer;
+    nc_timer *send_timer;
+    nc__ipcount **ips;  /* max_connections_per_ip: a hash of counts */
+    size_t nips_buckets;
 
     /* UDP */
     unsigned batch;
@@ -69,7 +80,7 @@ struct nc_listener {
     uint64_t drops;
 
     /* statistics */
-    uint64_t conns_total, bytes_in, bytes_out, refused;
+    uint64_t conns_total, bytes_in, bytes_out, refused, errors;
     nc__counter *counters;
 };
 
@@ -88,7 +99,9 @@ struct nc_conn {
     nc_conn *pnext;         /* reactor's pending-write list */
     nc_conn *cnext;         /* reactor's close list */
     nc_conn *rnext;         /* reactor's redeliver list */
+    nc_conn *wprev, *wnext; /* listener's send-timeout list (while CF_WAIT_OUT) */
     uint64_t last_active;
+    uint64_t wait_since;    /* last write progress while waiting */
     char *peer_str;         /* built on first request */
     socklen_t peer_len;
     union {
@@ -111,6 +124,10 @@ typedef struct nc__reactor {
     nc_listener *listeners;
     size_t nlisteners;
     int stopping;        /* 1: graceful stop under way; 2: stop now */
+    int draining;        /* reload: accepting nothing, finishing connections */
+    uint64_t drain_deadline;
+    long long drain_timeout_ms;
+    size_t max_conns;    /* this worker's share of the global max_connections */
     int quit;            /* leave the loop */
     uint64_t stop_deadline;
     long long shutdown_timeout_ms;
@@ -142,12 +159,21 @@ void nc__conn_destroy(nc_conn *c);
 void nc__conn_touch(nc_conn *c);
 
 /* listener.c */
-int nc__listener_bind(nc_listener *l, char *err, size_t errlen);
+/* Master: create, bind and listen; returns the fd and fills addr_str, or -1
+ * with err naming the listener and the address. */
+int nc__listener_open(const nc__lconf *lc, char *addr_str, size_t addrlen, char *err, size_t errlen);
+/* Master: close a listening socket it opened (and unlink a Unix path). */
+void nc__listener_unbind(const nc__lconf *lc, int fd);
+/* Worker: serve on an inherited socket. */
+int nc__listener_adopt(nc_listener *l, int fd, const char *addr_str, char *err, size_t errlen);
 void nc__listener_on_event(nc_listener *l, uint32_t events);
 void nc__listener_close(nc_listener *l);
 void nc__listener_pause_accept(nc_listener *l);
 void nc__listener_resume_accept(nc_listener *l);
 void nc__listener_idle_arm(nc_listener *l);
+void nc__listener_send_arm(nc_listener *l);
+void nc__listener_ip_release(nc_listener *l, const nc_conn *c);
+void nc__reactor_drain(void);
 
 /* work.c */
 void nc__work_on_event(void);

@@ -94,9 +94,8 @@ static int unlink_stale_unix(const struct sockaddr_un *un)
     return 0;
 }
 
-int nc__listener_bind(nc_listener *l, char *err, size_t errlen)
+int nc__listener_open(const nc__lconf *lc, char *addr_str, size_t addrlen, char *err, size_t errlen)
 {
-    const nc__lconf *lc = l->conf;
     int family = lc->addr.ss.ss_family;
     int type = lc->transport == NC_UDP ? SOCK_DGRAM : SOCK_STREAM;
     const char *step = "socket";
@@ -124,37 +123,59 @@ int nc__listener_bind(nc_listener *l, char *err, size_t errlen)
             goto fail;
     } else {
         setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-        step = "allocate buffers for";
-        if (udp_alloc(l) < 0) {
-            errno = ENOMEM;
-            goto fail;
-        }
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (family != AF_UNIX && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        nc__addr_format((struct sockaddr *)&ss, sl, l->addr_str, sizeof l->addr_str);
+        nc__addr_format((struct sockaddr *)&ss, sl, addr_str, addrlen);
     else
-        nc__addr_format((const struct sockaddr *)&lc->addr.ss, lc->addr.len, l->addr_str,
-                        sizeof l->addr_str);
-    l->fd = fd;
-    int rc = nc__ev_add(fd, EPOLLIN, l);
-    if (rc < 0) {
-        errno = -rc;
-        step = "watch";
-        l->fd = -1;
-        goto fail;
-    }
-    l->accepting = 1;
-    return 0;
+        nc__addr_format((const struct sockaddr *)&lc->addr.ss, lc->addr.len, addr_str, addrlen);
+    return fd;
 fail:;
     int e = errno;
-    snprintf(err, errlen, "listener \"%s\" (listeners[%d]): cannot %s %s: %s", l->name, lc->index,
-             step, lc->listen, strerror(e));
+    snprintf(err, errlen, "listener \"%s\" (listeners[%d]): cannot %s %s: %s", lc->name, lc->index, step,
+             lc->listen, strerror(e));
     if (fd >= 0)
         close(fd);
-    udp_free(l);
     return -1;
+}
+
+void nc__listener_unbind(const nc__lconf *lc, int fd)
+{
+    if (fd < 0)
+        return;
+    close(fd);
+    if (lc->transport == NC_UNIX)
+        unlink(((const struct sockaddr_un *)&lc->addr.ss)->sun_path);
+}
+
+/* Every worker watches the same listening sockets: EPOLLEXCLUSIVE wakes
+ * one of them per connection rather than all (no thundering herd). */
+static int watch(nc_listener *l)
+{
+    return nc__ev_add(l->fd, EPOLLIN | EPOLLEXCLUSIVE, l);
+}
+
+int nc__listener_adopt(nc_listener *l, int fd, const char *addr_str, char *err, size_t errlen)
+{
+    snprintf(l->addr_str, sizeof l->addr_str, "%s", addr_str);
+    if (l->conf->transport == NC_UDP && udp_alloc(l) < 0) {
+        snprintf(err, errlen, "listener \"%s\": out of memory for datagram buffers", l->name);
+        return -1;
+    }
+    l->fd = fd;
+    int rc = watch(l);
+    if (rc < 0) {
+        snprintf(err, errlen, "listener \"%s\": epoll: %s", l->name, strerror(-rc));
+        l->fd = -1;
+        return -1;
+    }
+    l->accepting = 1;
+    if (l->conf->max_connections_per_ip > 0) {
+        l->nips_buckets = 1024;
+        l->ips = calloc(l->nips_buckets, sizeof *l->ips);
+    }
+    return 0;
 }
 
 static void do_recv(nc_listener *l);
@@ -170,11 +191,11 @@ void nc__listener_close(nc_listener *l)
         for (int i = 0; i < 1024 && l->drain_more; i++)
             do_recv(l);
     }
+    /* Only this worker's copy: the master keeps the socket (and its Unix
+     * path) for the other workers and the next generation. */
     close(l->fd); /* leaves the epoll set too */
     l->fd = -1;
     l->accepting = 0;
-    if (l->conf->transport == NC_UNIX)
-        unlink(((const struct sockaddr_un *)&l->conf->addr.ss)->sun_path);
     if (l->idle_timer && !l->head) {
         nc_timer_stop(l->idle_timer);
         l->idle_timer = NULL;
@@ -184,15 +205,15 @@ void nc__listener_close(nc_listener *l)
 void nc__listener_pause_accept(nc_listener *l)
 {
     if (l->fd >= 0 && l->accepting) {
-        nc__ev_mod(l->fd, 0, l);
+        nc__ev_del(l->fd); /* EPOLLEXCLUSIVE registrations cannot be modified */
         l->accepting = 0;
     }
 }
 
 void nc__listener_resume_accept(nc_listener *l)
 {
-    if (l->fd >= 0 && !l->accepting && !nc__R.stopping) {
-        nc__ev_mod(l->fd, EPOLLIN, l);
+    if (l->fd >= 0 && !l->accepting && !nc__R.stopping && !nc__R.draining) {
+        watch(l);
         l->accepting = 1;
     }
 }
@@ -242,6 +263,70 @@ static void on_no_fds(nc_listener *l, int e)
         pause_all();
 }
 
+/* The address part of a peer as a 16-byte key (IPv4 mapped into IPv6);
+ * 0 for peers without one (Unix sockets). */
+static int ip_key(const struct sockaddr *sa, unsigned char key[16])
+{
+    memset(key, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return 1;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return 1;
+    }
+    return 0;
+}
+
+static size_t ip_hash(const unsigned char *k, size_t n)
+{
+    size_t h = 1469598103934665603ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ k[i]) * 1099511628211ull;
+    return h & (n - 1);
+}
+
+/* Count one more connection from sa; 0 when it is over the limit. */
+static int ip_take(nc_listener *l, const struct sockaddr *sa)
+{
+    unsigned char k[16];
+    if (!ip_key(sa, k))
+        return 1;
+    nc__ipcount **pp = &l->ips[ip_hash(k, l->nips_buckets)];
+    for (; *pp; pp = &(*pp)->next)
+        if (!memcmp((*pp)->addr, k, 16)) {
+            if ((*pp)->count >= (uint32_t)l->conf->max_connections_per_ip)
+                return 0;
+            (*pp)->count++;
+            return 1;
+        }
+    nc__ipcount *e = calloc(1, sizeof *e);
+    if (!e)
+        return 0;
+    memcpy(e->addr, k, 16);
+    e->count = 1;
+    *pp = e;
+    return 1;
+}
+
+void nc__listener_ip_release(nc_listener *l, const nc_conn *c)
+{
+    unsigned char k[16];
+    if (!l->ips || !c->peer_len || !ip_key(&c->peer.sa, k))
+        return;
+    for (nc__ipcount **pp = &l->ips[ip_hash(k, l->nips_buckets)]; *pp; pp = &(*pp)->next)
+        if (!memcmp((*pp)->addr, k, 16)) {
+            if (--(*pp)->count == 0) {
+                nc__ipcount *e = *pp;
+                *pp = e->next;
+                free(e);
+            }
+            return;
+        }
+}
+
 static void do_accept(nc_listener *l)
 {
     static uint64_t last_refused;
@@ -264,12 +349,32 @@ static void do_accept(nc_listener *l)
             nc__log(NC_LOG_ERROR, l->name, 0, "accept: %s", strerror(e));
             return;
         }
-        if (l->nconns >= (size_t)l->conf->max_connections) {
+        if (l->nconns >= (size_t)l->conf->max_connections || nc__R.nconns >= nc__R.max_conns) {
             l->refused++;
-            if (ratelimit(&last_refused, 1000))
+            if (ratelimit(&last_refused, 1000)) {
+                if (l->nconns >= (size_t)l->conf->max_connections)
+                    nc__log(NC_LOG_WARN, l->name, 0,
+                            "max_connections (%lld) reached: refusing new connections (%llu so far)",
+                            l->conf->max_connections, (unsigned long long)l->refused);
+                else
+                    nc__log(NC_LOG_WARN, l->name, 0,
+                            "the global max_connections (%zu for this worker) reached: refusing new "
+                            "connections (%llu so far)",
+                            nc__R.max_conns, (unsigned long long)l->refused);
+            }
+            close(fd);
+            continue;
+        }
+        if (l->ips && !ip_take(l, (struct sockaddr *)&ss)) {
+            static uint64_t last_ip;
+            l->refused++;
+            if (ratelimit(&last_ip, 1000)) {
+                char who[NC_ADDRSTRLEN];
+                nc__addr_format((struct sockaddr *)&ss, sl, who, sizeof who);
                 nc__log(NC_LOG_WARN, l->name, 0,
-                        "max_connections (%lld) reached: refusing new connections (%llu so far)",
-                        l->conf->max_connections, (unsigned long long)l->refused);
+                        "max_connections_per_ip (%lld) reached for %s: refusing (%llu refused so far)",
+                        l->conf->max_connections_per_ip, who, (unsigned long long)l->refused);
+            }
             close(fd);
             continue;
         }
@@ -392,6 +497,41 @@ void nc__listener_idle_arm(nc_listener *l)
     uint64_t due = c->last_active + (uint64_t)l->conf->idle_timeout_ms;
     uint64_t after = due > nc__R.now ? due - nc__R.now : 0;
     l->idle_timer = nc_timer_start(after, 0, idle_sweep, l);
+}
+
+/* ---- send timeouts ---- */
+
+static void send_sweep(nc_timer *t, void *arg)
+{
+    (void)t;
+    nc_listener *l = arg;
+    static uint64_t last;
+    l->send_timer = NULL;
+    uint64_t limit = (uint64_t)l->conf->send_timeout_ms;
+    for (nc_conn *c = l->wait_head; c && nc__R.now - c->wait_since >= limit; c = c->wnext) {
+        if (c->flags & CF_ON_CLOSE_LIST)
+            continue;
+        l->errors++;
+        if (ratelimit(&last, 200))
+            nc__log(NC_LOG_WARN, l->name, c->id,
+                    "peer read nothing for %llu ms with %zu bytes queued (send_timeout_ms); closing",
+                    (unsigned long long)(nc__R.now - c->wait_since), c->out.bytes);
+        nc_close(c, NC_CLOSE_ABORT);
+    }
+    nc__listener_send_arm(l);
+}
+
+void nc__listener_send_arm(nc_listener *l)
+{
+    if (l->send_timer || l->conf->send_timeout_ms <= 0)
+        return;
+    nc_conn *c = l->wait_head;
+    while (c && (c->flags & CF_ON_CLOSE_LIST))
+        c = c->wnext;
+    if (!c)
+        return;
+    uint64_t due = c->wait_since + (uint64_t)l->conf->send_timeout_ms;
+    l->send_timer = nc_timer_start(due > nc__R.now ? due - nc__R.now : 0, 0, send_sweep, l);
 }
 
 /* ---- public API ---- */

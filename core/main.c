@@ -37,7 +37,8 @@ static void usage(FILE *f)
             "  -h, --help          this text\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop gracefully (a second one stops at once),\n"
-            "SIGQUIT stops at once, SIGUSR1 reopens log files.\n"
+            "SIGQUIT stops at once, SIGHUP reloads the configuration, SIGUSR1 reopens\n"
+            "log files.\n"
             "Exit status: 0 stopped cleanly or config valid; 1 bad config, a module\n"
             "refused it, or a listener could not bind; 2 bad command line; 3 the event\n"
             "loop failed.\n");
@@ -221,7 +222,7 @@ int main(int argc, char **argv)
         }
         raise_nofile();
     }
-    int rc = nc__server_run(&cfg, check);
+    int rc = check ? nc__server_check(&cfg, 0) : nc__master_run(&cfg);
     nc__config_free(&cfg);
     nc__log_close();
     nc__config_set_default_modules_dirs(NULL, NULL);

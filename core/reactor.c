@@ -72,6 +72,7 @@ int nc__reactor_init(void)
     sigaddset(&set, SIGQUIT);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     R->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -107,6 +108,34 @@ static void close_all(int how)
         for (nc_conn *c = l->head; c; c = c->next)
             nc_close(c, how);
     }
+}
+
+/* Reload: stop accepting, keep serving what is open, exit when it is done
+ * or drain_timeout_ms has passed (then the usual graceful stop). */
+void nc__reactor_drain(void)
+{
+    nc__reactor *R = &nc__R;
+    if (R->draining || R->stopping)
+        return;
+    R->draining = 1;
+    R->drain_deadline = R->now + (uint64_t)R->drain_timeout_ms;
+    for (size_t i = 0; i < R->nlisteners; i++) {
+        nc_listener *l = &R->listeners[i];
+        if (l->conf->transport != NC_UDP)
+            nc__listener_close(l); /* UDP sockets too would be drained by the next generation */
+        else if (l->fd >= 0) {
+            nc__ev_del(l->fd);
+            close(l->fd);
+            l->fd = -1;
+        }
+    }
+    nc__log(NC_LOG_INFO, NULL, 0, "draining: %zu connection%s to finish (at most %lld ms)", R->nconns,
+            R->nconns == 1 ? "" : "s", R->drain_timeout_ms);
+}
+
+int nc_draining(void)
+{
+    return nc__R.draining;
 }
 
 void nc__reactor_stop(int now)
@@ -154,9 +183,11 @@ static void on_signal(void)
             nc__log(NC_LOG_INFO, NULL, 0, "SIGUSR1: log files reopened");
             break;
         }
-        case SIGHUP:
-            nc__log(NC_LOG_WARN, NULL, 0, "SIGHUP ignored: configuration reload is not built yet");
+        case SIGUSR2:
+            nc__reactor_drain();
             break;
+        case SIGHUP:
+            break; /* the master reloads; a worker has nothing to do */
         }
     }
 }
@@ -218,6 +249,13 @@ int nc__reactor_run(void)
         if (R->stopping && R->nconns == 0 && nc__work_pending() == 0)
             break;
         R->now = nc__clock_ms();
+        if (R->draining && !R->stopping && (R->nconns == 0 || R->now >= R->drain_deadline)) {
+            if (R->nconns)
+                nc__log(NC_LOG_WARN, NULL, 0, "drain_timeout_ms passed: closing %zu connection%s",
+                        R->nconns, R->nconns == 1 ? "" : "s");
+            nc__reactor_stop(0);
+            continue;
+        }
         if (R->stopping == 1 && R->now >= R->stop_deadline) {
             nc__log(NC_LOG_WARN, NULL, 0,
                     "shutdown_timeout_ms passed: closing %zu connection%s with output unsent",
@@ -230,6 +268,10 @@ int nc__reactor_run(void)
             int64_t left = (int64_t)(R->stop_deadline - R->now);
             if (timeout < 0 || left < timeout)
                 timeout = left;
+        } else if (R->draining) {
+            int64_t left = (int64_t)(R->drain_deadline - R->now);
+            if (timeout < 0 || left < timeout)
+                timeout = left < 0 ? 0 : left;
         }
         if (timeout > 60000)
             timeout = 60000;

@@ -1,6 +1,7 @@
-/* server.c -- start-up and teardown.  Start-up is all or nothing: every
- * module loads and accepts its options, then every listener binds, before a
- * single connection is accepted; any failure undoes what was done. */
+/* server.c -- the configuration check and a worker's life.  Start-up is all
+ * or nothing: every module loads and accepts its options, every listener
+ * adopts its socket and every on_listen succeeds before the worker says it
+ * is ready; any failure undoes what was done. */
 #include "server.h"
 
 #include <errno.h>
@@ -13,12 +14,6 @@
 #include "log.h"
 #include "version.h"
 
-static const char *transport_name(int t)
-{
-    return t == NC_UDP ? "udp" : t == NC_UNIX ? "unix" : "tcp";
-}
-
-/* Print a start-up error to stderr, and to the log when that is a file. */
 static void report(const char *msg)
 {
     fprintf(stderr, "netcore: %s\n", msg);
@@ -48,6 +43,12 @@ static void teardown(void)
             free(k->name);
             free(k);
         }
+        for (size_t b = 0; l->ips && b < l->nips_buckets; b++)
+            for (nc__ipcount *e = l->ips[b], *n; e; e = n) {
+                n = e->next;
+                free(e);
+            }
+        free(l->ips);
     }
     free(R->listeners);
     R->listeners = NULL;
@@ -80,9 +81,8 @@ static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
     int want = lc->transport == NC_UDP ? NC_MOD_DGRAM : NC_MOD_STREAM;
     if (!(l->m->flags & want)) {
         char msg[512];
-        snprintf(msg, sizeof msg, "%s: listeners[%d].transport: module %s does not serve %s",
-                 cfg->path, lc->index, l->m->name,
-                 lc->transport == NC_UDP ? "udp" : "streams (tcp or unix)");
+        snprintf(msg, sizeof msg, "%s: listeners[%d].transport: module %s does not serve %s", cfg->path,
+                 lc->index, l->m->name, lc->transport == NC_UDP ? "udp" : "streams (tcp or unix)");
         report(msg);
         return -1;
     }
@@ -100,18 +100,20 @@ static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
     return why ? -1 : 0;
 }
 
-int nc__server_run(nc__config *cfg, int check_only)
+/* Reactor and listeners, modules initialised; nothing bound. */
+static int setup(nc__config *cfg)
 {
     nc__reactor *R = &nc__R;
-    char err[1024];
     int rc = nc__reactor_init();
     if (rc < 0) {
+        char err[256];
         snprintf(err, sizeof err, "cannot set up the event loop: %s", strerror(-rc));
         report(err);
         nc__reactor_free();
         return NC_EXIT_RUNTIME;
     }
     R->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
+    R->drain_timeout_ms = cfg->drain_timeout_ms;
     R->listeners = calloc(cfg->nlisteners, sizeof *R->listeners);
     if (!R->listeners) {
         report("out of memory");
@@ -121,22 +123,50 @@ int nc__server_run(nc__config *cfg, int check_only)
     R->nlisteners = cfg->nlisteners;
     for (size_t i = 0; i < cfg->nlisteners; i++)
         R->listeners[i].fd = -1;
-    for (size_t i = 0; i < cfg->nlisteners; i++) {
+    for (size_t i = 0; i < cfg->nlisteners; i++)
         if (init_listener(cfg, &R->listeners[i], &cfg->listeners[i]) < 0) {
             teardown();
             return NC_EXIT_CONFIG;
         }
-    }
-    if (check_only) {
+    return NC_EXIT_OK;
+}
+
+int nc__server_check(nc__config *cfg, int quiet)
+{
+    int rc = setup(cfg);
+    if (rc != NC_EXIT_OK)
+        return rc;
+    if (!quiet)
         printf("%s: configuration is valid (%zu listener%s)\n", cfg->path, cfg->nlisteners,
                cfg->nlisteners == 1 ? "" : "s");
-        teardown();
-        return NC_EXIT_OK;
-    }
+    teardown();
+    return NC_EXIT_OK;
+}
+
+static void publish_tick(nc_timer *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    nc__stats_publish();
+}
+
+int nc__worker_run(nc__config *cfg, const int *fds, char (*addrs)[120], int index, int nworkers,
+                   nc__stat_worker *slot, int ready_fd)
+{
+    nc__reactor *R = &nc__R;
+    char err[1024];
+    int rc = setup(cfg);
+    if (rc != NC_EXIT_OK)
+        return rc;
+    R->max_conns = (size_t)((cfg->max_connections + nworkers - 1) / nworkers);
     for (size_t i = 0; i < R->nlisteners; i++) {
         nc_listener *l = &R->listeners[i];
-        if (nc__listener_bind(l, err, sizeof err) < 0) {
-            report(err);
+        if ((l->m->flags & NC_MOD_SHARED) && index != 0) {
+            /* Shared state lives in one process: worker 0 serves it. */
+            close(fds[i]);
+            continue;
+        }
+        if (nc__listener_adopt(l, fds[i], addrs[i], err, sizeof err) < 0) {
             nc__log(NC_LOG_ERROR, NULL, 0, "%s", err);
             teardown();
             return NC_EXIT_CONFIG;
@@ -144,24 +174,23 @@ int nc__server_run(nc__config *cfg, int check_only)
     }
     for (size_t i = 0; i < R->nlisteners; i++) {
         nc_listener *l = &R->listeners[i];
-        if (l->m->on_listen && l->m->on_listen(l) < 0) {
-            snprintf(err, sizeof err, "listener \"%s\" (listeners[%d]): module %s failed to start",
-                     l->name, l->conf->index, l->m->name);
-            report(err);
+        if (l->fd >= 0 && l->m->on_listen && l->m->on_listen(l) < 0) {
+            nc__log(NC_LOG_ERROR, l->name, 0, "module %s failed to start", l->m->name);
             teardown();
             return NC_EXIT_CONFIG;
         }
     }
-    for (size_t i = 0; i < R->nlisteners; i++) {
-        nc_listener *l = &R->listeners[i];
-        nc__log(NC_LOG_INFO, l->name, 0, "listening on %s (%s), module %s %s", l->addr_str,
-                transport_name(l->conf->transport), l->m->name,
-                l->m->version ? l->m->version : "");
+    nc__my_slot = slot;
+    nc__stats_publish();
+    nc_timer_start(1000, 1000, publish_tick, NULL);
+    if (ready_fd >= 0) {
+        ssize_t w = write(ready_fd, "R", 1);
+        (void)w;
+        close(ready_fd);
     }
-    nc__log(NC_LOG_INFO, NULL, 0, "netcore %s ready: %zu listener%s, pid %d", NC_VERSION,
-            R->nlisteners, R->nlisteners == 1 ? "" : "s", (int)getpid());
+    nc__log(NC_LOG_DEBUG, NULL, 0, "worker %d serving", index);
     rc = nc__reactor_run();
+    nc__stats_publish();
     teardown();
-    nc__log(NC_LOG_INFO, NULL, 0, "stopped");
     return rc;
 }

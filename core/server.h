@@ -1,9 +1,11 @@
-/* server.h -- the life of a netcore process: from a checked config to
- * listeners with initialised module instances, the loop, and teardown. */
+/* server.h -- the life of a netcore process: the configuration check
+ * (`netcore -t`, and the master's preflight), a worker serving on the
+ * sockets the master bound, and the master itself (master.c). */
 #ifndef NC_CORE_SERVER_H
 #define NC_CORE_SERVER_H
 
 #include "config.h"
+#include "stats.h"
 
 /* Exit statuses (documented in docs/config.md and netcore --help). */
 enum {
@@ -13,9 +15,20 @@ enum {
     NC_EXIT_RUNTIME = 3, /* the loop failed (epoll) */
 };
 
-/* Load modules and initialise every listener; with check_only, stop there
- * (`netcore -t`).  Otherwise bind, serve until stopped, and tear down.
- * Errors go to stderr (and the log).  Returns an exit status. */
-int nc__server_run(nc__config *cfg, int check_only);
+/* Load every module and initialise every listener, then tear down: what
+ * `netcore -t` does.  Prints the outcome; returns an exit status. */
+int nc__server_check(nc__config *cfg, int quiet);
+
+/* A worker: serve cfg's listeners on the sockets fds[i] (bound by the
+ * master; addrs[i] their real addresses).  Worker `index` of `nworkers`;
+ * listeners of modules that keep shared state (NC_MOD_SHARED) are served by
+ * worker 0 only.  Writes one byte to ready_fd once serving (then closes it).
+ * Returns an exit status. */
+int nc__worker_run(nc__config *cfg, const int *fds, char (*addrs)[120], int index, int nworkers,
+                   nc__stat_worker *slot, int ready_fd);
+
+/* The master: bind, supervise workers, reload on SIGHUP.  Returns an exit
+ * status. */
+int nc__master_run(nc__config *cfg);
 
 #endif

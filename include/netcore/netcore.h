@@ -220,6 +220,19 @@ NC_EXPORT size_t nc_json_escape(char *out, size_t cap, const char *s, size_t n);
  * cap. */
 NC_EXPORT size_t nc_base64_encode(char *out, size_t cap, const void *s, size_t n);
 
+/* ---- Server state -------------------------------------------------------- */
+
+/* Non-zero while this worker drains after a reload: it accepts nothing new
+ * and exits once its connections are done.  Protocols with keep-alive should
+ * close after the current request (http-static answers "Connection: close"). */
+NC_EXPORT int nc_draining(void);
+/* Every worker's figures as one JSON document (docs/status.md has its
+ * schema): per listener, summed over workers, the core's counts and the
+ * modules' counters; per worker, pid, connections and restarts.  Figures of
+ * other workers are up to a second old.  Returns a malloc'd string to
+ * free(), or NULL. */
+NC_EXPORT char *nc_stats_json(void);
+
 /* ---- The module descriptor -------------------------------------------- */
 
 /* Flags a module declares. */

@@ -1039,6 +1039,8 @@ static ssize_t hs_data(nc_conn *c, const char *data, size_t len)
         return (ssize_t)len;
     }
     x.keep = r.minor >= 1 ? !r.conn_close : r.conn_keepalive;
+    if (nc_draining())
+        x.keep = 0; /* a reload is under way: this answer is the connection's last */
     int is_get = r.method_len == 3 && memcmp(r.method, "GET", 3) == 0;
     int is_head = r.method_len == 4 && memcmp(r.method, "HEAD", 4) == 0;
     x.head_only = is_head;

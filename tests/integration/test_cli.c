@@ -131,7 +131,7 @@ static void test_bind_failure(void)
     int port = t_port(hold, "holder");
     char json[512];
     snprintf(json, sizeof json,
-             "{\"listeners\":[{\"name\":\"first\",\"module\":\"echo\",\"listen\":\"unix:%s/first.sock\"},"
+             "{\"user\":\"root\",\"listeners\":[{\"name\":\"first\",\"module\":\"echo\",\"listen\":\"unix:%s/first.sock\"},"
              "{\"name\":\"second\",\"module\":\"echo\",\"listen\":\"127.0.0.1:%d\"}]}",
              t_tmpdir(), port);
     const char *p = t_write_file("bind.json", json);
@@ -147,6 +147,20 @@ static void test_bind_failure(void)
     CU_ASSERT_EQUAL(t_stop(hold, SIGTERM, 5000), 0);
 }
 
+static void test_root_needs_user(void)
+{
+    if (geteuid() != 0)
+        return; /* only root is refused */
+    const char *p = t_write_file("rootless.json", "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}");
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-c", p, NULL), 1);
+    char want[600];
+    snprintf(want, sizeof want,
+             "netcore: %s: running as root with no \"user\": set \"user\" to the account to serve as "
+             "(\"user\": \"root\" serves as root, on purpose)\n",
+             p);
+    CU_ASSERT_STRING_EQUAL(out, want);
+}
+
 int add_cli_suite(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
@@ -155,7 +169,8 @@ int add_cli_suite(void)
         !CU_add_test(s, "-t on the shipped conf/netcore.json", test_shipped_config) ||
         !CU_add_test(s, "-t on bad configs names the key", test_check_bad) ||
         !CU_add_test(s, "missing .so, no symbol, wrong ABI", test_broken_modules) ||
-        !CU_add_test(s, "a listener that cannot bind: exit 1, nothing left", test_bind_failure))
+        !CU_add_test(s, "a listener that cannot bind: exit 1, nothing left", test_bind_failure) ||
+        !CU_add_test(s, "as root, serving needs an explicit user", test_root_needs_user))
         return -1;
     return 0;
 }

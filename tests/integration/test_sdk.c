@@ -81,7 +81,7 @@ static void test_kv_out_of_tree(void)
     CU_ASSERT_EQUAL_FATAL(sh(cmd, out, sizeof out), 0);
     char json[1024];
     snprintf(json, sizeof json,
-             "{\"listeners\":[{\"name\":\"kv\",\"module\":\"%s\",\"listen\":\"127.0.0.1:0\","
+             "{\"user\":\"root\",\"listeners\":[{\"name\":\"kv\",\"module\":\"%s\",\"listen\":\"127.0.0.1:0\","
              "\"options\":{\"max_value\":16}},"
              "{\"name\":\"echo\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}",
              so);

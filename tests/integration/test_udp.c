@@ -268,7 +268,7 @@ static void test_multicast(void)
     snprintf(conf, sizeof conf, "%s/mc.json", t_tmpdir());
     snprintf(outp, sizeof outp, "%s/mc.log", t_tmpdir());
     FILE *f = fopen(conf, "w");
-    fprintf(f, "{\"listeners\":[{\"name\":\"mc\",\"module\":\"udp-receiver\",\"listen\":\"0.0.0.0:9100\","
+    fprintf(f, "{\"user\":\"root\",\"listeners\":[{\"name\":\"mc\",\"module\":\"udp-receiver\",\"listen\":\"0.0.0.0:9100\","
                "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",\"multicast\":\"239.1.2.3\","
                "\"multicast_interface\":\"127.0.0.1\"}}]}",
             outp);

@@ -1,0 +1,526 @@
+/* master.c -- the master process: binds every listener, supervises the
+ * workers (each its own reactor on the inherited sockets), and reloads.
+ * The master does no protocol work and never loads a module: a preflight
+ * child checks every config (modules load, options accepted), and workers
+ * load modules fresh, so a .so rebuilt on disk is picked up by a reload.
+ *
+ * Reload (SIGHUP): the new config is checked; sockets whose address stays
+ * are handed to the new workers as they are (never closed and bound again,
+ * so nothing waiting in an accept queue is lost); new ones are bound; the
+ * new generation starts; once it is serving, the old one drains (SIGUSR2)
+ * and removed sockets are closed.  Any failure keeps the running config. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+#include "server.h"
+#include "version.h"
+
+#define MAX_PROCS 128
+
+typedef struct proc {
+    pid_t pid;
+    int index;
+    unsigned gen;
+    int slot;
+    uint64_t started;
+} proc;
+
+static proc procs[MAX_PROCS];
+static nc__config *cfg;        /* the running configuration (heap) */
+static int *fds;               /* one socket per cfg listener */
+static char (*addrs)[120];
+static unsigned generation;
+static int sigfd = -1;
+static int stopping;           /* 1 graceful, 2 now */
+static uint64_t stop_deadline;
+static unsigned restarts[NC_STATS_WORKERS];
+static uint64_t backoff[NC_STATS_WORKERS], restart_at[NC_STATS_WORKERS];
+
+static uint64_t now_ms(void)
+{
+    return nc__clock_ms();
+}
+
+static void report(const char *msg)
+{
+    fprintf(stderr, "netcore: %s\n", msg);
+}
+
+/* Workers and preflight children: become the configured user. */
+static int drop_privileges(const nc__config *c)
+{
+    if (geteuid() != 0 || !c->user || strcmp(c->user, "root") == 0)
+        return 0;
+    struct passwd *pw = getpwnam(c->user);
+    if (!pw) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "%s: user: no user \"%s\"", c->path, c->user);
+        return -1;
+    }
+    gid_t gid = pw->pw_gid;
+    if (c->group) {
+        struct group *gr = getgrnam(c->group);
+        if (!gr) {
+            nc__log(NC_LOG_ERROR, NULL, 0, "%s: group: no group \"%s\"", c->path, c->group);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0 || setuid(0) == 0) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "cannot become user %s: %s", c->user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Check a config in a child: modules load and accept their options. */
+static int preflight(nc__config *c)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return NC_EXIT_RUNTIME;
+    if (pid == 0) {
+        if (sigfd >= 0)
+            close(sigfd);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1);
+        _exit(drop_privileges(c) < 0 ? NC_EXIT_CONFIG : nc__server_check(c, 1));
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : NC_EXIT_RUNTIME;
+}
+
+static const char *transport_name(int t)
+{
+    return t == NC_UDP ? "udp" : t == NC_UNIX ? "unix" : "tcp";
+}
+
+static int free_slot(void)
+{
+    for (int i = 0; i < NC_STATS_WORKERS; i++)
+        if (!nc__shm->w[i].pid)
+            return i;
+    return -1;
+}
+
+/* Fork worker `index` of the current generation; returns its ready pipe's
+ * read end, or -1. */
+static int spawn(int index)
+{
+    int p[2];
+    int slot = free_slot(), k;
+    for (k = 0; k < MAX_PROCS && procs[k].pid; k++)
+        ;
+    if (slot < 0 || k == MAX_PROCS || pipe2(p, O_CLOEXEC) < 0) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "cannot start worker %d: too many processes", index);
+        return -1;
+    }
+    pid_t master = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "cannot start worker %d: %s", index, strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        close(sigfd);
+        /* Die with the master: a worker alone would serve a stale config. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != master)
+            _exit(1);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (drop_privileges(cfg) < 0)
+            _exit(NC_EXIT_CONFIG);
+        nc__stat_worker *w = &nc__shm->w[slot];
+        _exit(nc__worker_run(cfg, fds, addrs, index, (int)cfg->workers, w, p[1]));
+    }
+    close(p[1]);
+    nc__stat_worker *w = &nc__shm->w[slot];
+    memset(w, 0, sizeof *w);
+    w->pid = pid;
+    w->index = (uint32_t)index;
+    w->generation = generation;
+    w->restarts = restarts[index];
+    w->started_ms = nc__wall_ms();
+    procs[k] = (proc){.pid = pid, .index = index, .gen = generation, .slot = slot, .started = now_ms()};
+    return p[0];
+}
+
+/* Start every worker of the current generation; 0 once all are serving. */
+static int start_generation(void)
+{
+    int pipes[NC_STATS_WORKERS];
+    int n = (int)cfg->workers, ok = 1;
+    for (int i = 0; i < n; i++) {
+        pipes[i] = spawn(i);
+        if (pipes[i] < 0)
+            ok = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (pipes[i] < 0)
+            continue;
+        struct pollfd pfd = {.fd = pipes[i], .events = POLLIN};
+        char c = 0;
+        if (poll(&pfd, 1, 15000) <= 0 || read(pipes[i], &c, 1) != 1 || c != 'R')
+            ok = 0;
+        close(pipes[i]);
+    }
+    return ok ? 0 : -1;
+}
+
+static void signal_gen(unsigned gen, int sig)
+{
+    for (int k = 0; k < MAX_PROCS; k++)
+        if (procs[k].pid && procs[k].gen == gen)
+            kill(procs[k].pid, sig);
+}
+
+static void signal_all(int sig)
+{
+    for (int k = 0; k < MAX_PROCS; k++)
+        if (procs[k].pid)
+            kill(procs[k].pid, sig);
+}
+
+static int live(void)
+{
+    int n = 0;
+    for (int k = 0; k < MAX_PROCS; k++)
+        n += procs[k].pid != 0;
+    return n;
+}
+
+static void reap(void)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        int k;
+        for (k = 0; k < MAX_PROCS && procs[k].pid != pid; k++)
+            ;
+        if (k == MAX_PROCS)
+            continue; /* a preflight child */
+        proc p = procs[k];
+        procs[k].pid = 0;
+        nc__shm->w[p.slot].pid = 0;
+        char how[96];
+        if (WIFSIGNALED(st))
+            snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+        else
+            snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(st));
+        if (p.gen != generation || stopping) {
+            nc__log(NC_LOG_INFO, NULL, 0, "worker %d (pid %d, generation %u) %s", p.index, (int)pid, p.gen, how);
+            continue;
+        }
+        /* Replace it; back off when it keeps dying young. */
+        uint64_t lived = now_ms() - p.started;
+        uint64_t b = backoff[p.index];
+        b = lived < 2000 ? (b ? (b * 2 > 30000 ? 30000 : b * 2) : 100) : 0;
+        backoff[p.index] = b;
+        restart_at[p.index] = now_ms() + b;
+        restarts[p.index]++;
+        nc__log(NC_LOG_WARN, NULL, 0, "worker %d (pid %d) %s; restarting it%s%llu ms", p.index, (int)pid, how,
+                b ? " in " : " now (", (unsigned long long)b);
+    }
+}
+
+static void restart_due(void)
+{
+    uint64_t now = now_ms();
+    for (int i = 0; i < (int)cfg->workers && !stopping; i++) {
+        if (!restart_at[i] || restart_at[i] > now)
+            continue;
+        restart_at[i] = 0;
+        int rd = spawn(i);
+        if (rd >= 0)
+            close(rd); /* it reports ready to nobody: a restart is not a start-up */
+    }
+}
+
+static int same_socket(const nc__lconf *a, const nc__lconf *b)
+{
+    if (a->transport != b->transport || a->addr.len != b->addr.len ||
+        memcmp(&a->addr.ss, &b->addr.ss, a->addr.len) != 0)
+        return 0;
+    /* Port 0 means "any free port": the same only under the same name. */
+    if (a->transport != NC_UNIX && nc__addr_port((const struct sockaddr *)&a->addr.ss) == 0)
+        return strcmp(a->name, b->name) == 0;
+    return 1;
+}
+
+static void log_listeners(nc__config *c, const unsigned char *only_new)
+{
+    for (size_t i = 0; i < c->nlisteners; i++)
+        if (!only_new || only_new[i])
+            nc__log(NC_LOG_INFO, c->listeners[i].name, 0, "listening on %s (%s), module %s", addrs[i],
+                    transport_name(c->listeners[i].transport), c->listeners[i].module);
+}
+
+static void reload(void)
+{
+    char err[2048];
+    nc__config *nc = calloc(1, sizeof *nc);
+    if (!nc || nc__config_load(cfg->path, nc, err, sizeof err) < 0) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "reload: %s; keeping the running configuration", nc ? err : "out of memory");
+        free(nc);
+        return;
+    }
+    if (preflight(nc) != 0) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "reload: %s was refused (the reason is above); keeping the running configuration",
+                nc->path);
+        nc__config_free(nc);
+        free(nc);
+        return;
+    }
+    int *nfds = calloc(nc->nlisteners, sizeof *nfds);
+    char(*naddrs)[120] = calloc(nc->nlisteners, sizeof *naddrs);
+    unsigned char *kept = calloc(cfg->nlisteners, 1), *fresh = calloc(nc->nlisteners, 1);
+    int added = 0, ok = 1;
+    for (size_t i = 0; i < nc->nlisteners && ok; i++) {
+        nfds[i] = -1;
+        for (size_t j = 0; j < cfg->nlisteners; j++)
+            if (!kept[j] && same_socket(&cfg->listeners[j], &nc->listeners[i])) {
+                kept[j] = 1;
+                nfds[i] = fds[j];
+                memcpy(naddrs[i], addrs[j], sizeof naddrs[i]);
+                break;
+            }
+        if (nfds[i] < 0) {
+            nfds[i] = nc__listener_open(&nc->listeners[i], naddrs[i], sizeof naddrs[i], err, sizeof err);
+            if (nfds[i] < 0) {
+                nc__log(NC_LOG_ERROR, NULL, 0, "reload: %s; keeping the running configuration", err);
+                ok = 0;
+            } else {
+                fresh[i] = 1;
+                added++;
+            }
+        }
+    }
+    nc__config *old = cfg;
+    int *ofds = fds;
+    char(*oaddrs)[120] = addrs;
+    unsigned ogen = generation;
+    if (ok) {
+        cfg = nc;
+        fds = nfds;
+        addrs = naddrs;
+        generation++;
+        nc__shm->generation = generation;
+        nc__shm->nworkers = (uint32_t)cfg->workers;
+        memset(restarts, 0, sizeof restarts);
+        memset(backoff, 0, sizeof backoff);
+        memset(restart_at, 0, sizeof restart_at);
+        if (start_generation() < 0) {
+            nc__log(NC_LOG_ERROR, NULL, 0, "reload: the new workers did not start; keeping the running configuration");
+            signal_gen(generation, SIGQUIT);
+            generation = ogen;
+            nc__shm->generation = ogen;
+            cfg = old;
+            fds = ofds;
+            addrs = oaddrs;
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        for (size_t i = 0; i < nc->nlisteners; i++)
+            if (fresh[i])
+                nc__listener_unbind(&nc->listeners[i], nfds[i]);
+        nc__config_free(nc);
+        free(nc);
+        free(nfds);
+        free(naddrs);
+        free(kept);
+        free(fresh);
+        return;
+    }
+    signal_gen(ogen, SIGUSR2); /* the old generation drains */
+    int removed = 0;
+    for (size_t j = 0; j < old->nlisteners; j++)
+        if (!kept[j]) {
+            nc__listener_unbind(&old->listeners[j], ofds[j]);
+            removed++;
+        }
+    log_listeners(cfg, fresh);
+    nc__shm->reloads++;
+    nc__log(NC_LOG_INFO, NULL, 0,
+            "reload: generation %u serving %zu listener%s (%d added, %d removed, %zu kept); the old workers drain",
+            generation, cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s", added, removed,
+            cfg->nlisteners - (size_t)added);
+    nc__log_setup(cfg->log_level, cfg->log_format, cfg->log_file);
+    nc__config_free(old);
+    free(old);
+    free(ofds);
+    free(oaddrs);
+    free(kept);
+    free(fresh);
+}
+
+static void write_pid_file(void)
+{
+    if (!cfg->pid_path)
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->pid_path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, cfg->pid_path) < 0)
+        nc__log(NC_LOG_ERROR, NULL, 0, "pid_file %s: %s", cfg->pid_path, strerror(errno));
+}
+
+int nc__master_run(nc__config *initial)
+{
+    char err[2048];
+    cfg = calloc(1, sizeof *cfg);
+    *cfg = *initial; /* the master owns it from here (reload replaces it) */
+    memset(initial, 0, sizeof *initial);
+    int rc = NC_EXIT_OK;
+
+    if (geteuid() == 0 && !cfg->user) {
+        snprintf(err, sizeof err,
+                 "%s: running as root with no \"user\": set \"user\" to the account to serve as "
+                 "(\"user\": \"root\" serves as root, on purpose)",
+                 cfg->path);
+        report(err);
+        rc = NC_EXIT_CONFIG;
+        goto out;
+    }
+    if (geteuid() != 0 && cfg->user)
+        nc__log(NC_LOG_INFO, NULL, 0, "not started as root: \"user\" (%s) does not apply", cfg->user);
+    if ((rc = preflight(cfg)) != NC_EXIT_OK)
+        goto out;
+    if (nc__stats_map() < 0) {
+        report("cannot map the statistics region");
+        rc = NC_EXIT_RUNTIME;
+        goto out;
+    }
+    fds = calloc(cfg->nlisteners, sizeof *fds);
+    addrs = calloc(cfg->nlisteners, sizeof *addrs);
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        fds[i] = -1;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        fds[i] = nc__listener_open(&cfg->listeners[i], addrs[i], sizeof addrs[i], err, sizeof err);
+        if (fds[i] < 0) {
+            report(err);
+            nc__log(NC_LOG_ERROR, NULL, 0, "%s", err);
+            rc = NC_EXIT_CONFIG;
+            goto out;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    int sigs[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&set, sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    write_pid_file();
+    log_listeners(cfg, NULL);
+    generation = 1;
+    nc__shm->generation = 1;
+    nc__shm->nworkers = (uint32_t)cfg->workers;
+    if (start_generation() < 0) {
+        report("a worker failed to start (the reason is above)");
+        signal_all(SIGQUIT);
+        while (live()) {
+            usleep(10000);
+            reap();
+        }
+        rc = NC_EXIT_CONFIG;
+        goto out;
+    }
+    nc__log(NC_LOG_INFO, NULL, 0, "netcore %s ready: %zu listener%s, %lld worker%s, pid %d", NC_VERSION,
+            cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s", cfg->workers, cfg->workers == 1 ? "" : "s",
+            (int)getpid());
+
+    for (;;) {
+        if (stopping && !live())
+            break;
+        int timeout = 1000;
+        if (stopping && now_ms() >= stop_deadline) {
+            nc__log(NC_LOG_WARN, NULL, 0, "workers did not stop in time: killing them");
+            signal_all(SIGKILL);
+            stop_deadline = now_ms() + 5000;
+        }
+        for (int i = 0; i < (int)cfg->workers; i++)
+            if (restart_at[i]) {
+                uint64_t now = now_ms();
+                int left = restart_at[i] > now ? (int)(restart_at[i] - now) : 0;
+                if (left < timeout)
+                    timeout = left;
+            }
+        struct pollfd pfd = {.fd = sigfd, .events = POLLIN};
+        if (poll(&pfd, 1, timeout) > 0) {
+            struct signalfd_siginfo si;
+            while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                switch (si.ssi_signo) {
+                case SIGCHLD:
+                    reap();
+                    break;
+                case SIGHUP:
+                    if (!stopping) {
+                        nc__log(NC_LOG_INFO, NULL, 0, "SIGHUP received: reloading %s", cfg->path);
+                        reload();
+                    }
+                    break;
+                case SIGUSR1:
+                    nc__log_reopen();
+                    signal_all(SIGUSR1);
+                    nc__log(NC_LOG_INFO, NULL, 0, "SIGUSR1: log files reopened");
+                    break;
+                case SIGTERM:
+                case SIGINT:
+                    if (!stopping) {
+                        nc__log(NC_LOG_INFO, NULL, 0, "%s received: stopping gracefully",
+                                si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                        stopping = 1;
+                        stop_deadline = now_ms() + (uint64_t)cfg->shutdown_timeout_ms +
+                                        (uint64_t)cfg->drain_timeout_ms + 5000;
+                        signal_all(SIGTERM);
+                        break;
+                    }
+                    /* a second one stops now */
+                    __attribute__((fallthrough));
+                case SIGQUIT:
+                    nc__log(NC_LOG_INFO, NULL, 0, "stopping now");
+                    stopping = 2;
+                    signal_all(SIGQUIT);
+                    break;
+                }
+            }
+        }
+        reap();
+        restart_due();
+    }
+    nc__log(NC_LOG_INFO, NULL, 0, "stopped");
+out:
+    for (size_t i = 0; fds && i < cfg->nlisteners; i++)
+        nc__listener_unbind(&cfg->listeners[i], fds[i]);
+    if (cfg->pid_path && rc == NC_EXIT_OK)
+        unlink(cfg->pid_path);
+    if (sigfd >= 0)
+        close(sigfd);
+    free(fds);
+    free(addrs);
+    nc__config_free(cfg);
+    free(cfg);
+    return rc;
+}

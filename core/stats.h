@@ -1,0 +1,60 @@
+/* stats.h -- server-wide statistics in shared memory: the master maps one
+ * region before forking; every worker publishes its listeners' figures and
+ * module counters into its own slot (once a second, and when asked), and
+ * nc_stats_json() reads them all.  Plain aligned stores: a reader may see
+ * one second-old figures, never torn 64-bit values on x86-64. */
+#ifndef NC_CORE_STATS_H
+#define NC_CORE_STATS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NC_STATS_WORKERS 64
+#define NC_STATS_LISTENERS 64
+#define NC_STATS_COUNTERS 16
+
+typedef struct nc__stat_counter {
+    char name[40];
+    uint64_t value;
+} nc__stat_counter;
+
+typedef struct nc__stat_listener {
+    char name[72];
+    char module[40];
+    uint64_t conns_open, conns_total, bytes_in, bytes_out, refused, errors, queued, fds;
+    uint32_t ncounters;
+    nc__stat_counter counters[NC_STATS_COUNTERS];
+} nc__stat_listener;
+
+typedef struct nc__stat_worker {
+    int32_t pid;         /* 0: slot free */
+    uint32_t index;      /* position in its generation */
+    uint32_t generation;
+    uint32_t restarts;   /* of this index, since the master started */
+    int32_t draining;
+    uint32_t nlisteners;
+    uint64_t conns;
+    int64_t started_ms;  /* wall clock */
+    nc__stat_listener l[NC_STATS_LISTENERS];
+} nc__stat_worker;
+
+typedef struct nc__stats {
+    int32_t master_pid;
+    uint32_t generation;
+    uint32_t reloads;
+    uint32_t nworkers;   /* of the current generation */
+    int64_t started_ms;
+    nc__stat_worker w[NC_STATS_WORKERS];
+} nc__stats;
+
+/* The region (NULL before nc__stats_map). */
+extern nc__stats *nc__shm;
+/* This process's slot (NULL in the master). */
+extern nc__stat_worker *nc__my_slot;
+
+int nc__stats_map(void);
+/* Copy this worker's current figures into its slot. */
+void nc__stats_publish(void);
+int64_t nc__wall_ms(void);
+
+#endif
