@@ -149,7 +149,7 @@ def main():
         so = f"$builddir/modules/{m}.so"
         w(f"build {so}: link_so {' '.join(objs)}")
         libs = {"file-transfer": "-lcrypto", "broadcast-chat": "-ljansson",
-                "udp-receiver": ""}.get(m, "")
+                "status": "-ljansson"}.get(m, "")
         w(f"  libs = {libs}")
         mod_outs.append(so)
     w("")

@@ -65,6 +65,11 @@ int nc__log_reopen(void)
     return 0;
 }
 
+int nc__log_fd(void)
+{
+    return log_fd;
+}
+
 void nc__log_close(void)
 {
     if (log_fd > 2)

@@ -16,6 +16,7 @@ int nc__log_setup(int level, int format, const char *path);
 /* Reopen the log file (SIGUSR1).  Returns 0 or -errno. */
 int nc__log_reopen(void);
 void nc__log_close(void);
+int nc__log_fd(void);
 int nc__log_level_parse(const char *s); /* -1 when unknown */
 
 /* The one formatter: `listener` may be NULL, `conn` 0 for none. */

@@ -9,6 +9,7 @@
  * so nothing waiting in an accept queue is lost); new ones are bound; the
  * new generation starts; once it is serving, the old one drains (SIGUSR2)
  * and removed sockets are closed.  Any failure keeps the running config. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -118,6 +119,29 @@ static int free_slot(void)
     return -1;
 }
 
+static void close_others(int ready)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    int dfd = dirfd(d);
+    struct dirent *e;
+    int victims[1024], n = 0;
+    while ((e = readdir(d)) && n < 1024) {
+        int fd = atoi(e->d_name);
+        if (fd <= 2 || fd == dfd || fd == ready || fd == nc__log_fd() || e->d_name[0] == '.')
+            continue;
+        int keep = 0;
+        for (size_t i = 0; i < cfg->nlisteners; i++)
+            keep |= fds[i] == fd;
+        if (!keep)
+            victims[n++] = fd;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++)
+        close(victims[i]);
+}
+
 /* Fork worker `index` of the current generation; returns its ready pipe's
  * read end, or -1. */
 static int spawn(int index)
@@ -141,6 +165,9 @@ static int spawn(int index)
     if (pid == 0) {
         close(p[0]);
         close(sigfd);
+        /* Keep only what this worker serves: a socket of a listener being
+         * removed by this reload must not live on in the new generation. */
+        close_others(p[1]);
         /* Die with the master: a worker alone would serve a stale config. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != master)

@@ -24,6 +24,7 @@
     X(udp)                                                                                 \
     X(ft)                                                                                  \
     X(sdk)                                                                                 \
+    X(ops)                                                                                 \
     X(bchat)
 
 #define X(name) int add_##name##_suite(void);

@@ -78,8 +78,13 @@ static void http_input(run *r, bconn *c)
             c->seq = 0;
             uint64_t t = bc_pop_ts(c);
             run_record(r, now_ns() - t, (uint64_t)(h->expect > 0 ? h->expect : 0));
-            if (r->o->close_each) {
+            /* The server said this was the connection's last answer (or we
+             * asked for that): open a new one, as browsers do; not an error. */
+            if (r->o->close_each || c->pos_out) {
+                c->pos_out = 0;
                 bc_reconnect(r, c);
+                if (!r->o->close_each && c->fd >= 0)
+                    c->started = now_ns();
                 return;
             }
             send_req(r, c);
@@ -104,6 +109,12 @@ static void http_input(run *r, bconn *c)
             return;
         }
         long long cl = header_value(p, hl, "Content-Length");
+        const char *conn = memmem(p, hl, "\r\nConnection: close", 19);
+        if (conn && !r->o->close_each) {
+            /* Requests pipelined behind this one will not be answered:
+             * they are not errors either; reconnecting resends them. */
+            c->pos_out = 1;
+        }
         if (status != 200) {
             char why[64];
             snprintf(why, sizeof why, "status %d", status);

@@ -1,0 +1,198 @@
+/* status.c -- the status module: a small HTTP endpoint for operators.
+ * GET /metrics answers in the Prometheus text format, GET /status with the
+ * JSON document of nc_stats_json(): per listener (summed over every worker)
+ * connections, bytes, refusals, errors, queued bytes, descriptors and the
+ * modules' own counters; per worker pid, connections, restarts; uptime and
+ * version.  One request per connection (Connection: close).  Bind it to
+ * 127.0.0.1.  See docs/status.md. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netcore/netcore.h"
+
+/* A growable text buffer. */
+typedef struct text {
+    char *p;
+    size_t len, cap;
+} text;
+
+static void put(text *t, const char *fmt, ...) NC_PRINTF(2, 3);
+static void put(text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (t->p && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)n;
+        char *np = realloc(t->p, cap);
+        if (!np)
+            return;
+        t->p = np;
+        t->cap = cap;
+    }
+}
+
+/* Label values: backslash, double quote and newline escaped. */
+static const char *lv(const char *s, char *buf, size_t n)
+{
+    size_t o = 0;
+    for (; *s && o + 3 < n; s++) {
+        if (*s == '\\' || *s == '"') {
+            buf[o++] = '\\';
+            buf[o++] = *s;
+        } else if (*s == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = 'n';
+        } else {
+            buf[o++] = *s;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static void family(text *t, const char *name, const char *type, const char *help)
+{
+    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static char *metrics(const char *json)
+{
+    json_error_t je;
+    json_t *root = json_loads(json, 0, &je);
+    if (!root)
+        return NULL;
+    text t = {0};
+    char a[256], b[256];
+    family(&t, "netcore_info", "gauge", "Always 1; the labels say which netcore this is.");
+    put(&t, "netcore_info{version=\"%s\"} 1\n", lv(json_string_value(json_object_get(root, "version")), a, sizeof a));
+    family(&t, "netcore_uptime_seconds", "gauge", "Seconds since the master started.");
+    put(&t, "netcore_uptime_seconds %.3f\n", json_number_value(json_object_get(root, "uptime_seconds")));
+    family(&t, "netcore_reloads_total", "counter", "Configuration reloads that took effect.");
+    put(&t, "netcore_reloads_total %lld\n", (long long)json_integer_value(json_object_get(root, "reloads")));
+
+    static const struct {
+        const char *key, *name, *type, *help;
+    } per_listener[] = {
+        {"connections_open", "netcore_connections_open", "gauge", "Open connections."},
+        {"connections_total", "netcore_connections_total", "counter", "Connections accepted."},
+        {"bytes_in", "netcore_received_bytes_total", "counter", "Bytes received."},
+        {"bytes_out", "netcore_sent_bytes_total", "counter", "Bytes sent."},
+        {"refused", "netcore_refused_total", "counter", "Connections refused by a limit."},
+        {"errors", "netcore_errors_total", "counter", "Connections ended by an error or a limit."},
+        {"queued_bytes", "netcore_queued_bytes", "gauge", "Output queued and not yet sent."},
+        {"descriptors", "netcore_descriptors", "gauge", "Descriptors held: connections and the listening socket."},
+    };
+    json_t *ls = json_object_get(root, "listeners");
+    for (size_t f = 0; f < sizeof per_listener / sizeof per_listener[0]; f++) {
+        family(&t, per_listener[f].name, per_listener[f].type, per_listener[f].help);
+        const char *name;
+        json_t *l;
+        json_object_foreach(ls, name, l) {
+            put(&t, "%s{listener=\"%s\",module=\"%s\"} %lld\n", per_listener[f].name, lv(name, a, sizeof a),
+                lv(json_string_value(json_object_get(l, "module")), b, sizeof b),
+                (long long)json_integer_value(json_object_get(l, per_listener[f].key)));
+        }
+    }
+    family(&t, "netcore_module_counter_total", "counter", "Counters published by modules (nc_counter).");
+    const char *name;
+    json_t *l;
+    json_object_foreach(ls, name, l) {
+        const char *cname;
+        json_t *cv;
+        json_object_foreach(json_object_get(l, "counters"), cname, cv) {
+            char c[128];
+            put(&t, "netcore_module_counter_total{listener=\"%s\",counter=\"%s\"} %lld\n", lv(name, a, sizeof a),
+                lv(cname, c, sizeof c), (long long)json_integer_value(cv));
+        }
+    }
+    json_t *ws = json_object_get(root, "workers");
+    family(&t, "netcore_worker_connections", "gauge", "Open connections per worker process.");
+    size_t i;
+    json_t *w;
+    json_array_foreach(ws, i, w) {
+        put(&t, "netcore_worker_connections{worker=\"%lld\",pid=\"%lld\",generation=\"%lld\"} %lld\n",
+            (long long)json_integer_value(json_object_get(w, "index")), (long long)json_integer_value(json_object_get(w, "pid")),
+            (long long)json_integer_value(json_object_get(w, "generation")),
+            (long long)json_integer_value(json_object_get(w, "connections")));
+    }
+    family(&t, "netcore_worker_restarts_total", "counter", "Times the worker in this position was replaced.");
+    json_array_foreach(ws, i, w) {
+        put(&t, "netcore_worker_restarts_total{worker=\"%lld\",pid=\"%lld\",generation=\"%lld\"} %lld\n",
+            (long long)json_integer_value(json_object_get(w, "index")), (long long)json_integer_value(json_object_get(w, "pid")),
+            (long long)json_integer_value(json_object_get(w, "generation")),
+            (long long)json_integer_value(json_object_get(w, "restarts")));
+    }
+    json_decref(root);
+    return t.p;
+}
+
+static void respond(nc_conn *c, int status, const char *type, const char *body, size_t n)
+{
+    nc_sendf(c, "HTTP/1.1 %d %s\r\nServer: netcore\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+             status, status == 200 ? "OK" : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed" : "Bad Request",
+             type, n);
+    nc_send(c, body, n);
+    nc_close(c, NC_CLOSE_FLUSH);
+}
+
+static ssize_t st_data(nc_conn *c, const char *data, size_t len)
+{
+    const char *end = memmem(data, len, "\r\n\r\n", 4);
+    if (!end) {
+        if (len > 8192) {
+            respond(c, 400, "text/plain; charset=utf-8", "request too large\n", 18);
+            return (ssize_t)len;
+        }
+        return 0;
+    }
+    int head = len >= 5 && memcmp(data, "HEAD ", 5) == 0;
+    if (!head && (len < 4 || memcmp(data, "GET ", 4) != 0)) {
+        respond(c, 405, "text/plain; charset=utf-8", "GET only\n", 9);
+        return (ssize_t)len;
+    }
+    const char *path = data + (head ? 5 : 4);
+    const char *sp = memchr(path, ' ', (size_t)(end - path));
+    size_t pl = sp ? (size_t)(sp - path) : 0;
+    const char *q = memchr(path, '?', pl);
+    if (q)
+        pl = (size_t)(q - path);
+    char *json = nc_stats_json();
+    if (!json) {
+        respond(c, 400, "text/plain; charset=utf-8", "no statistics\n", 14);
+        return (ssize_t)len;
+    }
+    if (pl == 8 && memcmp(path, "/metrics", 8) == 0) {
+        char *m = metrics(json);
+        respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", m ? m : "", m ? strlen(m) : 0);
+        free(m);
+    } else if (pl == 7 && memcmp(path, "/status", 7) == 0) {
+        size_t n = strlen(json);
+        json[n] = '\n'; /* the terminating NUL becomes a newline; send n + 1 bytes */
+        respond(c, 200, "application/json", json, n + 1);
+    } else {
+        respond(c, 404, "text/plain; charset=utf-8", "try /metrics or /status\n", 24);
+    }
+    free(json);
+    return (ssize_t)len;
+}
+
+NC_MODULE_DEFINE = {
+    NC_MODULE_HEADER,
+    .flags = NC_MOD_STREAM | NC_MOD_SHARED,
+    .name = "status",
+    .version = "1.0.0",
+    .description = "operators' endpoint: /metrics (Prometheus) and /status (JSON)",
+    .on_data = st_data,
+};

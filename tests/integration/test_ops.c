@@ -1,0 +1,459 @@
+/* test_ops.c -- operating netcore: worker processes (a shared room stays
+ * whole, a killed worker is replaced while the service answers), SIGHUP
+ * reload (listeners added and removed, a broken config changes nothing, no
+ * failed request under load), per-IP limits, the send timeout, pid_file,
+ * privilege drop, and /metrics checked by a strict Prometheus text parser. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "suites.h"
+
+/* Worker pids of a master, from its log ("worker N serving" is debug), read
+ * through /proc instead. */
+static int children(pid_t master, pid_t *out, int max)
+{
+    char cmd[128], buf[4096];
+    snprintf(cmd, sizeof cmd, "ps -o pid= --ppid %d", (int)master);
+    FILE *f = popen(cmd, "r");
+    int n = 0;
+    while (f && fgets(buf, sizeof buf, f) && n < max)
+        out[n++] = (pid_t)atoi(buf);
+    if (f)
+        pclose(f);
+    return n;
+}
+
+static int echo_once(int port)
+{
+    int fd = t_connect_tcp(port);
+    if (fd < 0)
+        return 0;
+    char b[8] = {0};
+    int ok = t_send_all(fd, "ping", 4) == 0 && t_recv_exact(fd, b, 4, 2000) == 4 && !memcmp(b, "ping", 4);
+    close(fd);
+    return ok;
+}
+
+static void test_workers(void)
+{
+    t_proc *p = t_start_conf("{\"workers\":2,\"listeners\":["
+                             "{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"},"
+                             "{\"name\":\"room\",\"module\":\"broadcast-chat\",\"listen\":\"127.0.0.1:0\"}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    T_ASSERT_STR_CONTAINS(p->log, "ready: 2 listeners, 2 workers");
+    pid_t kids[8];
+    CU_ASSERT_EQUAL(children(p->pid, kids, 8), 2);
+    int ok = 0;
+    for (int i = 0; i < 50; i++)
+        ok += echo_once(t_port(p, "e"));
+    CU_ASSERT_EQUAL(ok, 50);
+    /* 30 clients in one room: with two workers, everyone still gets every
+     * message (the room's listener runs in one worker). */
+    enum { N = 30 };
+    t_client *cl[N];
+    char line[512], cmd[128];
+    for (int i = 0; i < N; i++) {
+        cl[i] = t_client_new(t_port(p, "room"));
+        snprintf(cmd, sizeof cmd, "{\"type\":\"login\",\"nickname\":\"w%d\"}\n", i);
+        t_client_send(cl[i], cmd);
+        while (t_readline(cl[i], line, sizeof line, 3000) >= 0 && strncmp(line, "{\"status\":\"ok\"", 14) != 0)
+            ;
+    }
+    t_client_send(cl[0], "{\"type\":\"broadcast\",\"message\":\"to all\"}\n");
+    int got = 0;
+    for (int i = 1; i < N; i++) {
+        while (t_readline(cl[i], line, sizeof line, 3000) >= 0)
+            if (strstr(line, "\"message\":\"to all\"")) {
+                got++;
+                break;
+            }
+    }
+    CU_ASSERT_EQUAL(got, N - 1);
+    for (int i = 0; i < N; i++)
+        t_client_free(cl[i]);
+
+    /* kill -9 a worker: it is replaced, and the service answers throughout */
+    CU_ASSERT_EQUAL(kill(kids[1], SIGKILL), 0);
+    int served = 0, tries = 0;
+    for (; tries < 100; tries++) {
+        served += echo_once(t_port(p, "e"));
+        usleep(10000);
+    }
+    CU_ASSERT(served >= 95); /* at most a connection or two in the dying worker */
+    char want[128];
+    snprintf(want, sizeof want, "(pid %d) was killed by signal 9 (Killed); restarting it", (int)kids[1]);
+    CU_ASSERT(t_wait_log(p, want, 3000));
+    pid_t after[8];
+    usleep(300000);
+    CU_ASSERT_EQUAL(children(p->pid, after, 8), 2);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
+}
+
+static const char *write_conf(const char *name, const char *body)
+{
+    return t_write_file(name, body);
+}
+
+static void test_reload(void)
+{
+    char json[1024];
+    const char *path = write_conf("reload.json",
+                                  "{\"user\":\"root\",\"drain_timeout_ms\":3000,\"listeners\":["
+                                  "{\"name\":\"one\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"},"
+                                  "{\"name\":\"web\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\","
+                                  "\"options\":{\"root\":\"conf/www\"}}]}");
+    /* conf/www relative to the config file: use an absolute root instead */
+    char cwd[256];
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(json, sizeof json,
+             "{\"user\":\"root\",\"drain_timeout_ms\":3000,\"listeners\":["
+             "{\"name\":\"one\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"},"
+             "{\"name\":\"web\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s/conf/www\"}}]}",
+             cwd);
+    path = write_conf("reload.json", json);
+    t_proc *p = t_start(path, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int one = t_port(p, "one"), web = t_port(p, "web");
+    /* Steady load on both while reloading twice with an unchanged config. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s echo -c 20 -d 3 -w 0 -r 1 --json -q 127.0.0.1:%d > %s/reload-echo.json &"
+                              "%s http -c 20 -d 3 -w 0 -r 1 --json -q 127.0.0.1:%d > %s/reload-http.json & wait",
+             t_build_path("netcore-bench"), one, t_tmpdir(), t_build_path("netcore-bench"), web, t_tmpdir());
+    FILE *load = popen(cmd, "r");
+    usleep(800000);
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "reload: generation 2 serving 2 listeners (0 added, 0 removed, 2 kept)", 5000));
+    usleep(800000);
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "reload: generation 3 serving", 5000));
+    pclose(load);
+    const char *files[] = {"reload-echo.json", "reload-http.json"};
+    for (int i = 0; i < 2; i++) {
+        char jp[300];
+        snprintf(jp, sizeof jp, "%s/%s", t_tmpdir(), files[i]);
+        json_error_t je;
+        json_t *j = json_load_file(jp, 0, &je);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+        json_t *t = json_array_get(json_object_get(j, "targets"), 0);
+        double rate = json_number_value(json_object_get(t, "rate"));
+        double errors = json_number_value(json_object_get(t, "errors"));
+        if (errors != 0)
+            fprintf(stderr, "\n  %s: %.0f errors during reloads\n", files[i], errors);
+        CU_ASSERT(rate > 100);
+        CU_ASSERT_EQUAL(errors, 0); /* no request failed, no connection refused or reset */
+        json_decref(j);
+    }
+    /* Add one listener, remove another. */
+    snprintf(json, sizeof json,
+             "{\"user\":\"root\",\"drain_timeout_ms\":3000,\"listeners\":["
+             "{\"name\":\"two\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"},"
+             "{\"name\":\"web\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s/conf/www\"}}]}",
+             cwd);
+    write_conf("reload.json", json);
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "(1 added, 1 removed, 1 kept)", 5000));
+    int two = t_port(p, "two");
+    CU_ASSERT(two > 0);
+    CU_ASSERT(echo_once(two));
+    usleep(200000);
+    CU_ASSERT_EQUAL(t_connect_tcp(one), -1); /* the removed listener is gone */
+    /* A broken config changes nothing. */
+    write_conf("reload.json", "{\"listeners\": [ {\"module\": \"echo\", }");
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "; keeping the running configuration", 5000));
+    CU_ASSERT(echo_once(two));
+    /* A config whose module refuses its options changes nothing either. */
+    snprintf(json, sizeof json,
+             "{\"user\":\"root\",\"listeners\":[{\"name\":\"two\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"nope\":1}}]}");
+    write_conf("reload.json", json);
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "was refused (the reason is above); keeping the running configuration", 5000));
+    T_ASSERT_STR_CONTAINS(p->log, "listeners[0].options.nope: unknown option");
+    CU_ASSERT(echo_once(two));
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
+}
+
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src, &sa.sin_addr);
+    bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void test_limits(void)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"perip\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\","
+             "\"max_connections_per_ip\":2},"
+             "{\"name\":\"flood\",\"module\":\"%s\",\"listen\":\"127.0.0.1:0\",\"send_timeout_ms\":300,"
+             "\"max_output_bytes\":1073741824,\"options\":{\"mode\":\"flood\"}}]}",
+             t_build_path("tests/modules/testmod.so"));
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "perip");
+    int a = connect_from("127.0.0.1", port), b = connect_from("127.0.0.1", port);
+    int c = connect_from("127.0.0.1", port), d = connect_from("127.0.0.2", port);
+    CU_ASSERT(t_wait_closed(c, 3000)); /* a third from the same address */
+    CU_ASSERT(t_wait_log(p, "max_connections_per_ip (2) reached for 127.0.0.1:", 2000));
+    char buf[4];
+    t_send_all(d, "ok", 2);
+    CU_ASSERT_EQUAL(t_recv_exact(d, buf, 2, 2000), 2); /* another address is fine */
+    close(a);
+    usleep(100000);
+    int e = connect_from("127.0.0.1", port);
+    t_send_all(e, "ok", 2);
+    CU_ASSERT_EQUAL(t_recv_exact(e, buf, 2, 2000), 2); /* room again */
+    close(b);
+    close(c);
+    close(d);
+    close(e);
+    /* send timeout: a peer that reads nothing while output waits */
+    int f = t_connect_tcp(t_port(p, "flood"));
+    int small = 4096;
+    setsockopt(f, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    CU_ASSERT(t_wait_log(p, "(send_timeout_ms); closing", 5000));
+    T_ASSERT_STR_CONTAINS(p->log, "peer read nothing for ");
+    close(f);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
+static void test_pidfile_and_user(void)
+{
+    char json[1024], pidpath[300];
+    snprintf(pidpath, sizeof pidpath, "%s/netcore.pid", t_tmpdir());
+    int root = geteuid() == 0;
+    snprintf(json, sizeof json,
+             "{\"pid_file\":\"%s\",%s\"listeners\":[{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}",
+             pidpath, root ? "\"user\":\"nobody\"," : "");
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    FILE *f = fopen(pidpath, "r");
+    int pid = 0;
+    CU_ASSERT(f && fscanf(f, "%d", &pid) == 1);
+    if (f)
+        fclose(f);
+    CU_ASSERT_EQUAL(pid, p->pid);
+    if (root) {
+        /* The master keeps root (it binds on reload); the worker is nobody. */
+        pid_t kids[4];
+        CU_ASSERT_EQUAL(children(p->pid, kids, 4), 1);
+        char path[64], line[256];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)kids[0]);
+        FILE *s = fopen(path, "r");
+        int uid = -1;
+        while (s && fgets(line, sizeof line, s))
+            if (sscanf(line, "Uid: %d", &uid) == 1)
+                break;
+        if (s)
+            fclose(s);
+        CU_ASSERT(uid > 0 && uid != 0);
+        CU_ASSERT(echo_once(t_port(p, "e")));
+    }
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    CU_ASSERT_EQUAL(access(pidpath, F_OK), -1); /* removed at exit */
+}
+
+/* A strict reader of the Prometheus text format (0.0.4): every line a
+ * comment or a sample; names and labels well formed; TYPE before samples
+ * and at most once per family; values parse as numbers. */
+static int prom_valid(const char *text, char *why, size_t n)
+{
+    char typed[64][128];
+    int ntyped = 0, lineno = 0;
+    for (const char *l = text; *l; ) {
+        const char *e = strchr(l, '\n');
+        if (!e) {
+            snprintf(why, n, "last line not terminated");
+            return 0;
+        }
+        lineno++;
+        char line[2048];
+        size_t len = (size_t)(e - l);
+        if (len >= sizeof line) {
+            snprintf(why, n, "line %d too long", lineno);
+            return 0;
+        }
+        memcpy(line, l, len);
+        line[len] = '\0';
+        l = e + 1;
+        if (line[0] == '#') {
+            char kind[8], name[128], rest[512];
+            if (sscanf(line, "# %7s %127s %511[^\n]", kind, name, rest) < 3) {
+                snprintf(why, n, "line %d: malformed comment", lineno);
+                return 0;
+            }
+            if (!strcmp(kind, "TYPE")) {
+                if (strcmp(rest, "counter") && strcmp(rest, "gauge") && strcmp(rest, "untyped") &&
+                    strcmp(rest, "histogram") && strcmp(rest, "summary")) {
+                    snprintf(why, n, "line %d: bad type %.40s", lineno, rest);
+                    return 0;
+                }
+                for (int i = 0; i < ntyped; i++)
+                    if (!strcmp(typed[i], name)) {
+                        snprintf(why, n, "line %d: second TYPE for %.60s", lineno, name);
+                        return 0;
+                    }
+                snprintf(typed[ntyped++ % 64], 128, "%s", name);
+            }
+            continue;
+        }
+        const char *p = line;
+        if (!(isalpha((unsigned char)*p) || *p == '_' || *p == ':')) {
+            snprintf(why, n, "line %d: bad metric name", lineno);
+            return 0;
+        }
+        char name[128];
+        size_t k = 0;
+        while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == ':') && k < 127)
+            name[k++] = *p++;
+        name[k] = '\0';
+        int found = 0;
+        for (int i = 0; i < ntyped; i++)
+            found |= !strcmp(typed[i], name);
+        if (!found) {
+            snprintf(why, n, "line %d: sample %.60s before its TYPE", lineno, name);
+            return 0;
+        }
+        if (*p == '{') {
+            p++;
+            while (*p != '}') {
+                if (!(isalpha((unsigned char)*p) || *p == '_')) {
+                    snprintf(why, n, "line %d: bad label name", lineno);
+                    return 0;
+                }
+                while (isalnum((unsigned char)*p) || *p == '_')
+                    p++;
+                if (p[0] != '=' || p[1] != '"') {
+                    snprintf(why, n, "line %d: label without =\"", lineno);
+                    return 0;
+                }
+                p += 2;
+                while (*p && *p != '"') {
+                    if (*p == '\\') {
+                        if (p[1] != '\\' && p[1] != '"' && p[1] != 'n') {
+                            snprintf(why, n, "line %d: bad escape", lineno);
+                            return 0;
+                        }
+                        p++;
+                    }
+                    p++;
+                }
+                if (*p != '"') {
+                    snprintf(why, n, "line %d: unterminated label value", lineno);
+                    return 0;
+                }
+                p++;
+                if (*p == ',')
+                    p++;
+                else if (*p != '}') {
+                    snprintf(why, n, "line %d: expected , or }", lineno);
+                    return 0;
+                }
+            }
+            p++;
+        }
+        if (*p != ' ') {
+            snprintf(why, n, "line %d: no space before the value", lineno);
+            return 0;
+        }
+        char *end;
+        strtod(p + 1, &end);
+        if (end == p + 1 || (*end && *end != ' ')) {
+            snprintf(why, n, "line %d: bad value", lineno);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void test_metrics(void)
+{
+    t_proc *p = t_start_conf("{\"workers\":2,\"listeners\":["
+                             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"},"
+                             "{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"},"
+                             "{\"name\":\"u\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+                             "\"options\":{\"output\":\"/dev/null\"}}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    for (int i = 0; i < 10; i++)
+        echo_once(t_port(p, "e"));
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t_port(p, "u"))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 7; i++)
+        sendto(u, "d", 1, 0, (struct sockaddr *)&sa, sizeof sa);
+    close(u);
+    usleep(1300000); /* other workers publish once a second */
+    t_client *c = t_client_new(t_port(p, "status"));
+    t_client_send(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    static char body[65536];
+    int eof = 0;
+    size_t n = c->len;
+    memcpy(body, c->buf, n);
+    n += t_recv_all(c->fd, body + n, sizeof body - 1 - n, 3000, &eof);
+    body[n] = '\0';
+    t_client_free(c);
+    char *start = strstr(body, "\r\n\r\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(start);
+    T_ASSERT_STR_CONTAINS(body, "Content-Type: text/plain; version=0.0.4");
+    char why[256] = "";
+    int valid = prom_valid(start + 4, why, sizeof why);
+    if (!valid)
+        fprintf(stderr, "\n  /metrics is not valid: %s\n", why);
+    CU_ASSERT(valid);
+    T_ASSERT_STR_CONTAINS(start, "netcore_connections_total{listener=\"e\",module=\"echo\"} 10\n");
+    T_ASSERT_STR_CONTAINS(start, "netcore_module_counter_total{listener=\"u\",counter=\"datagrams\"} 7\n");
+    T_ASSERT_STR_CONTAINS(start, "netcore_worker_restarts_total{worker=\"1\"");
+    /* /status is the same figures as JSON */
+    c = t_client_new(t_port(p, "status"));
+    t_client_send(c, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+    n = c->len;
+    memcpy(body, c->buf, n);
+    n += t_recv_all(c->fd, body + n, sizeof body - 1 - n, 3000, &eof);
+    body[n] = '\0';
+    t_client_free(c);
+    start = strstr(body, "\r\n\r\n");
+    json_error_t je;
+    json_t *j = start ? json_loads(start + 4, 0, &je) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "workers")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(json_object_get(j, "listeners"), "e"),
+                                                       "connections_total")), 10);
+    json_decref(j);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
+int add_ops_suite(void)
+{
+    CU_pSuite s = CU_add_suite("ops", NULL, NULL);
+    if (!s || !CU_add_test(s, "2 workers: a shared room stays whole; kill -9 is replaced", test_workers) ||
+        !CU_add_test(s, "SIGHUP: under load no request fails; add/remove; broken kept", test_reload) ||
+        !CU_add_test(s, "max_connections_per_ip and send_timeout_ms", test_limits) ||
+        !CU_add_test(s, "pid_file, and workers drop to \"user\" when root", test_pidfile_and_user) ||
+        !CU_add_test(s, "/metrics passes a strict Prometheus parser; /status", test_metrics))
+        return -1;
+    return 0;
+}
