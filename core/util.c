@@ -48,40 +48,45 @@ int nc_utf8_valid(const void *sv, size_t n)
     return 1;
 }
 
+/* Bytes that need an escape in a JSON string: controls, '"', '\\', DEL. */
+static int needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c == 0x7f;
+}
+
 size_t nc_json_escape(char *out, size_t cap, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc = 0;
-        switch (c) {
-        case '"': esc = '"'; break;
-        case '\\': esc = '\\'; break;
-        case '\n': esc = 'n'; break;
-        case '\r': esc = 'r'; break;
-        case '\t': esc = 't'; break;
-        case '\b': esc = 'b'; break;
-        case '\f': esc = 'f'; break;
-        default: break;
+    size_t o = 0, i = 0;
+    while (i < n) {
+        /* Copy the run that needs no escaping in one go: most text is one run. */
+        size_t run = i;
+        while (run < n && !needs_escape((unsigned char)s[run]))
+            run++;
+        if (run > i) {
+            if (o + (run - i) <= cap)
+                memcpy(out + o, s + i, run - i);
+            o += run - i;
+            i = run;
+            if (i == n)
+                break;
         }
+        unsigned char c = (unsigned char)s[i++];
+        char esc = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't'
+                 : c == '\b' ? 'b' : c == '\f' ? 'f' : 0;
         if (esc) {
             if (o + 2 <= cap) {
                 out[o] = '\\';
                 out[o + 1] = esc;
             }
             o += 2;
-        } else if (c < 0x20 || c == 0x7f) {
+        } else {
             if (o + 6 <= cap) {
                 memcpy(out + o, "\\u00", 4);
                 out[o + 4] = hex[c >> 4];
                 out[o + 5] = hex[c & 15];
             }
             o += 6;
-        } else {
-            if (o < cap)
-                out[o] = (char)c;
-            o++;
         }
     }
     return o;
