@@ -219,6 +219,35 @@ def main():
     w("  ldflags = $ldflags -rdynamic")
     w("")
 
+    # libFuzzer targets (clang), built by `ninja fuzz` only: the normal build
+    # does not need clang.  Each links what it fuzzes and nothing else;
+    # module targets use tests/fuzz/stubs.c in place of the core.
+    w("rule fuzz_link")
+    w("  command = clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "
+      "-std=c11 -D_GNU_SOURCE -Iinclude -Icore -Itests/fuzz $extra $in -o $out $libs")
+    w("  description = FUZZ $out")
+    fuzz = {
+        "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c"], "", "-ljansson"),
+        "http": (["tests/fuzz/fuzz_http.c", "modules/http-static/parse.c", "modules/http-static/path.c",
+                  "core/util.c"], "-Imodules/http-static", ""),
+        "ft": (["tests/fuzz/fuzz_ft.c", "modules/file-transfer/proto.c", "core/util.c"],
+               "-Imodules/file-transfer", ""),
+        "bchat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/broadcast-chat/bchat.c",
+                   "core/util.c"], "", "-ljansson"),
+        "chat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/chat/chat.c", "core/util.c"], "", ""),
+        "udp": (["tests/fuzz/fuzz_udp.c", "tests/fuzz/stubs.c", "modules/udp-receiver/udprecv.c",
+                 "core/util.c"], "", ""),
+    }
+    fuzz_outs = []
+    for name in sorted(fuzz):
+        srcs, extra, libs = fuzz[name]
+        w(f"build $builddir/fuzz/fuzz_{name}: fuzz_link {' '.join(srcs)} | tests/fuzz/stubs.h")
+        w(f"  extra = {extra}")
+        w(f"  libs = {libs}")
+        fuzz_outs.append(f"$builddir/fuzz/fuzz_{name}")
+    w(f"build fuzz: phony {' '.join(fuzz_outs)}")
+    w("")
+
     everything = (["$builddir/netcore"] + mod_outs + tool_outs + tmod_outs +
                   ["$builddir/tests/netcore-tests"])
     w(f"build all: phony {' '.join(everything)}")

@@ -10,8 +10,9 @@ size=${1:-64}; rounds=${2:-3}; secs=${3:-4}
 make -s -C ../shared/bench B=/tmp/netcore-ref
 out=/tmp/netcore-bench-udp; mkdir -p "$out"
 conf=$out/udp.json
+user=""; [ "$(id -u)" = 0 ] && user='"user": "root",'
 cat > "$conf" <<JSON
-{ "log": { "level": "warn" },
+{ $user "log": { "level": "warn" },
   "listeners": [ { "name": "udp", "module": "udp-receiver", "listen": "127.0.0.1:17101",
                    "transport": "udp",
                    "options": { "output": "$out/records.log", "rcvbuf": 4194304 } } ] }

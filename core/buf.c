@@ -252,7 +252,7 @@ int nc__outq_add_file(nc__outq *q, int fd, off_t off, size_t len, int own)
 static void advance(nc__outq *q, size_t n)
 {
     q->bytes -= n;
-    while (n > 0) {
+    while (n > 0 && q->head) { /* n never exceeds what is queued */
         nc__oitem *it = q->head;
         size_t left = it->len - it->off;
         if (n < left) {

@@ -268,6 +268,7 @@ static void on_no_fds(nc_listener *l, int e)
 static int ip_key(const struct sockaddr *sa, unsigned char key[16])
 {
     memset(key, 0, 16);
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): accept4 filled the address
     if (sa->sa_family == AF_INET) {
         key[10] = key[11] = 0xff;
         memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);

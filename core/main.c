@@ -66,7 +66,7 @@ static int list_dir(const char *dir)
     DIR *d = opendir(dir);
     if (!d)
         return 0;
-    char *names[1024];
+    char *names[1024] = {NULL};
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < 1024) {

@@ -98,7 +98,8 @@ static int preflight(nc__config *c)
             close(sigfd);
         int nul = open("/dev/null", O_WRONLY);
         dup2(nul, 1);
-        _exit(drop_privileges(c) < 0 ? NC_EXIT_CONFIG : nc__server_check(c, 1));
+        /* exit, not _exit: a leak checker runs at exit and must see this child */
+        exit(drop_privileges(c) < 0 ? NC_EXIT_CONFIG : nc__server_check(c, 1));
     }
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -178,7 +179,7 @@ static int spawn(int index)
         if (drop_privileges(cfg) < 0)
             _exit(NC_EXIT_CONFIG);
         nc__stat_worker *w = &nc__shm->w[slot];
-        _exit(nc__worker_run(cfg, fds, addrs, index, (int)cfg->workers, w, p[1]));
+        exit(nc__worker_run(cfg, fds, addrs, index, (int)cfg->workers, w, p[1]));
     }
     close(p[1]);
     nc__stat_worker *w = &nc__shm->w[slot];

@@ -18,12 +18,12 @@ const char *nc__module_check(const nc_module *m, const char *path, char *buf, si
     }
     if (m->abi_major != NC_ABI_MAJOR || m->abi_minor > NC_ABI_MINOR) {
         snprintf(buf, n, "%s: module ABI %u.%u does not match netcore ABI %u.%u", path,
-                 m->abi_major, m->abi_minor, NC_ABI_MAJOR, NC_ABI_MINOR);
+                 m->abi_major, m->abi_minor, (unsigned)NC_ABI_MAJOR, (unsigned)NC_ABI_MINOR);
         return buf;
     }
     if (m->size != sizeof(nc_module)) {
         snprintf(buf, n, "%s: module descriptor is %u bytes, netcore ABI %u.%u expects %zu", path,
-                 m->size, NC_ABI_MAJOR, NC_ABI_MINOR, sizeof(nc_module));
+                 m->size, (unsigned)NC_ABI_MAJOR, (unsigned)NC_ABI_MINOR, sizeof(nc_module));
         return buf;
     }
     for (size_t i = 0; i < sizeof m->reserved / sizeof m->reserved[0]; i++)

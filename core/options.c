@@ -80,7 +80,7 @@ int nc_opt_str(nc_options *o, const char *key, const char *def, const char **out
 
 int nc_opt_path(nc_options *o, const char *key, const char *def, const char **out)
 {
-    const char *s;
+    const char *s = NULL;
     if (nc_opt_str(o, key, def, &s) < 0)
         return -1;
     *out = s;

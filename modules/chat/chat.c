@@ -38,7 +38,7 @@ typedef struct chat {
 static void lower(char *dst, const char *src)
 {
     size_t i = 0;
-    for (; src[i] && i < NICK_MAX; i++)
+    for (; i < NICK_MAX && src[i]; i++)
         dst[i] = (char)tolower((unsigned char)src[i]);
     dst[i] = '\0';
 }

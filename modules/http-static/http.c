@@ -528,7 +528,7 @@ static centry *cache_store(hs *h, const char *key, const char *file, int fd, con
     e->body = body;
     e->checked = nc_now_ms();
     while (h->centries >= (size_t)h->cache_max_entries && h->lru_head)
-        cache_unlink(h, h->lru_head);
+        cache_unlink(h, h->lru_head); // NOLINT(clang-analyzer-unix.Malloc): e is not on the list yet
     size_t b = chash(key) & (h->cbuckets - 1);
     e->hnext = h->ctab[b];
     h->ctab[b] = e;
@@ -807,7 +807,8 @@ static void listing(resp *x, int dirfd, const char *urlpath)
         }
         names[n++] = strdup(de->d_name);
     }
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names); /* qsort(NULL, 0) is undefined */
     size_t bcap = 1024 + n * 1400, bl = 0;
     char *body = malloc(bcap);
     char esc[1200], href[1200], title[1200];

@@ -305,7 +305,8 @@ int run_scenario(const opts *o, target *t, int round, result *res)
         return -1;
     }
     double cpu0 = 0, srv0 = 0;
-    uint64_t last_check = r.t0, last_progress = r.t0, ops_at_progress = 0;
+    uint64_t last_check = r.t0;
+    uint64_t last_progress = last_check, ops_at_progress = 0;
     struct epoll_event evs[256];
     for (;;) {
         uint64_t now = now_ns();

@@ -21,6 +21,7 @@
 static int quiet;
 static const char *prog = "netcore-ft";
 
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -301,7 +302,7 @@ static int cmd_put(int fd, const char *file, const char *name)
 int main(int argc, char **argv)
 {
     int cont = 0;
-    const char *args[8];
+    const char *args[8] = {NULL};
     int n = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-q"))
