@@ -477,8 +477,10 @@ static void idle_sweep(nc_timer *t, void *arg)
     for (nc_conn *c = l->idle_head; c && nc__R.now - c->last_active >= limit; c = c->inext) {
         if (c->flags & CF_ON_CLOSE_LIST)
             continue;
-        nc__log(NC_LOG_INFO, l->name, c->id, "idle for %llu ms (idle_timeout_ms); closing",
-                (unsigned long long)(nc__R.now - c->last_active));
+        static uint64_t last;
+        if (ratelimit(&last, 100))
+            nc__log(NC_LOG_INFO, l->name, c->id, "idle for %llu ms (idle_timeout_ms); closing",
+                    (unsigned long long)(nc__R.now - c->last_active));
         nc_close(c, NC_CLOSE_ABORT);
     }
     nc__listener_idle_arm(l);

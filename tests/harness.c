@@ -90,38 +90,47 @@ const char *t_write_file(const char *name, const char *text)
     return path;
 }
 
-/* Read what the child wrote to stderr, waiting at most ms. */
-static void pump(t_proc *p, int ms)
+/* The reader thread: append everything the child writes to stderr. */
+static void *reader_main(void *arg)
 {
-    struct pollfd pfd = {.fd = p->errfd, .events = POLLIN};
-    if (p->errfd < 0 || poll(&pfd, 1, ms) <= 0)
-        return;
-    if (p->log_cap - p->log_len < 65536) {
-        p->log_cap = p->log_cap * 2 + 65536;
-        p->log = realloc(p->log, p->log_cap);
-    }
-    ssize_t n = read(p->errfd, p->log + p->log_len, p->log_cap - p->log_len - 1);
-    if (n > 0) {
+    t_proc *p = arg;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(p->errfd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        pthread_mutex_lock(&p->mu);
+        /* The buffer never moves (tests read p->log directly): beyond its
+         * size, the rest is dropped. */
+        if (p->log_cap - p->log_len <= (size_t)n)
+            n = (ssize_t)(p->log_cap - p->log_len - 1);
+        memcpy(p->log + p->log_len, buf, (size_t)n);
         p->log_len += (size_t)n;
         p->log[p->log_len] = '\0';
+        pthread_mutex_unlock(&p->mu);
         if (getenv("NC_TEST_VERBOSE"))
-            fwrite(p->log + p->log_len - n, 1, (size_t)n, stderr);
-    } else if (n == 0) {
-        close(p->errfd);
-        p->errfd = -1;
+            fwrite(buf, 1, (size_t)n, stderr);
     }
+    return NULL;
+}
+
+static int log_has(t_proc *p, const char *needle)
+{
+    pthread_mutex_lock(&p->mu);
+    int found = p->log && strstr(p->log, needle) != NULL;
+    pthread_mutex_unlock(&p->mu);
+    return found;
 }
 
 int t_wait_log(t_proc *p, const char *needle, int ms)
 {
     long long end = now_ms() + ms;
     for (;;) {
-        if (p->log && strstr(p->log, needle))
+        if (log_has(p, needle))
             return 1;
-        long long left = end - now_ms();
-        if (left <= 0 || p->errfd < 0)
-            return p->log && strstr(p->log, needle);
-        pump(p, (int)(left < 50 ? left : 50));
+        if (now_ms() >= end)
+            return 0;
+        usleep(5000);
     }
 }
 
@@ -189,6 +198,10 @@ t_proc *t_start_ex(const char *config_path, long max_fds, long long max_fsize)
     t_proc *p = calloc(1, sizeof *p);
     p->pid = pid;
     p->errfd = pipefd[0];
+    pthread_mutex_init(&p->mu, NULL);
+    p->log_cap = 32u << 20; /* address space only, until written */
+    p->log = calloc(1, p->log_cap);
+    p->has_reader = pthread_create(&p->reader, NULL, reader_main, p) == 0;
     if (!t_wait_log(p, " ready: ", 10000)) {
         fprintf(stderr, "\nnetcore did not become ready; its output:\n%s\n",
                 p->log ? p->log : "(none)");
@@ -196,6 +209,18 @@ t_proc *t_start_ex(const char *config_path, long max_fds, long long max_fsize)
         t_stop(p, SIGKILL, 2000);
         return NULL;
     }
+    return p;
+}
+
+t_proc *t_adopt(pid_t pid, int errfd)
+{
+    t_proc *p = calloc(1, sizeof *p);
+    p->pid = pid;
+    p->errfd = errfd;
+    pthread_mutex_init(&p->mu, NULL);
+    p->log_cap = 32u << 20;
+    p->log = calloc(1, p->log_cap);
+    p->has_reader = pthread_create(&p->reader, NULL, reader_main, p) == 0;
     return p;
 }
 
@@ -242,10 +267,12 @@ int t_stop(t_proc *p, int sig, int ms)
             status = -1;
             break;
         }
-        pump(p, 20);
+        usleep(10000);
     }
-    while (p->errfd >= 0)
-        pump(p, 100);
+    /* The reader ends at EOF, once every process holding the pipe is gone. */
+    if (p->has_reader)
+        pthread_join(p->reader, NULL);
+    close(p->errfd);
     int rc = status == -1                ? -1
              : WIFEXITED(status)         ? WEXITSTATUS(status)
              : WIFSIGNALED(status)       ? 128 + WTERMSIG(status)

@@ -16,6 +16,8 @@ const char *t_tmpdir(void);
 /* Write text to "<tmpdir>/<name>"; returns the path (static rotating). */
 const char *t_write_file(const char *name, const char *text);
 
+#include <pthread.h>
+
 typedef struct t_proc {
     pid_t pid;
     int errfd;        /* read end of the child's stderr */
@@ -23,6 +25,11 @@ typedef struct t_proc {
     size_t log_len, log_cap;
     int exited;
     int status;
+    /* A thread keeps reading stderr, so a chatty server never blocks on a
+     * full pipe; log is read under mu. */
+    pthread_t reader;
+    int has_reader;
+    pthread_mutex_t mu;
 } t_proc;
 
 /* Start netcore -c CONFIG_PATH [extra args] and wait until it logs "ready"
@@ -31,6 +38,8 @@ typedef struct t_proc {
 t_proc *t_start(const char *config_path, long max_fds);
 /* The same with RLIMIT_FSIZE (bytes) set in the child as well, when > 0. */
 t_proc *t_start_ex(const char *config_path, long max_fds, long long max_fsize);
+/* Watch a process started by hand (its stderr's read end given). */
+t_proc *t_adopt(pid_t pid, int errfd);
 /* Start from config text written to a temporary file. */
 t_proc *t_start_conf(const char *json);
 /* The port the named listener is on (from its "listening on" line), or -1. */

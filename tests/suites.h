@@ -25,6 +25,7 @@
     X(ft)                                                                                  \
     X(sdk)                                                                                 \
     X(ops)                                                                                 \
+    X(hostile)                                                                             \
     X(bchat)
 
 #define X(name) int add_##name##_suite(void);

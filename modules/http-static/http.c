@@ -166,15 +166,25 @@ static void sweep(nc_timer *t, void *arg)
     (void)t;
     hs *h = arg;
     uint64_t now = nc_now_ms();
+    unsigned timed_out = 0;
+    nc_conn *first = NULL;
     while (h->wait_head && h->wait_head->deadline <= now) {
         hconn *hc = h->wait_head;
         list_del(h, hc);
         if (h->c_timeouts)
             (*h->c_timeouts)++;
-        nc_log_conn(hc->c, NC_LOG_INFO, "request head not received within header_timeout_ms (%lld); closing",
-                    h->header_timeout);
+        if (!timed_out++)
+            first = hc->c;
         nc_close(hc->c, NC_CLOSE_ABORT);
     }
+    /* One line per sweep, however many: a slowloris flood must not flood the log. */
+    if (timed_out == 1)
+        nc_log_conn(first, NC_LOG_INFO, "request head not received within header_timeout_ms (%lld); closing",
+                    h->header_timeout);
+    else if (timed_out > 1)
+        nc_log(NC_LOG_INFO, "http-static: %u connections closed: request head not received within "
+                            "header_timeout_ms (%lld)",
+               timed_out, h->header_timeout);
     while (h->idle_head && h->idle_head->deadline <= now) {
         hconn *hc = h->idle_head;
         list_del(h, hc);

@@ -97,9 +97,7 @@ static void test_kv_out_of_tree(void)
         _exit(127);
     }
     close(pipefd[1]);
-    t_proc *p = calloc(1, sizeof *p);
-    p->pid = pid;
-    p->errfd = pipefd[0];
+    t_proc *p = t_adopt(pid, pipefd[0]);
     CU_ASSERT_FATAL(t_wait_log(p, " ready: ", 5000));
     int port = t_port(p, "kv");
     t_client *a = t_client_new(port), *w = t_client_new(port);
