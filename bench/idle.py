@@ -38,9 +38,16 @@ def main():
     time.sleep(0.5)
     before = rss_kib(pid)
     socks = []
+    # A fresh range of source addresses each run (127.B.C.1, 5000 per
+    # address): TIME_WAITs of earlier runs cannot exhaust the ports.
+    import random
+    base = random.randint(10, 250)
     for i in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((f"127.0.0.{2 + i // 25000}", 0))
+        # IP_BIND_ADDRESS_NO_PORT: pick the port at connect time, unique per
+        # destination, so earlier runs' TIME_WAITs do not get in the way.
+        s.setsockopt(socket.IPPROTO_IP, 24, 1)
+        s.bind((f"127.{base}.{i // 5000}.1", 0))
         s.connect(("127.0.0.1", port))
         socks.append(s)
     time.sleep(2)
