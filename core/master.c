@@ -155,10 +155,19 @@ static int spawn(int index)
         nc__log(NC_LOG_ERROR, NULL, 0, "cannot start worker %d: too many processes", index);
         return -1;
     }
+    /* Prepare the slot before the child can publish into it. */
+    nc__stat_worker *slotp = &nc__shm->w[slot];
+    memset(slotp, 0, sizeof *slotp);
+    slotp->pid = -1; /* taken */
+    slotp->index = (uint32_t)index;
+    slotp->generation = generation;
+    slotp->restarts = restarts[index];
+    slotp->started_ms = nc__wall_ms();
     pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         nc__log(NC_LOG_ERROR, NULL, 0, "cannot start worker %d: %s", index, strerror(errno));
+        slotp->pid = 0;
         close(p[0]);
         close(p[1]);
         return -1;
@@ -182,13 +191,7 @@ static int spawn(int index)
         exit(nc__worker_run(cfg, fds, addrs, index, (int)cfg->workers, w, p[1]));
     }
     close(p[1]);
-    nc__stat_worker *w = &nc__shm->w[slot];
-    memset(w, 0, sizeof *w);
-    w->pid = pid;
-    w->index = (uint32_t)index;
-    w->generation = generation;
-    w->restarts = restarts[index];
-    w->started_ms = nc__wall_ms();
+    slotp->pid = pid;
     procs[k] = (proc){.pid = pid, .index = index, .gen = generation, .slot = slot, .started = now_ms()};
     return p[0];
 }

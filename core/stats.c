@@ -84,8 +84,8 @@ char *nc_stats_json(void)
     json_t *workers = json_array(), *listeners = json_object();
     for (int i = 0; i < NC_STATS_WORKERS; i++) {
         nc__stat_worker *w = &nc__shm->w[i];
-        if (!w->pid)
-            continue;
+        if (w->pid <= 0)
+            continue; /* free, or a worker being started */
         json_t *wj = json_object();
         json_object_set_new(wj, "index", json_integer(w->index));
         json_object_set_new(wj, "pid", json_integer(w->pid));
