@@ -22,24 +22,9 @@
 
 /* At most 20 lines a second from one call site: a flood of misbehaving
  * peers must not flood the log. */
-typedef struct limiter {
-    uint64_t second;
-    unsigned n, dropped;
-} limiter;
-
-static int allow(limiter *lm)
+static int allow(nc__ratelimit *lm)
 {
-    uint64_t s = nc__R.now / 1000;
-    if (s != lm->second) {
-        if (lm->dropped)
-            nc__log(NC_LOG_WARN, NULL, 0, "(%u similar log lines suppressed)", lm->dropped);
-        lm->second = s;
-        lm->n = lm->dropped = 0;
-    }
-    if (++lm->n <= 20)
-        return 1;
-    lm->dropped++;
-    return 0;
+    return nc__log_allow(lm, nc__R.now, 20, 1000);
 }
 
 static void wait_del(nc_conn *c)
@@ -199,7 +184,7 @@ void nc_close(nc_conn *c, int how)
  * module cannot frame (or faster than it can consume). */
 static int over_input_limit(nc_conn *c, size_t left)
 {
-    static limiter lm;
+    static nc__ratelimit lm;
     if (left <= (size_t)c->l->conf->max_input_bytes)
         return 0;
     c->l->errors++;
@@ -461,7 +446,7 @@ static int queued(nc_conn *c, int rc)
         nc_close(c, NC_CLOSE_ABORT);
         return -1;
     }
-    static limiter lm;
+    static nc__ratelimit lm;
     if (c->out.mem > (size_t)c->l->conf->max_output_bytes) {
         c->l->errors++;
         if (allow(&lm))

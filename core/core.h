@@ -168,6 +168,9 @@ void nc__listener_unbind(const nc__lconf *lc, int fd);
 int nc__listener_adopt(nc_listener *l, int fd, const char *addr_str, char *err, size_t errlen);
 void nc__listener_on_event(nc_listener *l, uint32_t events);
 void nc__listener_close(nc_listener *l);
+/* Free what the listener holds (datagram buffers, counters, per-IP counts);
+ * after its module's fini. */
+void nc__listener_free(nc_listener *l);
 void nc__listener_pause_accept(nc_listener *l);
 void nc__listener_resume_accept(nc_listener *l);
 void nc__listener_idle_arm(nc_listener *l);

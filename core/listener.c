@@ -24,14 +24,11 @@
 #define RECV_BUDGET 16
 #define DGRAM_MAX 65536
 
-/* True at most once per `every` ms for the given slot: floods of a log line
- * (refused connections, EMFILE) must not flood the log. */
-static int ratelimit(uint64_t *last, uint64_t every)
+/* True at most once per `every` ms for the given call site: floods of a log
+ * line (refused connections, EMFILE) must not flood the log. */
+static int ratelimit(nc__ratelimit *rl, uint64_t every)
 {
-    if (*last && nc__R.now - *last < every)
-        return 0;
-    *last = nc__R.now;
-    return 1;
+    return nc__log_allow(rl, nc__R.now, 1, every);
 }
 
 static void udp_free(nc_listener *l)
@@ -202,6 +199,24 @@ void nc__listener_close(nc_listener *l)
     }
 }
 
+void nc__listener_free(nc_listener *l)
+{
+    udp_free(l);
+    for (nc__counter *k = l->counters, *n; k; k = n) {
+        n = k->next;
+        free(k->name);
+        free(k);
+    }
+    l->counters = NULL;
+    for (size_t b = 0; l->ips && b < l->nips_buckets; b++)
+        for (nc__ipcount *e = l->ips[b], *n; e; e = n) {
+            n = e->next;
+            free(e);
+        }
+    free(l->ips);
+    l->ips = NULL;
+}
+
 void nc__listener_pause_accept(nc_listener *l)
 {
     if (l->fd >= 0 && l->accepting) {
@@ -241,7 +256,7 @@ static void pause_all(void)
 
 static void on_no_fds(nc_listener *l, int e)
 {
-    static uint64_t last;
+    static nc__ratelimit last;
     int rejected = 0;
     if (e == EMFILE && nc__R.spare_fd >= 0) {
         /* Spend the spare descriptor to take the waiting peer off the
@@ -330,7 +345,7 @@ void nc__listener_ip_release(nc_listener *l, const nc_conn *c)
 
 static void do_accept(nc_listener *l)
 {
-    static uint64_t last_refused;
+    static nc__ratelimit last_refused;
     for (int i = 0; i < ACCEPT_BUDGET && l->fd >= 0; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -367,7 +382,7 @@ static void do_accept(nc_listener *l)
             continue;
         }
         if (l->ips && !ip_take(l, (struct sockaddr *)&ss)) {
-            static uint64_t last_ip;
+            static nc__ratelimit last_ip;
             l->refused++;
             if (ratelimit(&last_ip, 1000)) {
                 char who[NC_ADDRSTRLEN];
@@ -401,7 +416,7 @@ static void do_accept(nc_listener *l)
 
 static void do_recv(nc_listener *l)
 {
-    static uint64_t last_drop_log;
+    static nc__ratelimit last_drop_log;
     l->drain_more = 1;
     for (int round = 0; round < RECV_BUDGET && l->fd >= 0; round++) {
         for (unsigned i = 0; i < l->batch; i++) {
@@ -477,7 +492,7 @@ static void idle_sweep(nc_timer *t, void *arg)
     for (nc_conn *c = l->idle_head; c && nc__R.now - c->last_active >= limit; c = c->inext) {
         if (c->flags & CF_ON_CLOSE_LIST)
             continue;
-        static uint64_t last;
+        static nc__ratelimit last;
         if (ratelimit(&last, 100))
             nc__log(NC_LOG_INFO, l->name, c->id, "idle for %llu ms (idle_timeout_ms); closing",
                     (unsigned long long)(nc__R.now - c->last_active));
@@ -508,7 +523,7 @@ static void send_sweep(nc_timer *t, void *arg)
 {
     (void)t;
     nc_listener *l = arg;
-    static uint64_t last;
+    static nc__ratelimit last;
     l->send_timer = NULL;
     uint64_t limit = (uint64_t)l->conf->send_timeout_ms;
     for (nc_conn *c = l->wait_head; c && nc__R.now - c->wait_since >= limit; c = c->wnext) {

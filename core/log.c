@@ -154,6 +154,22 @@ void nc__log(int level, const char *listener, uint64_t conn, const char *fmt, ..
     va_end(ap);
 }
 
+int nc__log_allow(nc__ratelimit *rl, uint64_t now_ms, unsigned per_window, uint64_t window_ms)
+{
+    if (!rl->window || now_ms - rl->window >= window_ms) {
+        if (rl->dropped)
+            nc__log(NC_LOG_WARN, NULL, 0, "(%u similar log lines suppressed)", rl->dropped);
+        rl->window = now_ms ? now_ms : 1;
+        rl->n = rl->dropped = 0;
+    }
+    if (rl->n < per_window) {
+        rl->n++;
+        return 1;
+    }
+    rl->dropped++;
+    return 0;
+}
+
 /* ---- public API ---- */
 
 int nc_log_enabled(int level)

@@ -19,6 +19,20 @@ void nc__log_close(void);
 int nc__log_fd(void);
 int nc__log_level_parse(const char *s); /* -1 when unknown */
 
+/* A rate limit for one call site of a log line that a flood could trigger
+ * (refused connections, slow consumers, timeouts).  Keep it static at the
+ * call site, zero-initialised. */
+typedef struct nc__ratelimit {
+    uint64_t window; /* start of the current window, ms */
+    unsigned n;      /* lines allowed in it */
+    unsigned dropped;
+} nc__ratelimit;
+
+/* 1 when the line may be written: at most `per_window` lines in each window
+ * of `window_ms` (now_ms is the caller's clock).  When a new window starts
+ * after lines were held back, says how many in a line of its own. */
+int nc__log_allow(nc__ratelimit *rl, uint64_t now_ms, unsigned per_window, uint64_t window_ms);
+
 /* The one formatter: `listener` may be NULL, `conn` 0 for none. */
 void nc__logv(int level, const char *listener, uint64_t conn, const char *fmt, va_list ap);
 void nc__log(int level, const char *listener, uint64_t conn, const char *fmt, ...)

@@ -32,23 +32,7 @@ static void teardown(void)
             l->m->fini(l, l->instance);
         l->inited = 0;
         nc__module_close(l->mod);
-        free(l->msgs);
-        free(l->iovs);
-        free(l->dbuf);
-        free(l->cbuf);
-        free(l->peers);
-        free(l->dgrams);
-        for (nc__counter *k = l->counters, *n; k; k = n) {
-            n = k->next;
-            free(k->name);
-            free(k);
-        }
-        for (size_t b = 0; l->ips && b < l->nips_buckets; b++)
-            for (nc__ipcount *e = l->ips[b], *n; e; e = n) {
-                n = e->next;
-                free(e);
-            }
-        free(l->ips);
+        nc__listener_free(l);
     }
     free(R->listeners);
     R->listeners = NULL;
