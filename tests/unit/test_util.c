@@ -1,6 +1,9 @@
 /* test_util.c -- unit tests of core/util.c: UTF-8 validation (the classic
- * malformed forms), JSON escaping, base64 (RFC 4648 vectors). */
+ * malformed forms), JSON escaping, base64 (RFC 4648 vectors), and the fast
+ * paths (word-at-a-time scan, AVX2 encoder) checked against byte-wise
+ * references at every length and position. */
 #include <CUnit/CUnit.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "netcore/netcore.h"
@@ -64,12 +67,96 @@ static void test_base64(void)
     CU_ASSERT_EQUAL(nc_base64_encode(out, 2, bin, 3), 4);
 }
 
+/* The byte-at-a-time escape every fast path must agree with. */
+static size_t ref_escape(char *out, const unsigned char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)sprintf(out + o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
+static void test_json_escape_every_position(void)
+{
+    static const unsigned char specials[] = {'"', '\\', '\n', 0, 0x1f, 0x7f, 0x20, 0x80, 0xff, 0x7e};
+    unsigned char in[70];
+    char got[6 * sizeof in], want[6 * sizeof in];
+    int bad = 0;
+    for (size_t len = 1; len <= sizeof in; len++)
+        for (size_t pos = 0; pos < len; pos++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                memset(in, 'x', len);
+                in[pos] = specials[k];
+                if (pos + 9 < len)
+                    in[pos + 9] = specials[(k + 1) % sizeof specials];
+                size_t n = nc_json_escape(got, sizeof got, (const char *)in, len);
+                size_t m = ref_escape(want, in, len);
+                if (n != m || memcmp(got, want, n) != 0)
+                    bad++;
+            }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* Decodes base64 one bit at a time: a reference that shares nothing with
+ * the encoder. */
+static size_t ref_unbase64(unsigned char *out, const char *s, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t bits = 0, o = 0;
+    memset(out, 0, n);
+    for (size_t i = 0; i < n && s[i] != '='; i++) {
+        const char *c = strchr(tab, s[i]);
+        if (!c || !s[i])
+            return (size_t)-1;
+        for (int b = 5; b >= 0; b--, bits++)
+            if ((c - tab) >> b & 1)
+                out[bits / 8] |= (unsigned char)(0x80 >> (bits % 8));
+    }
+    o = bits / 8;
+    return o;
+}
+
+static void test_base64_every_length(void)
+{
+    unsigned char in[400], back[600];
+    char out[600];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof in; i++) {
+        x = x * 1103515245u + 12345u;
+        in[i] = i < 256 ? (unsigned char)i : (unsigned char)(x >> 16); /* every byte value */
+    }
+    int bad = 0;
+    for (size_t off = 0; off < 3; off++)
+        for (size_t len = 0; len + off <= sizeof in; len++) {
+            size_t n = nc_base64_encode(out, sizeof out, in + off, len);
+            if (n != (len + 2) / 3 * 4 || ref_unbase64(back, out, n) != len || memcmp(back, in + off, len) != 0)
+                bad++;
+            if (n && len % 3 && out[n - 1] != '=')
+                bad++;
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 int add_util_suite(void)
 {
     CU_pSuite s = CU_add_suite("util", NULL, NULL);
     if (!s || !CU_add_test(s, "UTF-8: valid forms and every malformed kind", test_utf8) ||
         !CU_add_test(s, "JSON string escaping", test_json_escape) ||
-        !CU_add_test(s, "base64 (RFC 4648 vectors)", test_base64))
+        !CU_add_test(s, "base64 (RFC 4648 vectors)", test_base64) ||
+        !CU_add_test(s, "JSON escaping: every special byte at every position", test_json_escape_every_position) ||
+        !CU_add_test(s, "base64: every length, every byte value, decoded back", test_base64_every_length))
         return -1;
     return 0;
 }
