@@ -319,6 +319,19 @@ long t_cpu_ticks(pid_t pid)
     return sum_tree(pid, cpu_self);
 }
 
+int t_children(pid_t master, pid_t *out, int max)
+{
+    char cmd[128], buf[256];
+    snprintf(cmd, sizeof cmd, "ps -o pid= --ppid %d", (int)master);
+    FILE *f = popen(cmd, "r");
+    int n = 0;
+    while (f && fgets(buf, sizeof buf, f) && n < max)
+        out[n++] = (pid_t)atoi(buf);
+    if (f)
+        pclose(f);
+    return n;
+}
+
 long t_rss_kib(pid_t pid)
 {
     return sum_tree(pid, rss_one);

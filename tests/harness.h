@@ -53,6 +53,8 @@ int t_stop(t_proc *p, int sig, int ms);
 long t_cpu_ticks(pid_t pid);
 /* Resident memory of a process, KiB. */
 long t_rss_kib(pid_t pid);
+/* The pids of master's children (its workers), at most max; returns how many. */
+int t_children(pid_t master, pid_t *out, int max);
 
 /* Run netcore with args (NULL-terminated), capturing stdout+stderr into out
  * (NUL-terminated, truncated to n).  Returns the exit status. */

@@ -169,7 +169,8 @@ typedef struct nc_dgram {
 NC_EXPORT int nc_sendto(nc_listener *l, const void *data, size_t len, const struct sockaddr *to,
                         socklen_t tolen);
 /* Datagrams the kernel dropped on this socket for lack of buffer space
- * (SO_RXQ_OVFL), since the listener started. */
+ * (SK_MEMINFO_DROPS), since the listener started.  Reads the kernel's
+ * counter (a system call): call it from a timer, not for every batch. */
 NC_EXPORT uint64_t nc_listener_drops(const nc_listener *l);
 
 /* ---- Timers ------------------------------------------------------------ */

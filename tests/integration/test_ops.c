@@ -20,19 +20,6 @@
 
 /* Worker pids of a master, from its log ("worker N serving" is debug), read
  * through /proc instead. */
-static int children(pid_t master, pid_t *out, int max)
-{
-    char cmd[128], buf[4096];
-    snprintf(cmd, sizeof cmd, "ps -o pid= --ppid %d", (int)master);
-    FILE *f = popen(cmd, "r");
-    int n = 0;
-    while (f && fgets(buf, sizeof buf, f) && n < max)
-        out[n++] = (pid_t)atoi(buf);
-    if (f)
-        pclose(f);
-    return n;
-}
-
 static int echo_once(int port)
 {
     int fd = t_connect_tcp(port);
@@ -52,7 +39,7 @@ static void test_workers(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     T_ASSERT_STR_CONTAINS(p->log, "ready: 2 listeners, 2 workers");
     pid_t kids[8];
-    CU_ASSERT_EQUAL(children(p->pid, kids, 8), 2);
+    CU_ASSERT_EQUAL(t_children(p->pid, kids, 8), 2);
     int ok = 0;
     for (int i = 0; i < 50; i++)
         ok += echo_once(t_port(p, "e"));
@@ -95,7 +82,7 @@ static void test_workers(void)
     CU_ASSERT(t_wait_log(p, want, 3000));
     pid_t after[8];
     usleep(300000);
-    CU_ASSERT_EQUAL(children(p->pid, after, 8), 2);
+    CU_ASSERT_EQUAL(t_children(p->pid, after, 8), 2);
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
 }
 
@@ -260,7 +247,7 @@ static void test_pidfile_and_user(void)
     if (root) {
         /* The master keeps root (it binds on reload); the worker is nobody. */
         pid_t kids[4];
-        CU_ASSERT_EQUAL(children(p->pid, kids, 4), 1);
+        CU_ASSERT_EQUAL(t_children(p->pid, kids, 4), 1);
         char path[64], line[256];
         snprintf(path, sizeof path, "/proc/%d/status", (int)kids[0]);
         FILE *s = fopen(path, "r");
