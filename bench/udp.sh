@@ -4,18 +4,24 @@
 # netcore-bench's udp sender, in alternating rounds.  Prints one line per
 # run and the medians.
 #   bench/udp.sh [SIZE] [ROUNDS] [SECONDS]      (defaults 64 3 4)
+# RECORDS=DIR puts the records file in DIR (default /tmp/netcore-bench-udp,
+# on the root file system) -- /dev/shm shows the cost without a disk file
+# system's per-page work.  WRITEBACK=N sets the module's writeback_bytes
+# (0 turns write-behind off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-64}; rounds=${2:-3}; secs=${3:-4}
 make -s -C ../shared/bench B=/tmp/netcore-ref
 out=/tmp/netcore-bench-udp; mkdir -p "$out"
 conf=$out/udp.json
+rec=${RECORDS:-$out}/records.log
 user=""; [ "$(id -u)" = 0 ] && user='"user": "root",'
 cat > "$conf" <<JSON
 { $user "log": { "level": "warn" },
   "listeners": [ { "name": "udp", "module": "udp-receiver", "listen": "127.0.0.1:17101",
                    "transport": "udp",
-                   "options": { "output": "$out/records.log", "rcvbuf": 4194304 } } ] }
+                   "options": { "output": "$rec", "rcvbuf": 4194304,
+                                "writeback_bytes": ${WRITEBACK:-16777216} } } ] }
 JSON
 nc_rates=(); ref_rates=()
 for r in $(seq "$rounds"); do
@@ -27,20 +33,23 @@ for r in $(seq "$rounds"); do
   ref=$(grep -o 'recv_per_s=[0-9]*' "$out/ref.txt" | cut -d= -f2)
   refcpu=$(grep -o 'cpu_ns_per_dgram=[0-9]*' "$out/ref.txt" | cut -d= -f2)
   # netcore: records written to a file; rate over the first-to-last record window
-  rm -f "$out/records.log"
+  rm -f "$rec"
   build/netcore -c "$conf" 2> "$out/netcore.err" & np=$!; sleep 0.3
-  t0=$(awk '{print $14+$15}' /proc/$np/stat)
+  # the master forks the worker that does the receiving: count both
+  cpu() { local t=0 p; for p in $np $(ps --ppid $np -o pid=); do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+  t0=$(cpu)
   build/netcore-bench udp -s "$size" -d "$secs" -w 0 -r 1 -q 127.0.0.1:17101 > /dev/null
   sleep 0.3
-  t1=$(awk '{print $14+$15}' /proc/$np/stat)
+  t1=$(cpu)
   kill $np; wait $np
-  n=$(wc -l < "$out/records.log")
-  first=$(head -1 "$out/records.log" | cut -c10-35); last=$(tail -1 "$out/records.log" | cut -c10-35)
+  n=$(wc -l < "$rec")
+  first=$(head -1 "$rec" | cut -c10-35); last=$(tail -1 "$rec" | cut -c10-35)
   window=$(python3 -c "import datetime as d; f=lambda s: d.datetime.strptime(s,'%Y-%m-%dT%H:%M:%S.%f'); print((f('$last')-f('$first')).total_seconds())")
   rate=$(python3 -c "print(int($n/$window))")
   cpu_ns=$(python3 -c "print(int(($t1-$t0)*1e9/$(getconf CLK_TCK)/$n))")
   echo "round $r: udp_recv ${ref}/s (${refcpu} ns/dgram)   netcore+records ${rate}/s (${cpu_ns} ns/dgram, $n records)"
   nc_rates+=("$rate"); ref_rates+=("$ref")
+  rm -f "$rec"
 done
 python3 - "${nc_rates[*]}" "${ref_rates[*]}" "$size" <<'PY'
 import statistics, sys

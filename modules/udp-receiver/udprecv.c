@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,14 +29,23 @@ typedef struct urecv {
     int format, reply;
     const char *output;
     int fd;
-    long long batch, rcvbuf, flush_ms, max_buffer;
+    long long batch, rcvbuf, flush_ms, max_buffer, writeback;
     const char *mcast, *mcast_if;
     char *buf;
     size_t len, cap;
     nc_timer *timer;
     time_t tsec;          /* the second the cached prefix is for */
     char tprefix[32];     /* "2026-11-22T00:20:01." */
+    struct sockaddr_storage last_peer; /* the sender the cached text is for */
+    socklen_t last_peer_len;
+    char peer_text[INET6_ADDRSTRLEN + 8];
+    size_t peer_text_len;
     uint64_t drops_seen;
+    /* Write-behind (regular files only): where in the file our writes end,
+     * where the last writeback job started, and whether one is running. */
+    int regular;
+    off_t end, wb_mark, wb_prev;
+    int wb_busy;
     uint64_t *c_datagrams, *c_bytes, *c_drops, *c_replies, *c_lost, *c_write_errors;
 } urecv;
 
@@ -50,6 +60,67 @@ static int open_output(urecv *u)
     if (strcmp(u->output, "-") == 0)
         return 1;
     return open(u->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+/* Note where the records start in a newly opened output. */
+static void output_opened(urecv *u)
+{
+    struct stat st;
+    u->regular = fstat(u->fd, &st) == 0 && S_ISREG(st.st_mode);
+    u->end = u->regular ? st.st_size : 0;
+    u->wb_mark = u->wb_prev = u->end;
+}
+
+/* Write-behind.  At high rates records arrive at a GB/s; left to the page
+ * cache they pile up as dirty pages until the kernel throttles the writer
+ * -- the reactor -- in balance_dirty_pages, and they evict cache that
+ * serves other listeners.  So every `writeback_bytes` a job on the core's
+ * work threads starts writeback of the newest range and, once the range
+ * before it is on disk, drops that one from the page cache.  Both calls may
+ * wait for the disk, which is why they are not made here.  The job owns a
+ * duplicate of the descriptor, so a reopen meanwhile is harmless. */
+typedef struct wb_job {
+    urecv *u;
+    int fd;
+    off_t start, prev, end;
+} wb_job;
+
+static void wb_work(void *arg)
+{
+    wb_job *j = arg;
+    sync_file_range(j->fd, j->start, j->end - j->start, SYNC_FILE_RANGE_WRITE);
+    if (j->start > j->prev &&
+        sync_file_range(j->fd, j->prev, j->start - j->prev,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+        posix_fadvise(j->fd, j->prev, j->start - j->prev, POSIX_FADV_DONTNEED);
+}
+
+static void wb_done(void *arg)
+{
+    wb_job *j = arg;
+    j->u->wb_busy = 0;
+    close(j->fd);
+    free(j);
+}
+
+static void write_behind(urecv *u)
+{
+    if (!u->regular || u->writeback == 0 || u->wb_busy || u->end - u->wb_mark < u->writeback)
+        return;
+    wb_job *j = malloc(sizeof *j);
+    if (!j)
+        return;
+    *j = (wb_job){.u = u, .fd = fcntl(u->fd, F_DUPFD_CLOEXEC, 3), .start = u->wb_mark, .prev = u->wb_prev,
+                  .end = u->end};
+    if (j->fd < 0 || nc_work_submit(wb_work, wb_done, j) < 0) {
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j);
+        return;
+    }
+    u->wb_busy = 1;
+    u->wb_prev = u->wb_mark;
+    u->wb_mark = u->end;
 }
 
 /* Write what is buffered.  A failed write keeps the records for the next
@@ -70,6 +141,8 @@ static void flush_out(urecv *u)
     }
     memmove(u->buf, u->buf + off, u->len - off);
     u->len -= off;
+    u->end += (off_t)off;
+    write_behind(u);
 }
 
 static void tick(nc_timer *t, void *arg)
@@ -99,6 +172,7 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_int(o, "rcvbuf", 0, 0, 1LL << 30, &u->rcvbuf) < 0 ||
         nc_opt_int(o, "flush_ms", 100, 1, 100, &u->flush_ms) < 0 ||
         nc_opt_int(o, "max_buffer_bytes", 64LL << 20, 1 << 20, 1LL << 32, &u->max_buffer) < 0 ||
+        nc_opt_int(o, "writeback_bytes", 16LL << 20, 0, 1LL << 40, &u->writeback) < 0 ||
         nc_opt_str(o, "multicast", NULL, &u->mcast) < 0 ||
         nc_opt_str(o, "multicast_interface", NULL, &u->mcast_if) < 0)
         goto fail;
@@ -116,6 +190,7 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_error(o, "output", "%s: %s", u->output, strerror(errno));
         goto fail;
     }
+    output_opened(u);
     u->cap = 256 * 1024;
     u->buf = malloc(u->cap);
     if (!u->buf)
@@ -214,6 +289,7 @@ static void ur_reopen(nc_listener *l)
     }
     close(u->fd);
     u->fd = fd;
+    output_opened(u);
 }
 
 /* Room for n more bytes; 0, or -1 when the buffer is at its bound. */
@@ -258,7 +334,7 @@ static size_t put_time(urecv *u, char *out, int64_t us)
     return n + 7;
 }
 
-static size_t put_addr(char *out, const struct sockaddr *sa)
+static size_t format_addr(char *out, const struct sockaddr *sa)
 {
     char host[INET6_ADDRSTRLEN];
     if (sa->sa_family == AF_INET6) {
@@ -269,6 +345,34 @@ static size_t put_addr(char *out, const struct sockaddr *sa)
     const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
     inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
     return (size_t)sprintf(out, "%s:%u", host, ntohs(s4->sin_port));
+}
+
+/* Senders come in streaks (a collector hears from few peers at a time), so
+ * the last sender's text is kept rather than formatted for every record. */
+static size_t put_addr(urecv *u, char *out, const struct sockaddr *sa, socklen_t len)
+{
+    if (len != u->last_peer_len || len > sizeof u->last_peer || memcmp(sa, &u->last_peer, len) != 0) {
+        u->peer_text_len = format_addr(u->peer_text, sa);
+        if (len <= sizeof u->last_peer) {
+            memcpy(&u->last_peer, sa, len);
+            u->last_peer_len = len;
+        }
+    }
+    memcpy(out, u->peer_text, u->peer_text_len);
+    return u->peer_text_len;
+}
+
+static size_t put_uint(char *out, size_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
 }
 
 /* Text format payload: UTF-8 as it is, everything else printable ASCII as
@@ -324,8 +428,11 @@ static void record(urecv *u, const nc_dgram *d)
         p += put_time(u, p, d->recv_time_us);
         memcpy(p, "\",\"from\":\"", 10);
         p += 10;
-        p += put_addr(p, d->peer);
-        p += sprintf(p, "\",\"size\":%zu,", d->len);
+        p += put_addr(u, p, d->peer, d->peer_len);
+        memcpy(p, "\",\"size\":", 9);
+        p += 9;
+        p += put_uint(p, d->len);
+        *p++ = ',';
         if (nc_utf8_valid(d->data, d->len)) {
             memcpy(p, "\"text\":\"", 8);
             p += 8;
@@ -340,8 +447,10 @@ static void record(urecv *u, const nc_dgram *d)
     } else {
         p += put_time(u, p, d->recv_time_us);
         *p++ = ' ';
-        p += put_addr(p, d->peer);
-        p += sprintf(p, " %zu ", d->len);
+        p += put_addr(u, p, d->peer, d->peer_len);
+        *p++ = ' ';
+        p += put_uint(p, d->len);
+        *p++ = ' ';
         p += put_text_payload(p, d->data, d->len);
         *p++ = '\n';
     }
@@ -363,11 +472,6 @@ static void ur_datagrams(nc_listener *l, const nc_dgram *d, unsigned n)
         }
     }
     bump(u->c_datagrams, n);
-    uint64_t drops = nc_listener_drops(l);
-    if (drops != u->drops_seen) {
-        bump(u->c_drops, drops - u->drops_seen);
-        u->drops_seen = drops;
-    }
 }
 
 NC_MODULE_DEFINE = {

@@ -4,12 +4,15 @@
  * record lost, counters, a multicast group (in a network namespace of the
  * test's own), and option errors. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -195,45 +198,158 @@ static void test_reopen(void)
     close(fd);
 }
 
+/* A udp-receiver listener named name on 127.0.0.1, recording to
+ * TMPDIR/file (its path in path), with extra options after "output". */
+static t_proc *start_recorder(const char *name, const char *file, const char *extra, char *path, size_t pathlen)
+{
+    char json[1024];
+    snprintf(path, pathlen, "%s/%s", t_tmpdir(), file);
+    unlink(path);
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"%s\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
+             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",%s}}]}",
+             name, path, extra);
+    return t_start_conf(json);
+}
+
+/* n datagrams of size bytes: "NUMBER " and then fill; every `pace`
+ * datagrams a 20 ms pause (0: none). */
+static void send_numbered(int fd, int port, int n, size_t size, char fill, int pace)
+{
+    char msg[1400];
+    memset(msg, fill, sizeof msg);
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(msg, sizeof msg, "%06d ", i);
+        msg[k] = fill;
+        send4(fd, port, msg, size);
+        if (pace && i % pace == pace - 1)
+            usleep(20000);
+    }
+}
+
+/* After SIGTERM: the counts in the module's summary line. */
+static void summary(t_proc *p, unsigned long long *got, unsigned long long *drops)
+{
+    *got = *drops = 0;
+    CU_ASSERT(t_wait_log(p, "udp-receiver: ", 5000));
+    const char *s = strstr(p->log, "udp-receiver: ");
+    if (s)
+        sscanf(s, "udp-receiver: %llu datagrams", got);
+    const char *d = s ? strstr(s, " recorded to ") : NULL;
+    if (d)
+        sscanf(strchr(d, ';') + 2, "%llu dropped", drops);
+}
+
+/* With the worker stopped and a small socket buffer, a burst overflows:
+ * the kernel's drops are logged and counted, and received + dropped is
+ * exactly what was sent. */
+static void test_kernel_drops(void)
+{
+    char path[300];
+    t_proc *p = start_recorder("dr", "drops.log", "\"rcvbuf\":65536", path, sizeof path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    pid_t w[4];
+    CU_ASSERT_EQUAL_FATAL(t_children(p->pid, w, 4), 1);
+    int port = t_port(p, "dr"), fd = udp_sock(AF_INET);
+    char msg[1000];
+    memset(msg, 'd', sizeof msg);
+    CU_ASSERT_EQUAL(kill(w[0], SIGSTOP), 0);
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++)
+        send4(fd, port, msg, sizeof msg);
+    CU_ASSERT_EQUAL(kill(w[0], SIGCONT), 0);
+    CU_ASSERT(t_wait_log(p, "the kernel dropped ", 3000));
+    T_ASSERT_STR_CONTAINS(p->log, "datagrams (socket buffer full); ");
+    usleep(200000);
+    kill(p->pid, SIGTERM);
+    unsigned long long got, drops;
+    summary(p, &got, &drops);
+    CU_ASSERT(drops > 0);
+    CU_ASSERT_EQUAL(got + drops, N);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    char *log = slurp(path);
+    CU_ASSERT_EQUAL(count_lines(log), got);
+    free(log);
+    close(fd);
+}
+
+/* Pages of the output file resident in the page cache in [off, off+len). */
+static size_t resident_pages(const char *path, size_t off, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return (size_t)-1;
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)off);
+    close(fd);
+    if (m == MAP_FAILED)
+        return (size_t)-1;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg, res = 0;
+    unsigned char *vec = malloc(n);
+    if (mincore(m, len, vec) == 0)
+        for (size_t i = 0; i < n; i++)
+            res += vec[i] & 1;
+    free(vec);
+    munmap(m, len);
+    return res;
+}
+
+/* writeback_bytes: with 24 MB of records and a 1 MiB step, the start of the
+ * file has been written back and dropped from the page cache, the newest
+ * records are still cached, and every record is in the file, in order. */
+static void test_write_behind(void)
+{
+    char path[300];
+    t_proc *p = start_recorder("wb", "behind.log", "\"rcvbuf\":33554432,\"writeback_bytes\":1048576", path,
+                               sizeof path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "wb"), fd = udp_sock(AF_INET);
+    enum { N = 16000 };
+    send_numbered(fd, port, N, 1400, 'w', 1000); /* paced: this test is about the file, not drops */
+    usleep(500000);
+    struct stat st;
+    CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+    CU_ASSERT(st.st_size > 20 * 1000 * 1000);
+    size_t last = ((size_t)st.st_size - (1 << 20)) & ~(size_t)4095;
+    size_t head = resident_pages(path, 0, 4 << 20), tail = resident_pages(path, last, 1 << 20);
+    CU_ASSERT(head < 64);  /* of 1024: written back and dropped */
+    CU_ASSERT(tail > 128); /* of 256: the newest range stays cached */
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    char *log = slurp(path);
+    CU_ASSERT_EQUAL(count_lines(log), N);
+    char want[64];
+    const char *at = log;
+    int in_order = 1;
+    for (int i = 0; i < N && at; i += 997) {
+        snprintf(want, sizeof want, "\"text\":\"%06d w", i);
+        const char *f = strstr(at, want);
+        in_order &= f != NULL;
+        at = f;
+    }
+    CU_ASSERT(in_order);
+    free(log);
+    close(fd);
+}
+
 static void test_sigterm_burst(void)
 {
-    char path[300], json[1024];
-    snprintf(path, sizeof path, "%s/burst.log", t_tmpdir());
-    snprintf(json, sizeof json,
-             "{\"listeners\":[{\"name\":\"burst\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
-             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",\"rcvbuf\":33554432}}]}",
-             path);
-    t_proc *p = t_start_conf(json);
+    char path[300];
+    t_proc *p = start_recorder("burst", "burst.log", "\"rcvbuf\":33554432", path, sizeof path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     int port = t_port(p, "burst");
     int fd = udp_sock(AF_INET);
     enum { N = 20000 };
-    char msg[100];
-    memset(msg, 'm', sizeof msg);
-    for (int i = 0; i < N; i++) {
-        int k = snprintf(msg, sizeof msg, "%d ", i);
-        msg[k] = 'm';
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sendto(fd, msg, sizeof msg, 0, (struct sockaddr *)&sa, sizeof sa);
-    }
+    send_numbered(fd, port, N, 100, 'm', 0);
     /* Stop at once: what is still in the socket buffer must be recorded. */
     kill(p->pid, SIGTERM);
-    CU_ASSERT(t_wait_log(p, "udp-receiver: ", 5000));
     char want[200];
-    unsigned long long got = 0, drops = 0;
-    const char *s = strstr(p->log, "udp-receiver: ");
-    if (s)
-        sscanf(s, "udp-receiver: %llu datagrams", &got);
-    const char *d = s ? strstr(s, " recorded to ") : NULL;
-    if (d)
-        sscanf(strchr(d, ';') + 2, "%llu dropped", &drops);
+    unsigned long long got, drops;
+    summary(p, &got, &drops);
     CU_ASSERT_EQUAL(got + drops, N);
     CU_ASSERT_EQUAL(drops, 0); /* a 32 MiB buffer holds the burst */
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
     char *log = slurp(path);
     CU_ASSERT_EQUAL(count_lines(log), got);
-    snprintf(want, sizeof want, "\"text\":\"%d mmm", N - 1);
+    snprintf(want, sizeof want, "\"text\":\"%06d mmm", N - 1);
     T_ASSERT_STR_CONTAINS(log, want);
     free(log);
     close(fd);
@@ -247,6 +363,7 @@ static void test_option_errors(void)
         {"{\"format\":\"xml\"}", "listeners[0].options.format: expected one of \"json\", \"text\""},
         {"{\"reply\":\"yes\"}", "listeners[0].options.reply: expected one of \"none\", \"ack\", \"echo\""},
         {"{\"batch\":0}", "listeners[0].options.batch: expected an integer from 1 to 1024"},
+        {"{\"writeback_bytes\":-1}", "listeners[0].options.writeback_bytes: expected an integer from 0 to 1099511627776"},
         {"{\"output\":\"/nonexistent/dir/x.log\"}", "listeners[0].options.output: /nonexistent/dir/x.log: No such file or directory"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -299,6 +416,8 @@ int add_udp_suite(void)
 {
     CU_pSuite s = CU_add_suite("udp", setup, teardown);
     if (!s || !CU_add_test(s, "JSON records: senders, sizes 0..65507, UTF-8, binary, ack", test_json_records) ||
+        !CU_add_test(s, "kernel drops (a stopped worker, a small buffer) are logged and counted", test_kernel_drops) ||
+        !CU_add_test(s, "write-behind: old records leave the page cache, none is lost", test_write_behind) ||
         !CU_add_test(s, "text records over IPv6, escapes, echo replies", test_text_echo) ||
         !CU_add_test(s, "SIGUSR1 reopens the output", test_reopen) ||
         !CU_add_test(s, "SIGTERM right after a burst loses no record", test_sigterm_burst) ||
