@@ -370,6 +370,7 @@ void nc__conn_destroy(nc_conn *c)
     nc__listener_ip_release(l, c);
     l->nconns--;
     nc__R.nconns--;
+    nc__listener_conn_gone();
     if (c->flags & CF_FLUSH_CLOSE) {
         /* Everything queued was written.  Send FIN first and read away what
          * the peer still sent, so that close() does not answer unread input

@@ -129,6 +129,8 @@ typedef struct nc__reactor {
     uint64_t drain_deadline;
     long long drain_timeout_ms;
     size_t max_conns;    /* this worker's share of the global max_connections */
+    int nworkers;        /* worker processes sharing the listening sockets */
+    int full_paused;     /* at max_conns with other workers: accepting nothing until one closes */
     int quit;            /* leave the loop */
     uint64_t stop_deadline;
     long long shutdown_timeout_ms;
@@ -174,6 +176,9 @@ void nc__listener_close(nc_listener *l);
 void nc__listener_free(nc_listener *l);
 void nc__listener_pause_accept(nc_listener *l);
 void nc__listener_resume_accept(nc_listener *l);
+/* A connection of this worker closed: resume accepting if it had stepped
+ * aside at its share of the global max_connections. */
+void nc__listener_conn_gone(void);
 void nc__listener_idle_arm(nc_listener *l);
 void nc__listener_send_arm(nc_listener *l);
 void nc__listener_ip_release(nc_listener *l, const nc_conn *c);

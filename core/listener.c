@@ -230,13 +230,27 @@ void nc__listener_resume_accept(nc_listener *l)
     }
 }
 
+/* Stream listeners only: datagram sockets need no descriptors to receive. */
+static void set_accepting(int on)
+{
+    for (size_t i = 0; i < nc__R.nlisteners; i++) {
+        nc_listener *l = &nc__R.listeners[i];
+        if (l->conf->transport == NC_UDP)
+            continue;
+        if (on)
+            nc__listener_resume_accept(l);
+        else
+            nc__listener_pause_accept(l);
+    }
+}
+
 static void resume_all(nc_timer *t, void *arg)
 {
     (void)t;
     (void)arg;
     nc__R.accept_paused = 0;
-    for (size_t i = 0; i < nc__R.nlisteners; i++)
-        nc__listener_resume_accept(&nc__R.listeners[i]);
+    if (!nc__R.full_paused)
+        set_accepting(1);
 }
 
 /* Out of descriptors even for the spare: stop accepting everywhere and try
@@ -246,9 +260,37 @@ static void pause_all(void)
     if (nc__R.accept_paused)
         return;
     nc__R.accept_paused = 1;
-    for (size_t i = 0; i < nc__R.nlisteners; i++)
-        nc__listener_pause_accept(&nc__R.listeners[i]);
+    set_accepting(0);
     nc_timer_start(100, 0, resume_all, NULL);
+}
+
+/* A worker holding its share of the global max_connections steps aside
+ * while other workers share the listening sockets: it stops accepting, so
+ * the kernel hands new connections to the workers with room, instead of
+ * this one taking them only to close them.  When every worker is full, new
+ * connections wait in the listen backlog, as with nginx.  Accepting resumes
+ * when one of this worker's connections closes (nc__listener_conn_gone). */
+static void full_pause(void)
+{
+    static nc__ratelimit last;
+    if (nc__R.full_paused)
+        return;
+    nc__R.full_paused = 1;
+    set_accepting(0);
+    if (ratelimit(&last, 1000))
+        nc__log(NC_LOG_WARN, NULL, 0,
+                "this worker holds its share (%zu) of the global max_connections: new connections go to the "
+                "other workers",
+                nc__R.max_conns);
+}
+
+void nc__listener_conn_gone(void)
+{
+    if (nc__R.full_paused && nc__R.nconns < nc__R.max_conns) {
+        nc__R.full_paused = 0;
+        if (!nc__R.accept_paused)
+            set_accepting(1);
+    }
 }
 
 static void on_no_fds(nc_listener *l, int e)
@@ -344,6 +386,10 @@ static void do_accept(nc_listener *l)
 {
     static nc__ratelimit last_refused;
     for (int i = 0; i < ACCEPT_BUDGET && l->fd >= 0; i++) {
+        if (nc__R.nworkers > 1 && nc__R.nconns >= nc__R.max_conns) {
+            full_pause();
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -505,7 +551,8 @@ static void idle_sweep(nc_timer *t, void *arg)
         if (c->flags & CF_ON_CLOSE_LIST)
             continue;
         static nc__ratelimit last;
-        if (ratelimit(&last, 100))
+        /* level first: lines that would not print must not count as suppressed */
+        if (nc_log_enabled(NC_LOG_INFO) && ratelimit(&last, 100))
             nc__log(NC_LOG_INFO, l->name, c->id, "idle for %llu ms (idle_timeout_ms); closing",
                     (unsigned long long)(nc__R.now - c->last_active));
         nc_close(c, NC_CLOSE_ABORT);

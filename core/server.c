@@ -143,6 +143,7 @@ int nc__worker_run(nc__config *cfg, const int *fds, char (*addrs)[120], int inde
     if (rc != NC_EXIT_OK)
         return rc;
     R->max_conns = (size_t)((cfg->max_connections + nworkers - 1) / nworkers);
+    R->nworkers = nworkers;
     for (size_t i = 0; i < R->nlisteners; i++) {
         nc_listener *l = &R->listeners[i];
         if ((l->m->flags & NC_MOD_SHARED) && index != 0) {

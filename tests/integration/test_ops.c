@@ -190,6 +190,41 @@ static int connect_from(const char *src, int port)
     return fd;
 }
 
+/* One echo round trip on an open connection. */
+static int echo_on(int fd)
+{
+    char b[8] = {0};
+    return t_send_all(fd, "ping", 4) == 0 && t_recv_exact(fd, b, 4, 2000) == 4 && !memcmp(b, "ping", 4);
+}
+
+/* Global max_connections 4 over 2 workers: a worker at its share (2) steps
+ * aside, so all 4 are served whichever worker the kernel woke first; the
+ * 5th waits in the backlog (not closed) and is served once one leaves. */
+static void test_global_share(void)
+{
+    t_proc *p = t_start_conf("{\"workers\":2,\"max_connections\":4,\"listeners\":["
+                             "{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "e"), fd[5], ok = 0;
+    for (int i = 0; i < 4; i++) {
+        fd[i] = t_connect_tcp(port);
+        ok += echo_on(fd[i]);
+    }
+    CU_ASSERT_EQUAL(ok, 4);
+    CU_ASSERT(t_wait_log(p, "this worker holds its share (2) of the global max_connections", 2000));
+    fd[4] = t_connect_tcp(port);
+    CU_ASSERT(fd[4] >= 0);
+    char b[8];
+    CU_ASSERT_EQUAL(t_send_all(fd[4], "wait", 4), 0);
+    CU_ASSERT_EQUAL(t_recv_exact(fd[4], b, 4, 300), 0); /* queued, not served, not closed */
+    close(fd[0]);
+    CU_ASSERT_EQUAL(t_recv_exact(fd[4], b, 4, 3000), 4);
+    CU_ASSERT(memcmp(b, "wait", 4) == 0);
+    for (int i = 1; i < 5; i++)
+        close(fd[i]);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
+}
+
 static void test_limits(void)
 {
     char json[1024];
@@ -439,6 +474,7 @@ int add_ops_suite(void)
     if (!s || !CU_add_test(s, "2 workers: a shared room stays whole; kill -9 is replaced", test_workers) ||
         !CU_add_test(s, "SIGHUP: under load no request fails; add/remove; broken kept", test_reload) ||
         !CU_add_test(s, "max_connections_per_ip and send_timeout_ms", test_limits) ||
+        !CU_add_test(s, "2 workers: a worker at its share of max_connections steps aside", test_global_share) ||
         !CU_add_test(s, "pid_file, and workers drop to \"user\" when root", test_pidfile_and_user) ||
         !CU_add_test(s, "/metrics passes a strict Prometheus parser; /status", test_metrics))
         return -1;
