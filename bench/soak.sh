@@ -2,8 +2,9 @@
 # soak.sh -- every module under mixed load for SECONDS (default 600): echo,
 # http, broadcast, chat, udp and file downloads at once, with netcore-bench;
 # samples the workers' RSS, their open descriptors and the error counters
-# every 5 s; fails when a load reports any error or when RSS or descriptors
-# in the last third of the run exceed the first third's by more than 20%.
+# every 5 s; fails when a load reports any error, when a datagram sent is
+# not in the records file, or when RSS or descriptors in the last third of
+# the run exceed the first third's by more than 20%.
 #   bench/soak.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ cat > "$out/soak.json" <<JSON
     { "name": "files", "module": "file-transfer", "listen": "127.0.0.1:17505",
       "options": { "root": "$out/files", "read_only": true } },
     { "name": "udp", "module": "udp-receiver", "listen": "127.0.0.1:17506", "transport": "udp",
-      "options": { "output": "$out/udp.log" } },
+      "options": { "output": "$out/udp.log", "rcvbuf": 4194304 } },
     { "name": "status", "module": "status", "listen": "127.0.0.1:17509" } ] }
 JSON
 build/netcore -c "$out/soak.json" 2> "$out/netcore.log" & master=$!
@@ -67,6 +68,16 @@ for col, name in ((1, "RSS KiB"), (2, "descriptors")):
     print(f"{name}: first third {first:.0f}, last third {last:.0f}{'  GROWS' if grew else ''}")
     ok &= not grew
 print(f"netcore-side errors at the end: {rows[-1][3]}")
+# Every datagram sent must be in the records file: UDP loses silently, so
+# this is counted, not taken from the sender's error count.
+sent = json.load(open(out + "/udp.json"))["targets"][0]["sent"]
+recorded = sum(1 for _ in open(out + "/udp.log", "rb"))
+drops = 0
+for line in open(out + "/netcore.log"):
+    if "the kernel dropped" in line:
+        drops = int(line.rsplit(";", 1)[1].split()[0])
+print(f"udp: sent {sent}, recorded {recorded}, dropped by the kernel {drops}{'' if sent == recorded else '  LOST'}")
+ok &= sent == recorded
 print("soak:", "passed" if ok else "FAILED")
 sys.exit(0 if ok else 1)
 PY
