@@ -5,7 +5,6 @@
 #include "buf.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -268,19 +267,23 @@ static void advance(nc__outq *q, size_t n)
     }
 }
 
-int nc__outq_flush(nc__outq *q, int fd, size_t *written)
+int nc__outq_flush(nc__outq *q, int fd, size_t budget, size_t *written)
 {
     size_t total = 0;
     int rc = 0;
     while (q->head) {
+        if (total >= budget) {
+            rc = 2;
+            break;
+        }
         nc__oitem *it = q->head;
         ssize_t n;
         size_t want;
         if (it->kind == OI_FILE) {
             off_t pos = it->u.file.start + (off_t)it->off;
             want = it->len - it->off;
-            if (want > (size_t)INT_MAX)
-                want = (size_t)INT_MAX & ~(size_t)4095;
+            if (want > budget - total)
+                want = budget - total;
             n = sendfile(fd, it->u.file.fd, &pos, want);
             if (n == 0) {
                 /* The file shrank under us: the promised bytes cannot be

@@ -22,6 +22,12 @@
 
 /* At most 20 lines a second from one call site: a flood of misbehaving
  * peers must not flood the log. */
+/* Bytes written to one connection per loop turn before the others get
+ * theirs: a 1 MiB response goes out in four turns, interleaved with the
+ * other connections', so their readers (and the kernel's loopback or NIC
+ * work) run alongside instead of waiting for whole files. */
+#define WRITE_BUDGET (256 * 1024)
+
 static int allow(nc__ratelimit *lm)
 {
     return nc__log_allow(lm, nc__R.now, 20, 1000);
@@ -295,7 +301,7 @@ void nc__conn_flush(nc_conn *c)
     if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
         return;
     size_t had = c->out.bytes, wrote = 0;
-    int rc = nc__outq_flush(&c->out, c->fd, &wrote);
+    int rc = nc__outq_flush(&c->out, c->fd, WRITE_BUDGET, &wrote);
     if (wrote) {
         c->l->bytes_out += wrote;
         nc__conn_touch(c);
@@ -308,6 +314,13 @@ void nc__conn_flush(nc_conn *c)
     }
     /* The send-timeout list holds the connections waiting for their peer
      * to read; any progress restarts the clock. */
+    if (rc == 2 && !(c->flags & CF_YIELDED)) {
+        /* Budget spent: let the other connections have their turn, and go
+         * on in the next one (no EPOLLOUT round trip: the socket has room). */
+        c->flags |= CF_PENDING | CF_YIELDED;
+        c->pnext = nc__R.yielded;
+        nc__R.yielded = c;
+    }
     if (rc == 1) {
         if (!(c->flags & CF_WAIT_OUT)) {
             c->flags |= CF_WAIT_OUT;

@@ -29,6 +29,7 @@ enum {
     CF_REDELIVER = 1u << 7,  /* on the redeliver list (resume with input) */
     CF_ON_CLOSE_LIST = 1u << 8,
     CF_ACCEPTED = 1u << 9,   /* on_accept said yes: on_close is owed */
+    CF_YIELDED = 1u << 10,   /* on the yielded list (CF_PENDING stays set) */
 };
 
 /* Open connections per peer address (max_connections_per_ip). */
@@ -122,6 +123,7 @@ typedef struct nc__reactor {
     char *rbuf;          /* shared read buffer: a connection holds input only when it has leftovers */
     size_t rbuf_size;
     nc_conn *pending, *closing, *redeliver;
+    nc_conn *yielded;    /* used their write budget: flushed again next turn (via pnext) */
     nc_listener *listeners;
     size_t nlisteners;
     int stopping;        /* 1: graceful stop under way; 2: stop now */

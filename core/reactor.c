@@ -208,6 +208,14 @@ static void list_remove(nc_conn **head, nc_conn *c, size_t off)
 static void settle(void)
 {
     nc__reactor *R = &nc__R;
+    /* Connections that spent their write budget last turn go on now. */
+    while (R->yielded) {
+        nc_conn *c = R->yielded;
+        R->yielded = c->pnext;
+        c->flags &= ~CF_YIELDED;
+        c->pnext = R->pending;
+        R->pending = c;
+    }
     while (R->redeliver || R->pending || R->closing) {
         nc_conn *c = R->redeliver;
         R->redeliver = NULL;
@@ -228,7 +236,9 @@ static void settle(void)
         R->closing = NULL;
         while (c) {
             nc_conn *next = c->cnext;
-            if (c->flags & CF_PENDING)
+            if (c->flags & CF_YIELDED)
+                list_remove(&R->yielded, c, offsetof(nc_conn, pnext));
+            else if (c->flags & CF_PENDING)
                 list_remove(&R->pending, c, offsetof(nc_conn, pnext));
             if (c->flags & CF_REDELIVER)
                 list_remove(&R->redeliver, c, offsetof(nc_conn, rnext));
@@ -275,6 +285,8 @@ int nc__reactor_run(void)
         }
         if (timeout > 60000)
             timeout = 60000;
+        if (R->yielded)
+            timeout = 0; /* writes are waiting for their next turn */
         int n = epoll_wait(R->epfd, evs, MAX_EVENTS, (int)timeout);
         if (n < 0) {
             if (errno == EINTR)

@@ -62,7 +62,7 @@ static void test_outq_order(void)
     CU_ASSERT_EQUAL(q.bytes, 4 + 8 + 4 + 4 + 1);
 
     size_t w = 0;
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], &w), 0);
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, &w), 0);
     CU_ASSERT_EQUAL(w, 21);
     CU_ASSERT_EQUAL(q.bytes, 0);
     CU_ASSERT_EQUAL(q.mem, 0);
@@ -93,7 +93,7 @@ static void test_outq_partial(void)
     int rounds = 0, rc;
     do {
         size_t w;
-        rc = nc__outq_flush(&q, sv[0], &w);
+        rc = nc__outq_flush(&q, sv[0], (size_t)-1, &w);
         CU_ASSERT(rc >= 0);
         have += drain(sv[1], got + have, total - have);
         rounds++;
@@ -116,7 +116,7 @@ static void test_outq_error(void)
     close(sv[1]);
     nc__outq q = {0};
     nc__outq_append(&q, "x", 1);
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], NULL), -EPIPE);
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, NULL), -EPIPE);
     nc__outq_clear(&q);
     CU_ASSERT_EQUAL(q.bytes, 0);
     close(sv[0]);
@@ -133,11 +133,51 @@ static void test_outq_file_shrunk(void)
     nc__outq q = {0};
     nc__outq_add_file(&q, fd, 0, 10, 1); /* promises more than the file has */
     size_t w = 0;
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], &w), 1); /* a short send: wait for EPOLLOUT */
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, &w), 1); /* a short send: wait for EPOLLOUT */
     CU_ASSERT_EQUAL(w, 3);
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], NULL), -EIO); /* then nothing more: fail */
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, NULL), -EIO); /* then nothing more: fail */
     nc__outq_clear(&q); /* closes the owned fd */
     CU_ASSERT_EQUAL(fcntl(fd, F_GETFD), -1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* The write budget: a flush stops once it has written budget bytes (a file
+ * region is cut to fit), says 2 (more to write, the socket was not full),
+ * and the next flushes go on in order. */
+static void test_outq_budget(void)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int big = 1 << 20;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    char path[] = "/tmp/nc-buf-XXXXXX";
+    int fd = mkstemp(path);
+    char data[3000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    CU_ASSERT_EQUAL(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    unlink(path);
+    nc__outq q = {0};
+    CU_ASSERT_EQUAL(nc__outq_append(&q, "head:", 5), 0);
+    CU_ASSERT_EQUAL(nc__outq_add_file(&q, fd, 0, sizeof data, 1), 0);
+    CU_ASSERT_EQUAL(nc__outq_append(&q, ":tail", 5), 0);
+    size_t w = 0, total = 0;
+    int rounds = 0, rc;
+    while ((rc = nc__outq_flush(&q, sv[0], 1000, &w)) == 2) {
+        CU_ASSERT(w >= 1000 && w <= 1000 + 5); /* a memory item is not cut; a file is */
+        total += w;
+        rounds++;
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    total += w;
+    CU_ASSERT_EQUAL(total, 5 + sizeof data + 5);
+    CU_ASSERT_EQUAL(rounds, 3);
+    char got[4000] = {0};
+    CU_ASSERT_EQUAL(drain(sv[1], got, sizeof got), total);
+    CU_ASSERT(memcmp(got, "head:", 5) == 0 && memcmp(got + 5, data, sizeof data) == 0 &&
+              memcmp(got + 5 + sizeof data, ":tail", 5) == 0);
     close(sv[0]);
     close(sv[1]);
 }
@@ -166,6 +206,7 @@ int add_buf_suite(void)
         !CU_add_test(s, "output queue survives partial writes", test_outq_partial) ||
         !CU_add_test(s, "write error is reported as -errno", test_outq_error) ||
         !CU_add_test(s, "a file shorter than promised fails, fd closed", test_outq_file_shrunk) ||
+        !CU_add_test(s, "a flush stops at its write budget and goes on in order", test_outq_budget) ||
         !CU_add_test(s, "shared buffers count references", test_shared_refs))
         return -1;
     return 0;
