@@ -208,6 +208,7 @@ static const struct key listener_keys[] = {
     {"max_output_bytes", K_INT, 1024, 1LL << 36, 16 << 20, LOFF(max_output_bytes)},
     {"max_connections_per_ip", K_INT, 0, 10000000, 0, LOFF(max_connections_per_ip)},
     {"send_timeout_ms", K_INT, 0, 86400000, 60000, LOFF(send_timeout_ms)},
+    {"write_budget_bytes", K_INT, 4096, 1LL << 30, 256 << 10, LOFF(write_budget_bytes)},
     {"options", K_OBJ, 0, 0, 0, SIZE_MAX},
 };
 

@@ -27,6 +27,7 @@ typedef struct nc__lconf {
     long long max_output_bytes;
     long long max_connections_per_ip; /* 0: no limit */
     long long send_timeout_ms;        /* 0: none */
+    long long write_budget_bytes;     /* written per connection per loop turn */
     json_t *options;        /* borrowed from the config's JSON tree */
 } nc__lconf;
 

@@ -22,12 +22,6 @@
 
 /* At most 20 lines a second from one call site: a flood of misbehaving
  * peers must not flood the log. */
-/* Bytes written to one connection per loop turn before the others get
- * theirs: a 1 MiB response goes out in four turns, interleaved with the
- * other connections', so their readers (and the kernel's loopback or NIC
- * work) run alongside instead of waiting for whole files. */
-#define WRITE_BUDGET (256 * 1024)
-
 static int allow(nc__ratelimit *lm)
 {
     return nc__log_allow(lm, nc__R.now, 20, 1000);
@@ -301,7 +295,12 @@ void nc__conn_flush(nc_conn *c)
     if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
         return;
     size_t had = c->out.bytes, wrote = 0;
-    int rc = nc__outq_flush(&c->out, c->fd, WRITE_BUDGET, &wrote);
+    /* At most write_budget_bytes per turn (256 KiB): a 1 MiB response goes
+     * out in four turns, interleaved with the other connections', so their
+     * readers (and the kernel's loopback or NIC work) run alongside instead
+     * of waiting for whole files. */
+    long long budget = c->l->conf->write_budget_bytes; /* 0 only in a hand-made conf: no budget */
+    int rc = nc__outq_flush(&c->out, c->fd, budget > 0 ? (size_t)budget : SIZE_MAX, &wrote);
     if (wrote) {
         c->l->bytes_out += wrote;
         nc__conn_touch(c);

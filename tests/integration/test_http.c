@@ -52,6 +52,10 @@ static int setup(void)
     for (int i = 0; i < 1000; i++)
         data[i] = (char)('A' + i % 26);
     put("data.bin", data, sizeof data);
+    static char big[300000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+    put("big.bin", big, sizeof big);
     snprintf(p, sizeof p, "%s/secret.txt", t_tmpdir());
     FILE *f = fopen(p, "w");
     fputs("TOPSECRET\n", f);
@@ -84,7 +88,8 @@ static int setup(void)
              "\"root\":\"%s\",\"access_log\":\"%s\",\"header_timeout_ms\":400,\"keepalive_timeout_ms\":1500,"
              "\"max_body_bytes\":1000,\"mime_types\":{\"xyz\":\"application/x-xyz\"}}},"
              "{\"name\":\"webnc\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\",\"options\":{"
-             "\"root\":\"%s\",\"cache_valid_ms\":0,\"autoindex\":true,\"follow_symlinks\":true,\"server\":\"\"}},"
+             "\"root\":\"%s\",\"cache_valid_ms\":0,\"autoindex\":true,\"follow_symlinks\":true,\"server\":\"\"},"
+             "\"write_budget_bytes\":4096},"
              "{\"name\":\"demo\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\",\"options\":{"
              "\"root\":\"%s/conf/www\",\"access_log\":\"%s\"}}]}",
              root, access_path, root, cwd, demo_log);
@@ -401,6 +406,34 @@ static void test_keepalive_pipelining(void)
     t_client_free(c);
 }
 
+/* write_budget_bytes 4096 on webnc: two connections, each with two
+ * pipelined 300 KB responses (and a range), go out in ~75 turns each,
+ * interleaved; every byte arrives, in order. */
+static void test_write_budget(void)
+{
+    static char want[300000];
+    for (size_t i = 0; i < sizeof want; i++)
+        want[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+    t_client *a = t_client_new(webnc), *b = t_client_new(webnc);
+    const char *two = GET("/big.bin") "GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-200999\r\n\r\n";
+    t_client_send(a, two);
+    t_client_send(b, two);
+    int ok = 0;
+    hres r;
+    for (int k = 0; k < 2; k++) {
+        t_client *c = k ? b : a;
+        if (read_resp(c, &r, 0) == 0 && r.status == 200 && r.blen == sizeof want && !memcmp(r.body, want, sizeof want))
+            ok++;
+        hres_free(&r);
+        if (read_resp(c, &r, 0) == 0 && r.status == 206 && r.blen == 200000 && !memcmp(r.body, want + 1000, 200000))
+            ok++;
+        hres_free(&r);
+    }
+    CU_ASSERT_EQUAL(ok, 4);
+    t_client_free(a);
+    t_client_free(b);
+}
+
 static void test_traversal(void)
 {
     static const char *const attempts[] = {
@@ -631,6 +664,7 @@ int add_http_suite(void)
     CU_pSuite s = CU_add_suite("http", setup, teardown);
     if (!s || !CU_add_test(s, "200 with every header; Server hidden", test_basic) ||
         !CU_add_test(s, "every status: 301 400 403 404 405 413 414 416 431 505", test_statuses) ||
+        !CU_add_test(s, "write_budget_bytes 4096: large responses interleave, every byte in order", test_write_budget) ||
         !CU_add_test(s, "304s, ranges, HEAD; cached and sendfile paths", test_conditional_ranges_head) ||
         !CU_add_test(s, "keep-alive, pipelining, bodies, 1-byte pieces, 1.0", test_keepalive_pipelining) ||
         !CU_add_test(s, "34 traversal attempts: 400/403/404, never the file", test_traversal) ||

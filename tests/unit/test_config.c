@@ -55,6 +55,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.listeners[0].idle_timeout_ms, 300000);
     CU_ASSERT_EQUAL(c.listeners[0].max_input_bytes, 1 << 20);
     CU_ASSERT_EQUAL(c.listeners[0].max_output_bytes, 16 << 20);
+    CU_ASSERT_EQUAL(c.listeners[0].write_budget_bytes, 256 << 10);
     CU_ASSERT_EQUAL(c.listeners[1].transport, NC_UDP);
     CU_ASSERT_EQUAL(c.listeners[2].transport, NC_UNIX);
     CU_ASSERT_EQUAL(c.listeners[2].max_connections, 5);
@@ -109,6 +110,8 @@ static void test_bad(void)
          F ": listeners[0].max_input_bytes: expected an integer"},
         {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\",\"max_output_bytes\":10}]}",
          F ": listeners[0].max_output_bytes: expected an integer from 1024 to 68719476736"},
+        {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\",\"write_budget_bytes\":0}]}",
+         F ": listeners[0].write_budget_bytes: expected an integer from 4096 to 1073741824"},
         {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\",\"options\":[]}]}",
          F ": listeners[0].options: expected an object"},
         {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\"},"
