@@ -23,6 +23,8 @@ cat > "$conf" <<JSON
                    "options": { "output": "$rec", "rcvbuf": 4194304,
                                 "writeback_bytes": ${WRITEBACK:-16777216} } } ] }
 JSON
+# CPU ticks of netcore ($np) and its children: the worker does the receiving
+cpu() { local t=0 p; for p in $np $(ps --ppid $np -o pid=); do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 nc_rates=(); ref_rates=()
 for r in $(seq "$rounds"); do
   # reference: counts for secs+2 seconds, we send for secs
@@ -35,8 +37,6 @@ for r in $(seq "$rounds"); do
   # netcore: records written to a file; rate over the first-to-last record window
   rm -f "$rec"
   build/netcore -c "$conf" 2> "$out/netcore.err" & np=$!; sleep 0.3
-  # the master forks the worker that does the receiving: count both
-  cpu() { local t=0 p; for p in $np $(ps --ppid $np -o pid=); do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
   t0=$(cpu)
   build/netcore-bench udp -s "$size" -d "$secs" -w 0 -r 1 -q 127.0.0.1:17101 > /dev/null
   sleep 0.3

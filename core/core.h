@@ -75,8 +75,7 @@ struct nc_listener {
     unsigned char *dbuf;
     struct sockaddr_in6 *peers;
     nc_dgram *dgrams;
-    uint32_t ovfl_last;      /* SK_MEMINFO_DROPS when last looked at */
-    int drops_base_set;      /* ovfl_last holds a real reading */
+    uint32_t ovfl_last;      /* SK_MEMINFO_DROPS when last looked at (at adopt: the baseline) */
     uint64_t drops_checked_ms;
     int drain_more;     /* the last recvmmsg filled its batch: more may wait */
     uint64_t drops;

@@ -147,6 +147,7 @@ static int watch(nc_listener *l)
     return nc__ev_add(l->fd, EPOLLIN | EPOLLEXCLUSIVE, l);
 }
 
+static int sock_drops(int fd, uint32_t *drops);
 static void refresh_drops(nc_listener *l);
 static void do_recv(nc_listener *l);
 
@@ -159,7 +160,7 @@ int nc__listener_adopt(nc_listener *l, int fd, const char *addr_str, char *err, 
     }
     l->fd = fd;
     if (l->conf->transport == NC_UDP)
-        refresh_drops(l); /* the baseline: a socket handed over by a reload brings its past */
+        sock_drops(fd, &l->ovfl_last); /* the baseline: a socket handed over by a reload brings its past */
     int rc = watch(l);
     if (rc < 0) {
         snprintf(err, errlen, "listener \"%s\": epoll: %s", l->name, strerror(-rc));
@@ -463,21 +464,23 @@ static void do_accept(nc_listener *l)
  * of the receive path at 1400 B).  Polled instead: after full batches (the
  * only time the buffer can be overflowing) at most every 100 ms, and when a
  * module asks. */
+static int sock_drops(int fd, uint32_t *drops)
+{
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t len = sizeof mem;
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 || len < (SK_MEMINFO_DROPS + 1) * sizeof mem[0])
+        return -1;
+    *drops = mem[SK_MEMINFO_DROPS];
+    return 0;
+}
+
 static void refresh_drops(nc_listener *l)
 {
     static nc__ratelimit last_drop_log;
-    uint32_t mem[SK_MEMINFO_VARS];
-    socklen_t len = sizeof mem;
-    if (l->fd < 0 || getsockopt(l->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
-        len < (SK_MEMINFO_DROPS + 1) * sizeof mem[0])
+    uint32_t now;
+    if (l->fd < 0 || sock_drops(l->fd, &now) < 0)
         return;
     l->drops_checked_ms = nc_now_ms();
-    uint32_t now = mem[SK_MEMINFO_DROPS];
-    if (!l->drops_base_set) {
-        l->drops_base_set = 1;
-        l->ovfl_last = now;
-        return;
-    }
     if (now == l->ovfl_last)
         return;
     uint32_t d = now - l->ovfl_last; /* the kernel's counter wraps at 2^32 */

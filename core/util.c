@@ -136,6 +136,7 @@ static size_t b64_scalar(char *out, const unsigned char *s, size_t n)
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_B64_AVX2 1
 #include <immintrin.h>
 
 /* AVX2: 24 input bytes become 32 characters per step.  Each 128-bit lane
@@ -187,7 +188,7 @@ size_t nc_base64_encode(char *out, size_t cap, const void *sv, size_t n)
     if (need > cap)
         return need;
     size_t i = 0;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef HAVE_B64_AVX2
     if (n >= 28 && have_avx2())
         i = b64_avx2(out, s, n);
 #endif

@@ -290,22 +290,14 @@ static long rss_one(pid_t pid);
 /* The process and its direct children (netcore's workers). */
 static long sum_tree(pid_t pid, long (*one)(pid_t))
 {
+    pid_t kids[256];
+    int n = t_children(pid, kids, 256);
     long total = one(pid);
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        pid_t p = (pid_t)atoi(e->d_name), pp = 0;
-        if (p <= 0 || p == pid)
-            continue;
-        cpu_one(p, &pp);
-        if (pp == pid) {
-            long v = one(p);
-            if (v > 0)
-                total += v;
-        }
+    for (int i = 0; i < n; i++) {
+        long v = one(kids[i]);
+        if (v > 0)
+            total += v;
     }
-    if (d)
-        closedir(d);
     return total;
 }
 
@@ -321,14 +313,19 @@ long t_cpu_ticks(pid_t pid)
 
 int t_children(pid_t master, pid_t *out, int max)
 {
-    char cmd[128], buf[256];
-    snprintf(cmd, sizeof cmd, "ps -o pid= --ppid %d", (int)master);
-    FILE *f = popen(cmd, "r");
     int n = 0;
-    while (f && fgets(buf, sizeof buf, f) && n < max)
-        out[n++] = (pid_t)atoi(buf);
-    if (f)
-        pclose(f);
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && n < max && (e = readdir(d))) {
+        pid_t p = (pid_t)atoi(e->d_name), pp = 0;
+        if (p <= 0 || p == master)
+            continue;
+        cpu_one(p, &pp);
+        if (pp == master)
+            out[n++] = p;
+    }
+    if (d)
+        closedir(d);
     return n;
 }
 

@@ -348,15 +348,14 @@ static size_t format_addr(char *out, const struct sockaddr *sa)
 }
 
 /* Senders come in streaks (a collector hears from few peers at a time), so
- * the last sender's text is kept rather than formatted for every record. */
+ * the last sender's text is kept rather than formatted for every record.
+ * len is at most sizeof(struct sockaddr_in6): the core receives into those. */
 static size_t put_addr(urecv *u, char *out, const struct sockaddr *sa, socklen_t len)
 {
-    if (len != u->last_peer_len || len > sizeof u->last_peer || memcmp(sa, &u->last_peer, len) != 0) {
+    if (len != u->last_peer_len || memcmp(sa, &u->last_peer, len) != 0) {
         u->peer_text_len = format_addr(u->peer_text, sa);
-        if (len <= sizeof u->last_peer) {
-            memcpy(&u->last_peer, sa, len);
-            u->last_peer_len = len;
-        }
+        memcpy(&u->last_peer, sa, len);
+        u->last_peer_len = len;
     }
     memcpy(out, u->peer_text, u->peer_text_len);
     return u->peer_text_len;
