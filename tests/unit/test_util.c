@@ -1,6 +1,6 @@
 /* test_util.c -- unit tests of core/util.c: UTF-8 validation (the classic
  * malformed forms), JSON escaping, base64 (RFC 4648 vectors), and the fast
- * paths (word-at-a-time scan, AVX2 encoder) checked against byte-wise
+ * paths (AVX2 and word-at-a-time scans, AVX2 encoder) checked against byte-wise
  * references at every length and position. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
@@ -67,6 +67,60 @@ static void test_base64(void)
     CU_ASSERT_EQUAL(nc_base64_encode(out, 2, bin, 3), 4);
 }
 
+/* Byte-at-a-time UTF-8 check after Unicode's table of well-formed byte
+ * sequences (Table 3-7): the reference the fast paths must agree with. */
+static int ref_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i], lo = 0x80, hi = 0xbf;
+        size_t k;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            k = 1;
+        else if (c >= 0xe0 && c <= 0xef)
+            k = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+            k = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+            return 0;
+        if (n - i - 1 < k || s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t j = 2; j <= k; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+                return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* Valid and invalid sequences at every position of ASCII text, from every
+ * alignment: the 32- and 8-byte skips must stop where the scalar check
+ * would. */
+static void test_utf8_every_position(void)
+{
+    static const char *const seqs[] = {"\xc3\xa9", "\xe4\xbd\xa0", "\xf0\x9f\x98\x80", "\x80", "\xff",
+                                       "\xed\xa0\x80", "\xe4\xbd", "\xc0\xaf", "\xf4\x90\x80\x80", "\x7f"};
+    unsigned char buf[3 + 100];
+    int bad = 0, valid = 0;
+    for (size_t off = 0; off < 3; off++)
+        for (size_t len = 1; len <= 100; len++)
+            for (size_t pos = 0; pos < len; pos++)
+                for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+                    unsigned char *in = buf + off;
+                    memset(in, 'a', len);
+                    size_t sl = strlen(seqs[k]);
+                    memcpy(in + pos, seqs[k], pos + sl <= len ? sl : len - pos);
+                    int want = ref_utf8(in, len);
+                    valid += want;
+                    bad += nc_utf8_valid(in, len) != want;
+                }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(valid > 10000); /* both answers were asked for, many times */
+}
+
 /* The byte-at-a-time escape every fast path must agree with. */
 static size_t ref_escape(char *out, const unsigned char *s, size_t n)
 {
@@ -91,7 +145,7 @@ static size_t ref_escape(char *out, const unsigned char *s, size_t n)
 static void test_json_escape_every_position(void)
 {
     static const unsigned char specials[] = {'"', '\\', '\n', 0, 0x1f, 0x7f, 0x20, 0x80, 0xff, 0x7e};
-    unsigned char in[70];
+    unsigned char in[100];
     char got[6 * sizeof in], want[6 * sizeof in];
     int bad = 0;
     for (size_t len = 1; len <= sizeof in; len++)
@@ -153,6 +207,7 @@ int add_util_suite(void)
 {
     CU_pSuite s = CU_add_suite("util", NULL, NULL);
     if (!s || !CU_add_test(s, "UTF-8: valid forms and every malformed kind", test_utf8) ||
+        !CU_add_test(s, "UTF-8: sequences at every position and alignment", test_utf8_every_position) ||
         !CU_add_test(s, "JSON string escaping", test_json_escape) ||
         !CU_add_test(s, "base64 (RFC 4648 vectors)", test_base64) ||
         !CU_add_test(s, "JSON escaping: every special byte at every position", test_json_escape_every_position) ||
