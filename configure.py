@@ -236,6 +236,7 @@ def main():
                    "core/util.c"], "", "-ljansson"),
         "chat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/chat/chat.c", "core/util.c"], "", ""),
         "udp": (["tests/fuzz/fuzz_udp.c", "tests/fuzz/stubs.c", "modules/udp-receiver/udprecv.c",
+                 "modules/udp-receiver/sink.c",
                  "core/util.c"], "", ""),
     }
     fuzz_outs = []

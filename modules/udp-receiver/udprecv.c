@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "netcore/netcore.h"
+#include "sink.h"
 
 enum { F_JSON, F_TEXT };
 enum { R_NONE, R_ACK, R_ECHO };
@@ -28,11 +29,10 @@ typedef struct urecv {
     nc_listener *l;
     int format, reply;
     const char *output;
-    int fd;
+    sink *sink;
+    int direct;
     long long batch, rcvbuf, flush_ms, max_buffer, writeback;
     const char *mcast, *mcast_if;
-    char *buf;
-    size_t len, cap;
     nc_timer *timer;
     time_t tsec;          /* the second the cached prefix is for */
     char tprefix[32];     /* "2026-11-22T00:20:01." */
@@ -41,11 +41,6 @@ typedef struct urecv {
     char peer_text[INET6_ADDRSTRLEN + 8];
     size_t peer_text_len;
     uint64_t drops_seen;
-    /* Write-behind (regular files only): where in the file our writes end,
-     * where the last writeback job started, and whether one is running. */
-    int regular;
-    off_t end, wb_mark, wb_prev;
-    int wb_busy;
     uint64_t *c_datagrams, *c_bytes, *c_drops, *c_replies, *c_lost, *c_write_errors;
 } urecv;
 
@@ -53,96 +48,6 @@ static void bump(uint64_t *k, uint64_t n)
 {
     if (k)
         *k += n;
-}
-
-static int open_output(urecv *u)
-{
-    if (strcmp(u->output, "-") == 0)
-        return 1;
-    return open(u->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-}
-
-/* Note where the records start in a newly opened output. */
-static void output_opened(urecv *u)
-{
-    struct stat st;
-    u->regular = fstat(u->fd, &st) == 0 && S_ISREG(st.st_mode);
-    u->end = u->regular ? st.st_size : 0;
-    u->wb_mark = u->wb_prev = u->end;
-}
-
-/* Write-behind.  At high rates records arrive at a GB/s; left to the page
- * cache they pile up as dirty pages until the kernel throttles the writer
- * -- the reactor -- in balance_dirty_pages, and they evict cache that
- * serves other listeners.  So every `writeback_bytes` a job on the core's
- * work threads starts writeback of the newest range and, once the range
- * before it is on disk, drops that one from the page cache.  Both calls may
- * wait for the disk, which is why they are not made here.  The job owns a
- * duplicate of the descriptor, so a reopen meanwhile is harmless. */
-typedef struct wb_job {
-    urecv *u;
-    int fd;
-    off_t start, prev, end;
-} wb_job;
-
-static void wb_work(void *arg)
-{
-    wb_job *j = arg;
-    sync_file_range(j->fd, j->start, j->end - j->start, SYNC_FILE_RANGE_WRITE);
-    if (j->start > j->prev &&
-        sync_file_range(j->fd, j->prev, j->start - j->prev,
-                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) == 0)
-        posix_fadvise(j->fd, j->prev, j->start - j->prev, POSIX_FADV_DONTNEED);
-}
-
-static void wb_done(void *arg)
-{
-    wb_job *j = arg;
-    j->u->wb_busy = 0;
-    close(j->fd);
-    free(j);
-}
-
-static void write_behind(urecv *u)
-{
-    if (!u->regular || u->writeback == 0 || u->wb_busy || u->end - u->wb_mark < u->writeback)
-        return;
-    wb_job *j = malloc(sizeof *j);
-    if (!j)
-        return;
-    *j = (wb_job){.u = u, .fd = fcntl(u->fd, F_DUPFD_CLOEXEC, 3), .start = u->wb_mark, .prev = u->wb_prev,
-                  .end = u->end};
-    if (j->fd < 0 || nc_work_submit(wb_work, wb_done, j) < 0) {
-        if (j->fd >= 0)
-            close(j->fd);
-        free(j);
-        return;
-    }
-    u->wb_busy = 1;
-    u->wb_prev = u->wb_mark;
-    u->wb_mark = u->end;
-}
-
-/* Write what is buffered.  A failed write keeps the records for the next
- * try, up to max_buffer; beyond that the oldest are dropped and counted. */
-static void flush_out(urecv *u)
-{
-    size_t off = 0;
-    while (off < u->len) {
-        ssize_t n = write(u->fd, u->buf + off, u->len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            bump(u->c_write_errors, 1);
-            nc_log_listener(u->l, NC_LOG_ERROR, "writing records to %s: %s", u->output, strerror(errno));
-            break;
-        }
-        off += (size_t)n;
-    }
-    memmove(u->buf, u->buf + off, u->len - off);
-    u->len -= off;
-    u->end += (off_t)off;
-    write_behind(u);
 }
 
 static void tick(nc_timer *t, void *arg)
@@ -154,8 +59,7 @@ static void tick(nc_timer *t, void *arg)
         bump(u->c_drops, d - u->drops_seen);
         u->drops_seen = d;
     }
-    if (u->len)
-        flush_out(u);
+    sink_flush(u->sink);
 }
 
 static int ur_init(nc_listener *l, nc_options *o, void **instance)
@@ -164,7 +68,6 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
     if (!u)
         return nc_opt_error(o, "output", "out of memory");
     u->l = l;
-    u->fd = -1;
     if (nc_opt_enum(o, "format", formats, F_JSON, &u->format) < 0 ||
         nc_opt_enum(o, "reply", replies, R_NONE, &u->reply) < 0 ||
         nc_opt_path(o, "output", "-", &u->output) < 0 ||
@@ -173,6 +76,7 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_int(o, "flush_ms", 100, 1, 100, &u->flush_ms) < 0 ||
         nc_opt_int(o, "max_buffer_bytes", 64LL << 20, 1 << 20, 1LL << 32, &u->max_buffer) < 0 ||
         nc_opt_int(o, "writeback_bytes", 16LL << 20, 0, 1LL << 40, &u->writeback) < 0 ||
+        nc_opt_bool(o, "direct_io", 0, &u->direct) < 0 ||
         nc_opt_str(o, "multicast", NULL, &u->mcast) < 0 ||
         nc_opt_str(o, "multicast_interface", NULL, &u->mcast_if) < 0)
         goto fail;
@@ -185,16 +89,6 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
             goto fail;
         }
     }
-    u->fd = open_output(u);
-    if (u->fd < 0) {
-        nc_opt_error(o, "output", "%s: %s", u->output, strerror(errno));
-        goto fail;
-    }
-    output_opened(u);
-    u->cap = 256 * 1024;
-    u->buf = malloc(u->cap);
-    if (!u->buf)
-        goto fail;
     nc_listener_set_batch(l, (unsigned)u->batch);
     u->c_datagrams = nc_counter(l, "datagrams");
     u->c_bytes = nc_counter(l, "bytes");
@@ -202,12 +96,16 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
     u->c_replies = nc_counter(l, "replies");
     u->c_lost = nc_counter(l, "records_lost");
     u->c_write_errors = nc_counter(l, "write_errors");
+    sink_conf sc = {.path = u->output, .direct = u->direct, .max_buffer = (size_t)u->max_buffer,
+                    .writeback = u->writeback, .l = l, .c_write_errors = u->c_write_errors, .c_lost = u->c_lost};
+    int rc = sink_open(&u->sink, &sc);
+    if (rc < 0) {
+        nc_opt_error(o, "output", "%s: %s", u->output, strerror(-rc));
+        goto fail;
+    }
     *instance = u;
     return 0;
 fail:
-    if (u->fd > 2)
-        close(u->fd);
-    free(u->buf);
     free(u);
     return -1;
 }
@@ -246,6 +144,8 @@ static int ur_listen(nc_listener *l)
         }
         nc_log_listener(l, NC_LOG_INFO, "joined multicast group %s", u->mcast);
     }
+    if (sink_is_direct(u->sink))
+        nc_log_listener(l, NC_LOG_INFO, "writing records to %s with O_DIRECT", u->output);
     u->timer = nc_timer_start((uint64_t)u->flush_ms, (uint64_t)u->flush_ms, tick, u);
     return u->timer ? 0 : -1;
 }
@@ -259,6 +159,7 @@ static void ur_fini(nc_listener *l, void *instance)
 {
     urecv *u = instance;
     tick(NULL, u);
+    sink_close(u->sink); /* everything written: the lost count is final */
     if (u->timer) /* it ran: this was a real run, not `netcore -t` */
         nc_log_listener(l, NC_LOG_INFO,
                         "udp-receiver: %llu datagrams, %llu bytes recorded to %s; %llu dropped by the "
@@ -268,50 +169,15 @@ static void ur_fini(nc_listener *l, void *instance)
                         (unsigned long long)val(u->c_replies));
     if (u->timer)
         nc_timer_stop(u->timer);
-    if (u->fd > 2) {
-        fsync(u->fd);
-        close(u->fd);
-    }
-    free(u->buf);
     free(u);
 }
 
 static void ur_reopen(nc_listener *l)
 {
     urecv *u = nc_listener_instance(l);
-    if (u->fd <= 2)
-        return;
-    flush_out(u);
-    int fd = open_output(u);
-    if (fd < 0) {
-        nc_log_listener(l, NC_LOG_ERROR, "reopening %s: %s", u->output, strerror(errno));
-        return;
-    }
-    close(u->fd);
-    u->fd = fd;
-    output_opened(u);
-}
-
-/* Room for n more bytes; 0, or -1 when the buffer is at its bound. */
-static int reserve(urecv *u, size_t n)
-{
-    if (u->cap - u->len >= n)
-        return 0;
-    if (u->len)
-        flush_out(u);
-    if (u->cap - u->len >= n)
-        return 0;
-    size_t cap = u->cap;
-    while (cap - u->len < n)
-        cap *= 2;
-    if (cap > (size_t)u->max_buffer)
-        return -1;
-    char *b = realloc(u->buf, cap);
-    if (!b)
-        return -1;
-    u->buf = b;
-    u->cap = cap;
-    return 0;
+    int rc = sink_reopen(u->sink);
+    if (rc < 0)
+        nc_log_listener(l, NC_LOG_ERROR, "reopening %s: %s", u->output, strerror(-rc));
 }
 
 static size_t put_time(urecv *u, char *out, int64_t us)
@@ -416,11 +282,11 @@ static void record(urecv *u, const nc_dgram *d)
 {
     /* Worst case: escapes (6x for JSON, 4x text) plus the fixed fields. */
     size_t need = 6 * d->len + 160;
-    if (reserve(u, need) < 0) {
+    char *p = sink_reserve(u->sink, need), *start = p;
+    if (!p) {
         bump(u->c_lost, 1);
         return;
     }
-    char *p = u->buf + u->len, *start = p;
     if (u->format == F_JSON) {
         memcpy(p, "{\"time\":\"", 9);
         p += 9;
@@ -453,7 +319,7 @@ static void record(urecv *u, const nc_dgram *d)
         p += put_text_payload(p, d->data, d->len);
         *p++ = '\n';
     }
-    u->len += (size_t)(p - start);
+    sink_commit(u->sink, (size_t)(p - start));
 }
 
 static void ur_datagrams(nc_listener *l, const nc_dgram *d, unsigned n)

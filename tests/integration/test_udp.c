@@ -330,6 +330,146 @@ static void test_write_behind(void)
     close(fd);
 }
 
+/* The records of send_numbered(.., fill, ..) in s: how many complete
+ * lines there are, numbered 0, 1, 2, ... in order; -1 when a line is not
+ * the next such record (a partial last line is not counted). */
+static long numbered_lines(const char *s, char fill)
+{
+    long n = 0;
+    char want[32];
+    for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1, n++) {
+        int k = snprintf(want, sizeof want, "\"text\":\"%06ld %c", n, fill);
+        if (!memmem(s, (size_t)(nl - s), want, (size_t)k))
+            return -1;
+    }
+    return n;
+}
+
+/* direct_io: records bypass the page cache; a file that ends in the middle
+ * of a block is appended to (its last bytes read back, not lost); rotation
+ * by rename + SIGUSR1; SIGTERM right after a burst loses nothing. */
+static void test_direct_io(void)
+{
+    char path[300], moved[320], json[1024];
+    static const char before[] = "{\"note\":\"written before netcore started\"}\n";
+    snprintf(path, sizeof path, "%s/direct.log", t_tmpdir());
+    snprintf(moved, sizeof moved, "%s.1", path);
+    unlink(moved);
+    FILE *f = fopen(path, "w");
+    fputs(before, f);
+    fclose(f);
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"dio\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
+             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",\"direct_io\":true,\"rcvbuf\":33554432}}]}",
+             path);
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT(t_wait_log(p, "with O_DIRECT", 2000));
+    int port = t_port(p, "dio"), fd = udp_sock(AF_INET);
+    enum { N = 6000, M = 3000 };
+    send_numbered(fd, port, N, 1400, 'd', 500); /* ~8.7 MB */
+    usleep(300000);
+    CU_ASSERT(resident_pages(path, 0, 4 << 20) < 16); /* of 1024: never in the page cache */
+    char *mid = slurp(path); /* flushed within flush_ms, with no more traffic to push it out */
+    CU_ASSERT_EQUAL(numbered_lines(mid + sizeof before - 1, 'd'), N);
+    free(mid);
+    CU_ASSERT_EQUAL(rename(path, moved), 0);
+    kill(p->pid, SIGUSR1);
+    CU_ASSERT(t_wait_log(p, "SIGUSR1: log files reopened", 2000));
+    send_numbered(fd, port, M, 100, 'r', 0);
+    kill(p->pid, SIGTERM);
+    unsigned long long got, drops;
+    summary(p, &got, &drops);
+    CU_ASSERT_EQUAL(got, N + M);
+    CU_ASSERT_EQUAL(drops, 0);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    char *old = slurp(moved), *cur = slurp(path);
+    CU_ASSERT_NSTRING_EQUAL(old, before, sizeof before - 1);
+    CU_ASSERT_EQUAL(numbered_lines(old + sizeof before - 1, 'd'), N);
+    CU_ASSERT_EQUAL(strlen(old), sizeof before - 1 + strlen(old + sizeof before - 1));
+    CU_ASSERT_EQUAL(numbered_lines(cur, 'r'), M);
+    CU_ASSERT_EQUAL(count_lines(cur), M);
+    free(old);
+    free(cur);
+    close(fd);
+}
+
+/* One listener's count of lost records in its summary line. */
+static long long lost_in_summary(const t_proc *p, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "[%s] udp-receiver: ", name);
+    const char *s = strstr(p->log, key), *l = s ? strstr(s, " dropped by the kernel, ") : NULL;
+    long long n = -1;
+    if (l)
+        sscanf(l, " dropped by the kernel, %lld records lost", &n);
+    return n;
+}
+
+/* A file that cannot grow (RLIMIT_FSIZE: EFBIG), through the page cache
+ * and with O_DIRECT: the error is logged with the file's name and counted,
+ * the server keeps answering, memory stays within max_buffer_bytes (the
+ * records beyond it are counted as lost), and what reached the file is an
+ * unbroken prefix of the records. */
+static void test_file_full(void)
+{
+    char json[1024], pb[300], pd[300], want[400];
+    snprintf(pb, sizeof pb, "%s/full-b.log", t_tmpdir());
+    snprintf(pd, sizeof pd, "%s/full-d.log", t_tmpdir());
+    unlink(pb);
+    unlink(pd);
+    const char *opts = "\"reply\":\"ack\",\"rcvbuf\":8388608,\"max_buffer_bytes\":1048576";
+    snprintf(json, sizeof json,
+             "{\"listeners\":["
+             "{\"name\":\"fb\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\",%s}},"
+             "{\"name\":\"fd\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\",\"direct_io\":true,%s}}]}",
+             pb, opts, pd, opts);
+    t_proc *p = t_start_ex(t_write_file("full.json", json), 0, 1 << 20);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    const char *names[2] = {"fb", "fd"}, *paths[2] = {pb, pd};
+    int fd = udp_sock(AF_INET);
+    char ack[8];
+    for (int i = 0; i < 2; i++) {
+        int port = t_port(p, names[i]);
+        for (int k = 0; k < 2500; k++) { /* ~3.7 MB: the file's 1 MiB, the buffer's, and more */
+            char msg[1400];
+            memset(msg, 'f', sizeof msg);
+            msg[snprintf(msg, sizeof msg, "%06d ", k)] = 'f';
+            send4(fd, port, msg, sizeof msg);
+            CU_ASSERT_EQUAL(recv(fd, ack, sizeof ack, 0), 4); /* lock-step: no kernel drops */
+        }
+        snprintf(want, sizeof want, "[%s] writing records to %s: File too large", names[i], paths[i]);
+        CU_ASSERT(t_wait_log(p, want, 3000));
+        send4(fd, port, "still there?", 12);
+        CU_ASSERT_EQUAL(recv(fd, ack, sizeof ack, 0), 4);
+    }
+    CU_ASSERT(t_rss_kib(p->pid) < 64 * 1024);
+    kill(p->pid, SIGTERM);
+    long long lost[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(want, sizeof want, "[%s] udp-receiver: ", names[i]);
+        CU_ASSERT(t_wait_log(p, want, 5000));
+        lost[i] = lost_in_summary(p, names[i]);
+    }
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        CU_ASSERT_EQUAL(stat(paths[i], &st), 0);
+        CU_ASSERT(st.st_size <= 1 << 20);
+        char *log = slurp(paths[i]);
+        long lines = numbered_lines(log, 'f');
+        CU_ASSERT(lines > 600); /* of ~690 that fit */
+        CU_ASSERT(lost[i] > 1000);
+        if (lines + lost[i] != 2501)
+            fprintf(stderr, "\n%s: %ld records in the file, %lld counted as lost\n", paths[i], lines, lost[i]);
+        CU_ASSERT_EQUAL(lines + lost[i], 2501); /* each record in the file, or counted */
+        free(log);
+    }
+    close(fd);
+}
+
 static void test_sigterm_burst(void)
 {
     char path[300];
@@ -421,6 +561,8 @@ int add_udp_suite(void)
         !CU_add_test(s, "text records over IPv6, escapes, echo replies", test_text_echo) ||
         !CU_add_test(s, "SIGUSR1 reopens the output", test_reopen) ||
         !CU_add_test(s, "SIGTERM right after a burst loses no record", test_sigterm_burst) ||
+        !CU_add_test(s, "direct_io: no page cache, appends, rotation, SIGTERM", test_direct_io) ||
+        !CU_add_test(s, "a file that cannot grow: errors named and counted, server answers", test_file_full) ||
         !CU_add_test(s, "option errors name the option", test_option_errors) ||
         !CU_add_test(s, "a multicast group, in a network namespace", test_multicast))
         return -1;
