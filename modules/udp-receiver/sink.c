@@ -26,9 +26,10 @@ enum {
  * The writer drops the last one after the file's final chunk and then
  * fsyncs and closes it, outside the lock. */
 typedef struct dfile {
-    int fd;   /* through the page cache: unaligned tails, the head block's read */
-    int dfd;  /* O_DIRECT; -1 once the file system refused (EINVAL) */
+    int fd;     /* through the page cache: unaligned tails, the head block's read */
+    int dfd;    /* O_DIRECT; -1 once the file system refused (EINVAL) */
     int refs;
+    int locked; /* reactor: we hold the write lock on fd, the file is ours */
 } dfile;
 
 /* A run of records whose buf[0] sits at file offset pos, a multiple of
@@ -49,10 +50,12 @@ typedef struct chunk {
 struct sink {
     sink_conf c;
     int direct;
-    /* buffered */
+    /* buffered; in direct mode buf holds records while the file is locked */
     int fd;
     char *buf;
     size_t len, cap;
+    int held; /* direct: the last reserve was in buf */
+    int lock_warned;
     int regular; /* write-behind: where our writes end, where the last job started */
     off_t end, wb_mark, wb_prev;
     int wb_busy;
@@ -75,6 +78,15 @@ static void bump(uint64_t *k, uint64_t n)
 {
     if (k)
         *k += n;
+}
+
+/* Records (lines) in [p, e). */
+static uint64_t count_lines(const char *p, const char *e)
+{
+    uint64_t n = 0;
+    for (; p < e && (p = memchr(p, '\n', (size_t)(e - p))); p++)
+        n++;
+    return n;
 }
 
 /* pwritev(2) until done: 0, or -errno.  *at advances past what was
@@ -199,14 +211,11 @@ static int open_append(const char *path)
     return fd < 0 ? -errno : fd;
 }
 
-static char *reserve_buffered(sink *s, size_t n)
+/* Room for n more bytes in buf, growing it up to max_buffer. */
+static char *grow(sink *s, size_t n)
 {
-    if (s->cap - s->len >= n)
-        return s->buf + s->len;
-    if (s->len)
-        flush_buffered(s);
     if (s->cap - s->len < n) {
-        size_t cap = s->cap;
+        size_t cap = s->cap ? s->cap : 256 * 1024;
         while (cap - s->len < n)
             cap *= 2;
         if (cap > s->c.max_buffer)
@@ -218,6 +227,13 @@ static char *reserve_buffered(sink *s, size_t n)
         s->cap = cap;
     }
     return s->buf + s->len;
+}
+
+static char *reserve_buffered(sink *s, size_t n)
+{
+    if (s->cap - s->len < n && s->len)
+        flush_buffered(s);
+    return grow(s, n);
 }
 
 /* ---- direct: the writer thread ------------------------------------------ */
@@ -313,10 +329,7 @@ static uint64_t lost_lines(const chunk *c, off_t reached)
     size_t from = c->fresh, to = c->flush ? c->len : aligned_len(c);
     if (reached > c->pos && (size_t)(reached - c->pos) > from)
         from = (size_t)(reached - c->pos);
-    uint64_t n = 0;
-    for (const char *p = c->buf + from, *e = c->buf + to; p < e && (p = memchr(p, '\n', (size_t)(e - p))); p++)
-        n++;
-    return n;
+    return count_lines(c->buf + from, c->buf + to);
 }
 
 /* Put chunks back at the head of the queue (under mu). */
@@ -504,11 +517,43 @@ static int hand_off(sink *s, int flush)
 
 static char *reserve_direct(sink *s, size_t n)
 {
+    s->held = !s->f->locked || s->len;
+    if (s->held) /* in order behind what is held already */
+        return grow(s, n);
     if (!s->cur && begin_file(s) < 0)
         return NULL;
     if (CHUNK - s->cur->len < n && hand_off(s, 0) < 0)
         return NULL;
     return s->cur->buf + s->cur->len;
+}
+
+/* Direct writes land at offsets of our own, so a file may have one such
+ * writer only: another worker with the same output, or the previous
+ * generation still writing its last chunks after a reload, would be
+ * overwritten.  An open-file-description lock on the whole file says who
+ * it is; whoever does not hold it keeps its records in memory (up to
+ * max_buffer_bytes) and tries again at every flush.  1 when it is ours. */
+static int try_lock(dfile *f)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    return fcntl(f->fd, F_OFD_SETLK, &fl) == 0;
+}
+
+/* Records held while the file was locked go into chunks, in order; what
+ * does not fit stays for the next flush. */
+static void unhold(sink *s)
+{
+    size_t off = 0;
+    while (off < s->len && (s->cur || begin_file(s) == 0)) {
+        size_t room = CHUNK - s->cur->len, n = s->len - off < room ? s->len - off : room;
+        memcpy(s->cur->buf + s->cur->len, s->buf + off, n);
+        s->cur->len += n;
+        off += n;
+        if (s->cur->len == CHUNK && hand_off(s, 0) < 0)
+            break;
+    }
+    memmove(s->buf, s->buf + off, s->len - off);
+    s->len -= off;
 }
 
 /* Open path for direct writes: 0, or -errno; -EINVAL when the file system
@@ -530,6 +575,7 @@ static int open_direct(const char *path, dfile **out)
         free(f);
         return err ? -err : -EIO;
     }
+    f->locked = try_lock(f);
     *out = f;
     return 0;
 }
@@ -613,10 +659,30 @@ char *sink_reserve(sink *s, size_t n)
 
 void sink_commit(sink *s, size_t used)
 {
-    if (s->direct)
+    if (s->direct && !s->held)
         s->cur->len += used;
     else
         s->len += used;
+}
+
+/* Direct: the file is locked by another writer.  Try again; log when it
+ * starts and when it ends. */
+static void wait_lock(sink *s)
+{
+    if (!try_lock(s->f)) {
+        if (!s->lock_warned)
+            nc_log_listener(s->c.l, NC_LOG_WARN,
+                            "direct_io: %s is being written by another process (the previous generation "
+                            "finishing after a reload, or another worker: direct_io needs a file of its own); "
+                            "holding records until it is free",
+                            s->c.path);
+        s->lock_warned = 1;
+        return;
+    }
+    s->f->locked = 1;
+    if (s->lock_warned)
+        nc_log_listener(s->c.l, NC_LOG_INFO, "direct_io: %s is free; writing", s->c.path);
+    s->lock_warned = 0;
 }
 
 void sink_flush(sink *s)
@@ -627,6 +693,10 @@ void sink_flush(sink *s)
         return;
     }
     reclaim(s);
+    if (!s->f->locked)
+        wait_lock(s);
+    if (s->f->locked && s->len)
+        unhold(s);
     if (s->cur && s->cur->len > s->cur->fresh)
         hand_off(s, 1); /* no chunk free: the next tick tries again */
 }
@@ -657,6 +727,24 @@ int sink_reopen(sink *s)
 void sink_close(sink *s)
 {
     if (s->direct) {
+        /* Records still held: the other writer may be finishing (a reload);
+         * give it a second. */
+        for (int i = 0; s->len && i < 50; i++) {
+            reclaim(s);
+            if (!s->f->locked)
+                wait_lock(s);
+            if (s->f->locked)
+                unhold(s);
+            if (s->len)
+                usleep(20 * 1000);
+        }
+        if (s->len) {
+            uint64_t lost = count_lines(s->buf, s->buf + s->len);
+            bump(s->c.c_lost, lost);
+            nc_log_listener(s->c.l, NC_LOG_ERROR, "direct_io: %s stayed locked by another process: %llu records lost",
+                            s->c.path, (unsigned long long)lost);
+        }
+        free(s->buf);
         release_file(s);
         pthread_mutex_lock(&s->mu);
         s->stop = 1;
@@ -676,10 +764,7 @@ void sink_close(sink *s)
     } else {
         if (s->len)
             flush_buffered(s);
-        uint64_t lost = 0; /* what could not be written by now never will be */
-        for (const char *p = s->buf, *e = s->buf + s->len; p < e && (p = memchr(p, '\n', (size_t)(e - p))); p++)
-            lost++;
-        bump(s->c.c_lost, lost);
+        bump(s->c.c_lost, count_lines(s->buf, s->buf + s->len)); /* never written now */
         if (s->fd > 2) {
             fsync(s->fd);
             close(s->fd);

@@ -330,9 +330,9 @@ static void test_write_behind(void)
     close(fd);
 }
 
-/* The records of send_numbered(.., fill, ..) in s: how many complete
- * lines there are, numbered 0, 1, 2, ... in order; -1 when a line is not
- * the next such record (a partial last line is not counted). */
+/* The records of send_numbered(.., fill, ..) at the start of s: how many
+ * complete lines are numbered 0, 1, 2, ... in order (a partial line, or
+ * any other line, ends the count). */
 static long numbered_lines(const char *s, char fill)
 {
     long n = 0;
@@ -340,7 +340,7 @@ static long numbered_lines(const char *s, char fill)
     for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1, n++) {
         int k = snprintf(want, sizeof want, "\"text\":\"%06ld %c", n, fill);
         if (!memmem(s, (size_t)(nl - s), want, (size_t)k))
-            return -1;
+            break;
     }
     return n;
 }
@@ -391,6 +391,47 @@ static void test_direct_io(void)
     CU_ASSERT_EQUAL(count_lines(cur), M);
     free(old);
     free(cur);
+    close(fd);
+}
+
+/* Two processes with direct_io on one file -- a reload's old and new
+ * generations: the second holds its records until the first has written
+ * its last and let go of the file, then appends them.  Nothing of either
+ * is overwritten. */
+static void test_direct_io_handover(void)
+{
+    char path[300];
+    t_proc *a = start_recorder("old", "handover.log", "\"direct_io\":true,\"rcvbuf\":33554432", path, sizeof path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"new\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
+             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",\"direct_io\":true,\"rcvbuf\":33554432}}]}",
+             path);
+    t_proc *b = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT(t_wait_log(b, "is being written by another process", 2000));
+    int fd = udp_sock(AF_INET);
+    send_numbered(fd, t_port(a, "old"), 3000, 1400, 'a', 500);
+    send_numbered(fd, t_port(b, "new"), 2000, 1400, 'b', 500);
+    usleep(200000);
+    CU_ASSERT_EQUAL(t_stop(a, SIGTERM, 5000), 0);
+    CU_ASSERT(t_wait_log(b, "is free; writing", 2000));
+    send_numbered(fd, t_port(b, "new"), 1000, 100, 'c', 0);
+    CU_ASSERT_EQUAL(t_stop(b, SIGTERM, 5000), 0);
+    char *log = slurp(path);
+    CU_ASSERT_EQUAL(count_lines(log), 6000);
+    CU_ASSERT_EQUAL(numbered_lines(log, 'a'), 3000);
+    const char *rest = log;
+    for (int i = 0; i < 3000 && rest; i++)
+        rest = strchr(rest, '\n') ? strchr(rest, '\n') + 1 : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
+    CU_ASSERT_EQUAL(numbered_lines(rest, 'b'), 2000);
+    for (int i = 0; i < 2000 && rest; i++)
+        rest = strchr(rest, '\n') ? strchr(rest, '\n') + 1 : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
+    CU_ASSERT_EQUAL(numbered_lines(rest, 'c'), 1000);
+    free(log);
     close(fd);
 }
 
@@ -562,6 +603,7 @@ int add_udp_suite(void)
         !CU_add_test(s, "SIGUSR1 reopens the output", test_reopen) ||
         !CU_add_test(s, "SIGTERM right after a burst loses no record", test_sigterm_burst) ||
         !CU_add_test(s, "direct_io: no page cache, appends, rotation, SIGTERM", test_direct_io) ||
+        !CU_add_test(s, "direct_io: a second writer waits for the file, then appends", test_direct_io_handover) ||
         !CU_add_test(s, "a file that cannot grow: errors named and counted, server answers", test_file_full) ||
         !CU_add_test(s, "option errors name the option", test_option_errors) ||
         !CU_add_test(s, "a multicast group, in a network namespace", test_multicast))
