@@ -54,7 +54,8 @@ struct sink {
     int fd;
     char *buf;
     size_t len, cap;
-    int held; /* direct: the last reserve was in buf */
+    int held;   /* direct: the last reserve was in buf */
+    int locked; /* buffered: we may append (see try_lock) */
     int lock_warned;
     int regular; /* write-behind: where our writes end, where the last job started */
     off_t end, wb_mark, wb_prev;
@@ -119,6 +120,40 @@ static int pwrite_all(int fd, const char *p, size_t n, off_t *at)
     return pwritev_all(fd, &v, 1, at);
 }
 
+/* ---- who may write the file ---------------------------------------------- */
+
+/* Writers of one file coordinate with an open-file-description lock on the
+ * whole of it.  Appenders (buffered mode, O_APPEND) take it shared: any
+ * number may append together -- several workers, a reload's two
+ * generations.  A direct writer takes it exclusive: its writes land at
+ * offsets of its own, and anyone else's would be overwritten.  Whoever
+ * cannot have it holds its records in memory (up to max_buffer_bytes) and
+ * tries again at every flush.  1 when we have it. */
+static int try_lock(int fd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET};
+    return fcntl(fd, F_OFD_SETLK, &fl) == 0;
+}
+
+/* Try again, logging when the wait starts and when it ends. */
+static int wait_lock(sink *s, int fd, short type)
+{
+    if (!try_lock(fd, type)) {
+        if (!s->lock_warned)
+            nc_log_listener(s->c.l, NC_LOG_WARN,
+                            "%s is being written by another process in a way that excludes us (direct_io on one "
+                            "side: a reload's previous generation finishing, or another worker); holding records "
+                            "until it is free",
+                            s->c.path);
+        s->lock_warned = 1;
+        return 0;
+    }
+    if (s->lock_warned)
+        nc_log_listener(s->c.l, NC_LOG_INFO, "%s is free; writing", s->c.path);
+    s->lock_warned = 0;
+    return 1;
+}
+
 /* ---- buffered ---------------------------------------------------------- */
 
 /* Write-behind.  At high rates records arrive at a GB/s; left to the page
@@ -177,6 +212,8 @@ static void write_behind(sink *s)
  * try, up to max_buffer; beyond that new records are counted as lost. */
 static void flush_buffered(sink *s)
 {
+    if (!s->locked && !(s->locked = wait_lock(s, s->fd, F_RDLCK)))
+        return;
     size_t off = 0;
     while (off < s->len) {
         ssize_t n = write(s->fd, s->buf + off, s->len - off);
@@ -199,6 +236,7 @@ static void opened_buffered(sink *s)
 {
     struct stat st;
     s->regular = fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode);
+    s->locked = !s->regular || (fcntl(s->fd, F_GETFL) & O_ACCMODE) != O_RDWR || try_lock(s->fd, F_RDLCK);
     s->end = s->regular ? st.st_size : 0;
     s->wb_mark = s->wb_prev = s->end;
 }
@@ -207,7 +245,11 @@ static int open_append(const char *path)
 {
     if (strcmp(path, "-") == 0)
         return 1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    /* Read access only for the shared lock (try_lock); a file we may only
+     * write is appended to without it. */
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     return fd < 0 ? -errno : fd;
 }
 
@@ -527,18 +569,6 @@ static char *reserve_direct(sink *s, size_t n)
     return s->cur->buf + s->cur->len;
 }
 
-/* Direct writes land at offsets of our own, so a file may have one such
- * writer only: another worker with the same output, or the previous
- * generation still writing its last chunks after a reload, would be
- * overwritten.  An open-file-description lock on the whole file says who
- * it is; whoever does not hold it keeps its records in memory (up to
- * max_buffer_bytes) and tries again at every flush.  1 when it is ours. */
-static int try_lock(dfile *f)
-{
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    return fcntl(f->fd, F_OFD_SETLK, &fl) == 0;
-}
-
 /* Records held while the file was locked go into chunks, in order; what
  * does not fit stays for the next flush. */
 static void unhold(sink *s)
@@ -575,7 +605,7 @@ static int open_direct(const char *path, dfile **out)
         free(f);
         return err ? -err : -EIO;
     }
-    f->locked = try_lock(f);
+    f->locked = try_lock(f->fd, F_WRLCK);
     *out = f;
     return 0;
 }
@@ -665,26 +695,6 @@ void sink_commit(sink *s, size_t used)
         s->len += used;
 }
 
-/* Direct: the file is locked by another writer.  Try again; log when it
- * starts and when it ends. */
-static void wait_lock(sink *s)
-{
-    if (!try_lock(s->f)) {
-        if (!s->lock_warned)
-            nc_log_listener(s->c.l, NC_LOG_WARN,
-                            "direct_io: %s is being written by another process (the previous generation "
-                            "finishing after a reload, or another worker: direct_io needs a file of its own); "
-                            "holding records until it is free",
-                            s->c.path);
-        s->lock_warned = 1;
-        return;
-    }
-    s->f->locked = 1;
-    if (s->lock_warned)
-        nc_log_listener(s->c.l, NC_LOG_INFO, "direct_io: %s is free; writing", s->c.path);
-    s->lock_warned = 0;
-}
-
 void sink_flush(sink *s)
 {
     if (!s->direct) {
@@ -694,7 +704,7 @@ void sink_flush(sink *s)
     }
     reclaim(s);
     if (!s->f->locked)
-        wait_lock(s);
+        s->f->locked = wait_lock(s, s->f->fd, F_WRLCK);
     if (s->f->locked && s->len)
         unhold(s);
     if (s->cur && s->cur->len > s->cur->fresh)
@@ -732,7 +742,7 @@ void sink_close(sink *s)
         for (int i = 0; s->len && i < 50; i++) {
             reclaim(s);
             if (!s->f->locked)
-                wait_lock(s);
+                s->f->locked = wait_lock(s, s->f->fd, F_WRLCK);
             if (s->f->locked)
                 unhold(s);
             if (s->len)
@@ -741,7 +751,7 @@ void sink_close(sink *s)
         if (s->len) {
             uint64_t lost = count_lines(s->buf, s->buf + s->len);
             bump(s->c.c_lost, lost);
-            nc_log_listener(s->c.l, NC_LOG_ERROR, "direct_io: %s stayed locked by another process: %llu records lost",
+            nc_log_listener(s->c.l, NC_LOG_ERROR, "%s stayed locked by another process: %llu records lost",
                             s->c.path, (unsigned long long)lost);
         }
         free(s->buf);
@@ -762,6 +772,11 @@ void sink_close(sink *s)
             free(c);
         }
     } else {
+        for (int i = 0; s->len && !s->locked && i < 50; i++) { /* as above */
+            flush_buffered(s);
+            if (!s->locked)
+                usleep(20 * 1000);
+        }
         if (s->len)
             flush_buffered(s);
         bump(s->c.c_lost, count_lines(s->buf, s->buf + s->len)); /* never written now */

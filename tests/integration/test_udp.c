@@ -394,26 +394,34 @@ static void test_direct_io(void)
     close(fd);
 }
 
-/* Two processes with direct_io on one file -- a reload's old and new
- * generations: the second holds its records until the first has written
- * its last and let go of the file, then appends them.  Nothing of either
- * is overwritten. */
-static void test_direct_io_handover(void)
+/* Lines from the n-th on (NULL if there are fewer). */
+static const char *skip_lines(const char *s, int n)
 {
-    char path[300];
-    t_proc *a = start_recorder("old", "handover.log", "\"direct_io\":true,\"rcvbuf\":33554432", path, sizeof path);
+    for (; n > 0 && s; n--)
+        s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL;
+    return s;
+}
+
+/* Two processes on one file, as a reload's old and new generations, with
+ * direct_io on at least one side: the new one holds its records until the
+ * old one has written its last and let go of the file, then appends them.
+ * Nothing of either is overwritten. */
+static void handover(const char *old_opts, const char *new_opts)
+{
+    char path[300], opts[200], json[1024];
+    snprintf(opts, sizeof opts, "%s\"rcvbuf\":33554432", old_opts);
+    t_proc *a = start_recorder("old", "handover.log", opts, path, sizeof path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-    char json[1024];
     snprintf(json, sizeof json,
              "{\"listeners\":[{\"name\":\"new\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
-             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",\"direct_io\":true,\"rcvbuf\":33554432}}]}",
-             path);
+             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\",%s\"rcvbuf\":33554432}}]}",
+             path, new_opts);
     t_proc *b = t_start_conf(json);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    CU_ASSERT(t_wait_log(b, "is being written by another process", 2000));
     int fd = udp_sock(AF_INET);
     send_numbered(fd, t_port(a, "old"), 3000, 1400, 'a', 500);
     send_numbered(fd, t_port(b, "new"), 2000, 1400, 'b', 500);
+    CU_ASSERT(t_wait_log(b, "is being written by another process", 2000));
     usleep(200000);
     CU_ASSERT_EQUAL(t_stop(a, SIGTERM, 5000), 0);
     CU_ASSERT(t_wait_log(b, "is free; writing", 2000));
@@ -422,17 +430,21 @@ static void test_direct_io_handover(void)
     char *log = slurp(path);
     CU_ASSERT_EQUAL(count_lines(log), 6000);
     CU_ASSERT_EQUAL(numbered_lines(log, 'a'), 3000);
-    const char *rest = log;
-    for (int i = 0; i < 3000 && rest; i++)
-        rest = strchr(rest, '\n') ? strchr(rest, '\n') + 1 : NULL;
+    const char *rest = skip_lines(log, 3000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
     CU_ASSERT_EQUAL(numbered_lines(rest, 'b'), 2000);
-    for (int i = 0; i < 2000 && rest; i++)
-        rest = strchr(rest, '\n') ? strchr(rest, '\n') + 1 : NULL;
+    rest = skip_lines(rest, 2000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
     CU_ASSERT_EQUAL(numbered_lines(rest, 'c'), 1000);
     free(log);
     close(fd);
+}
+
+static void test_handover(void)
+{
+    handover("\"direct_io\":true,", "\"direct_io\":true,");
+    handover("", "\"direct_io\":true,"); /* direct_io turned on at a reload */
+    handover("\"direct_io\":true,", ""); /* and off */
 }
 
 /* One listener's count of lost records in its summary line. */
@@ -603,7 +615,7 @@ int add_udp_suite(void)
         !CU_add_test(s, "SIGUSR1 reopens the output", test_reopen) ||
         !CU_add_test(s, "SIGTERM right after a burst loses no record", test_sigterm_burst) ||
         !CU_add_test(s, "direct_io: no page cache, appends, rotation, SIGTERM", test_direct_io) ||
-        !CU_add_test(s, "direct_io: a second writer waits for the file, then appends", test_direct_io_handover) ||
+        !CU_add_test(s, "direct_io: a second writer waits for the file, then appends", test_handover) ||
         !CU_add_test(s, "a file that cannot grow: errors named and counted, server answers", test_file_full) ||
         !CU_add_test(s, "option errors name the option", test_option_errors) ||
         !CU_add_test(s, "a multicast group, in a network namespace", test_multicast))
