@@ -440,6 +440,32 @@ static void handover(const char *old_opts, const char *new_opts)
     close(fd);
 }
 
+/* The same through a real reload (SIGHUP): the old workers' records, then
+ * the new ones', whole and in order. */
+static void test_direct_io_reload(void)
+{
+    char path[300];
+    t_proc *p = start_recorder("rl", "reload.log", "\"direct_io\":true,\"rcvbuf\":33554432", path, sizeof path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "rl"), fd = udp_sock(AF_INET);
+    send_numbered(fd, port, 3000, 1400, 'a', 500);
+    usleep(200000);
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "the old workers drain", 5000));
+    usleep(200000);
+    send_numbered(fd, port, 2000, 1400, 'b', 500);
+    usleep(200000);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    char *log = slurp(path);
+    CU_ASSERT_EQUAL(count_lines(log), 5000);
+    CU_ASSERT_EQUAL(numbered_lines(log, 'a'), 3000);
+    const char *rest = skip_lines(log, 3000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
+    CU_ASSERT_EQUAL(numbered_lines(rest, 'b'), 2000);
+    free(log);
+    close(fd);
+}
+
 static void test_handover(void)
 {
     handover("\"direct_io\":true,", "\"direct_io\":true,");
@@ -616,6 +642,7 @@ int add_udp_suite(void)
         !CU_add_test(s, "SIGTERM right after a burst loses no record", test_sigterm_burst) ||
         !CU_add_test(s, "direct_io: no page cache, appends, rotation, SIGTERM", test_direct_io) ||
         !CU_add_test(s, "direct_io: a second writer waits for the file, then appends", test_handover) ||
+        !CU_add_test(s, "direct_io across a reload: old records, then new, whole and in order", test_direct_io_reload) ||
         !CU_add_test(s, "a file that cannot grow: errors named and counted, server answers", test_file_full) ||
         !CU_add_test(s, "option errors name the option", test_option_errors) ||
         !CU_add_test(s, "a multicast group, in a network namespace", test_multicast))
