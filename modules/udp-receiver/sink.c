@@ -24,7 +24,8 @@ enum {
 /* A file open for direct writes.  Counted, under the sink's mutex: the
  * reactor holds one reference while records go to it, every chunk one.
  * The writer drops the last one after the file's final chunk and then
- * fsyncs and closes it, outside the lock. */
+ * fsyncs and closes it, outside the lock (the reactor closes it itself
+ * only if no chunk was ever queued for it). */
 typedef struct dfile {
     int fd;     /* through the page cache: unaligned tails, the head block's read */
     int dfd;    /* O_DIRECT; -1 once the file system refused (EINVAL) */
@@ -209,7 +210,8 @@ static void write_behind(sink *s)
 }
 
 /* Write what is buffered.  A failed write keeps the records for the next
- * try, up to max_buffer; beyond that new records are counted as lost. */
+ * try, up to max_buffer; beyond that new records are counted as lost.  So
+ * does a file that a direct writer has to itself (try_lock). */
 static void flush_buffered(sink *s)
 {
     if (!s->locked && !(s->locked = wait_lock(s, s->fd, F_RDLCK)))
