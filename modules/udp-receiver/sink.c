@@ -388,6 +388,21 @@ static void requeue(sink *s, chunk *head)
     s->todo = head;
 }
 
+/* Before trying a failed write again (under mu): 100 ms, or less if the
+ * sink is stopping. */
+static void pause_100ms(sink *s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000 * 1000;
+    if (until.tv_nsec >= 1000 * 1000 * 1000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000 * 1000 * 1000;
+    }
+    while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0) {
+    }
+}
+
 /* Chunks in order, contiguous ones together.  A failed write is tried
  * again every 100 ms (a full disk may get room) while records pile up in
  * memory up to the bound, as in buffered mode; at shutdown it is given up
@@ -415,15 +430,7 @@ static void *writer_main(void *arg)
                 s->last_err = -rc;
                 if (!s->stop) {
                     requeue(s, c);
-                    struct timespec until;
-                    clock_gettime(CLOCK_REALTIME, &until);
-                    until.tv_nsec += 100 * 1000 * 1000;
-                    if (until.tv_nsec >= 1000 * 1000 * 1000) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000 * 1000 * 1000;
-                    }
-                    while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0) {
-                    }
+                    pause_100ms(s);
                     break;
                 }
             }

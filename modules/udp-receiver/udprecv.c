@@ -1,21 +1,18 @@
 /* udprecv.c -- the udp-receiver module: records every datagram (receive
  * time, sender, size, payload) as a JSON or text line, the way a syslog or
  * telemetry collector does, and optionally answers.  Records are buffered
- * and written in batches, at least every flush_ms and at shutdown; the core
- * drains the socket before closing it, so nothing that reached the socket is
- * lost at SIGTERM.  See docs/protocols/udp-receiver.md. */
+ * and written in batches (sink.c), at least every flush_ms and at shutdown;
+ * the core drains the socket before closing it, so nothing that reached the
+ * socket is lost at SIGTERM.  See docs/protocols/udp-receiver.md. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "netcore/netcore.h"
 #include "sink.h"

@@ -394,12 +394,22 @@ static void test_direct_io(void)
     close(fd);
 }
 
-/* Lines from the n-th on (NULL if there are fewer). */
-static const char *skip_lines(const char *s, int n)
+/* The file at path holds exactly these runs of send_numbered records, one
+ * after another: counts[i] records of fills[i], each run numbered from 0. */
+static void assert_runs(const char *path, const char *fills, const long *counts)
 {
-    for (; n > 0 && s; n--)
-        s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL;
-    return s;
+    char *log = slurp(path);
+    const char *rest = log;
+    long total = 0;
+    for (size_t i = 0; fills[i] && rest; i++) {
+        CU_ASSERT_EQUAL(numbered_lines(rest, fills[i]), counts[i]);
+        for (long n = counts[i]; n > 0 && rest; n--)
+            rest = strchr(rest, '\n') ? strchr(rest, '\n') + 1 : NULL;
+        total += counts[i];
+    }
+    CU_ASSERT_PTR_NOT_NULL(rest);
+    CU_ASSERT_EQUAL(count_lines(log), (size_t)total);
+    free(log);
 }
 
 /* Two processes on one file, as a reload's old and new generations, with
@@ -427,16 +437,7 @@ static void handover(const char *old_opts, const char *new_opts)
     CU_ASSERT(t_wait_log(b, "is free; writing", 2000));
     send_numbered(fd, t_port(b, "new"), 1000, 100, 'c', 0);
     CU_ASSERT_EQUAL(t_stop(b, SIGTERM, 5000), 0);
-    char *log = slurp(path);
-    CU_ASSERT_EQUAL(count_lines(log), 6000);
-    CU_ASSERT_EQUAL(numbered_lines(log, 'a'), 3000);
-    const char *rest = skip_lines(log, 3000);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
-    CU_ASSERT_EQUAL(numbered_lines(rest, 'b'), 2000);
-    rest = skip_lines(rest, 2000);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
-    CU_ASSERT_EQUAL(numbered_lines(rest, 'c'), 1000);
-    free(log);
+    assert_runs(path, "abc", (const long[]){3000, 2000, 1000});
     close(fd);
 }
 
@@ -456,13 +457,7 @@ static void test_direct_io_reload(void)
     send_numbered(fd, port, 2000, 1400, 'b', 500);
     usleep(200000);
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
-    char *log = slurp(path);
-    CU_ASSERT_EQUAL(count_lines(log), 5000);
-    CU_ASSERT_EQUAL(numbered_lines(log, 'a'), 3000);
-    const char *rest = skip_lines(log, 3000);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
-    CU_ASSERT_EQUAL(numbered_lines(rest, 'b'), 2000);
-    free(log);
+    assert_runs(path, "ab", (const long[]){3000, 2000});
     close(fd);
 }
 
