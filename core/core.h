@@ -171,7 +171,10 @@ void nc__listener_unbind(const nc__lconf *lc, int fd);
 /* Worker: serve on an inherited socket. */
 int nc__listener_adopt(nc_listener *l, int fd, const char *addr_str, char *err, size_t errlen);
 void nc__listener_on_event(nc_listener *l, uint32_t events);
-void nc__listener_close(nc_listener *l);
+/* Worker: stop serving the socket (its epoll registration deleted, this
+ * worker's copy closed).  hand_over: a reload's next generation reads the
+ * socket, so datagrams still queued are left to it rather than read now. */
+void nc__listener_close(nc_listener *l, int hand_over);
 /* Free what the listener holds (datagram buffers, counters, per-IP counts);
  * after its module's fini. */
 void nc__listener_free(nc_listener *l);

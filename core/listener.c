@@ -175,22 +175,31 @@ int nc__listener_adopt(nc_listener *l, int fd, const char *addr_str, char *err, 
     return 0;
 }
 
-void nc__listener_close(nc_listener *l)
+void nc__listener_close(nc_listener *l, int hand_over)
 {
     if (l->fd < 0)
         return;
     /* Datagrams already in the socket buffer reached us: hand them to the
-     * module before the socket (and they) go away. */
-    if (l->conf->transport == NC_UDP && l->msgs && l->inited) {
+     * module before the socket (and they) go away -- unless a next
+     * generation reads this socket too (a reload), which will have them. */
+    if (!hand_over && l->conf->transport == NC_UDP && l->msgs && l->inited) {
         l->drain_more = 1;
         for (int i = 0; i < 1024 && l->drain_more; i++)
             do_recv(l);
     }
+    /* The registration first: it belongs to the open file description,
+     * which the master and the other workers (this generation's and the
+     * next's) still hold, so close() alone would leave it in this worker's
+     * epoll set (epoll(7), "Questions and answers" 6) -- an EPOLLEXCLUSIVE
+     * one, still taking wake-ups for connections this worker will never
+     * accept, and reporting a level-triggered event the loop ignores. */
+    if (l->accepting)
+        nc__ev_del(l->fd);
+    l->accepting = 0;
     /* Only this worker's copy: the master keeps the socket (and its Unix
      * path) for the other workers and the next generation. */
-    close(l->fd); /* leaves the epoll set too */
+    close(l->fd);
     l->fd = -1;
-    l->accepting = 0;
     if (l->idle_timer && !l->head) {
         nc_timer_stop(l->idle_timer);
         l->idle_timer = NULL;

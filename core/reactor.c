@@ -119,16 +119,8 @@ void nc__reactor_drain(void)
         return;
     R->draining = 1;
     R->drain_deadline = R->now + (uint64_t)R->drain_timeout_ms;
-    for (size_t i = 0; i < R->nlisteners; i++) {
-        nc_listener *l = &R->listeners[i];
-        if (l->conf->transport != NC_UDP)
-            nc__listener_close(l); /* UDP sockets too would be drained by the next generation */
-        else if (l->fd >= 0) {
-            nc__ev_del(l->fd);
-            close(l->fd);
-            l->fd = -1;
-        }
-    }
+    for (size_t i = 0; i < R->nlisteners; i++)
+        nc__listener_close(&R->listeners[i], 1); /* the next generation serves the sockets */
     nc__log(NC_LOG_INFO, NULL, 0, "draining: %zu connection%s to finish (at most %lld ms)", R->nconns,
             R->nconns == 1 ? "" : "s", R->drain_timeout_ms);
 }
@@ -143,7 +135,7 @@ void nc__reactor_stop(int now)
     nc__reactor *R = &nc__R;
     if (!R->stopping) {
         for (size_t i = 0; i < R->nlisteners; i++)
-            nc__listener_close(&R->listeners[i]);
+            nc__listener_close(&R->listeners[i], 0);
         R->stop_deadline = R->now + (uint64_t)R->shutdown_timeout_ms;
         R->stopping = 1;
         nc__log(NC_LOG_INFO, NULL, 0, "stopping: %zu connection%s to finish (at most %lld ms)",

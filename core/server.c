@@ -27,7 +27,7 @@ static void teardown(void)
         nc_listener *l = &R->listeners[i];
         if (!l->conf)
             continue; /* start-up failed before this one was set up */
-        nc__listener_close(l);
+        nc__listener_close(l, 0);
         if (l->inited && l->m->fini)
             l->m->fini(l, l->instance);
         l->inited = 0;
