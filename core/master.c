@@ -30,7 +30,9 @@
 #include "server.h"
 #include "version.h"
 
-#define MAX_PROCS 128
+/* One statistics slot per live worker process, of every generation still
+ * running (a reload storm leaves several draining at once). */
+#define MAX_PROCS NC_STATS_WORKERS
 
 typedef struct proc {
     pid_t pid;
@@ -120,6 +122,14 @@ static int free_slot(void)
     return -1;
 }
 
+static int free_slots(void)
+{
+    int n = 0;
+    for (int i = 0; i < NC_STATS_WORKERS; i++)
+        n += !nc__shm->w[i].pid;
+    return n;
+}
+
 static void close_others(int ready)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -152,7 +162,8 @@ static int spawn(int index)
     for (k = 0; k < MAX_PROCS && procs[k].pid; k++)
         ;
     if (slot < 0 || k == MAX_PROCS || pipe2(p, O_CLOEXEC) < 0) {
-        nc__log(NC_LOG_ERROR, NULL, 0, "cannot start worker %d: too many processes", index);
+        nc__log(NC_LOG_ERROR, NULL, 0, "cannot start worker %d: %s", index,
+                slot < 0 || k == MAX_PROCS ? "every worker slot is taken" : strerror(errno));
         return -1;
     }
     /* Prepare the slot before the child can publish into it. */
@@ -185,6 +196,13 @@ static int spawn(int index)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* This generation's log (a reload may have changed log.file, level
+         * or format), opened before the privilege drop, as the master does. */
+        int lrc = nc__log_setup(cfg->log_level, cfg->log_format, cfg->log_file);
+        if (lrc < 0) {
+            nc__log(NC_LOG_ERROR, NULL, 0, "%s: log.file: %s: %s", cfg->path, cfg->log_file, strerror(-lrc));
+            _exit(NC_EXIT_CONFIG);
+        }
         if (drop_privileges(cfg) < 0)
             _exit(NC_EXIT_CONFIG);
         nc__stat_worker *w = &nc__shm->w[slot];
@@ -306,6 +324,17 @@ static void log_listeners(nc__config *c, const unsigned char *only_new)
                     transport_name(c->listeners[i].transport), c->listeners[i].module);
 }
 
+static void write_pid_file(void)
+{
+    if (!cfg->pid_path)
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->pid_path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, cfg->pid_path) < 0)
+        nc__log(NC_LOG_ERROR, NULL, 0, "pid_file %s: %s", cfg->pid_path, strerror(errno));
+}
+
 static void reload(void)
 {
     char err[2048];
@@ -322,10 +351,45 @@ static void reload(void)
         free(nc);
         return;
     }
+    /* Room for a whole new generation beside the ones still draining: a
+     * reload storm with long-lived connections open can fill every slot. */
+    int room = free_slots();
+    if (room < (int)nc->workers) {
+        nc__log(NC_LOG_ERROR, NULL, 0,
+                "reload: no room for %lld new workers (%d of %d worker slots free: earlier generations are still "
+                "draining, for at most drain_timeout_ms); keeping the running configuration",
+                nc->workers, room, NC_STATS_WORKERS);
+        nc__config_free(nc);
+        free(nc);
+        return;
+    }
+    /* The new workers open the log themselves: refuse a log.file they
+     * could not open now rather than start a generation that cannot log. */
+    if (nc->log_file && strcmp(nc->log_file, "-") != 0) {
+        int lfd = open(nc->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (lfd < 0) {
+            nc__log(NC_LOG_ERROR, NULL, 0, "reload: %s: log.file: %s: %s; keeping the running configuration",
+                    nc->path, nc->log_file, strerror(errno));
+            nc__config_free(nc);
+            free(nc);
+            return;
+        }
+        close(lfd);
+    }
     int *nfds = calloc(nc->nlisteners, sizeof *nfds);
     char(*naddrs)[120] = calloc(nc->nlisteners, sizeof *naddrs);
     unsigned char *kept = calloc(cfg->nlisteners, 1), *fresh = calloc(nc->nlisteners, 1);
     int added = 0, ok = 1;
+    if (!nfds || !naddrs || !kept || !fresh) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "reload: out of memory; keeping the running configuration");
+        free(nfds);
+        free(naddrs);
+        free(kept);
+        free(fresh);
+        nc__config_free(nc);
+        free(nc);
+        return;
+    }
     for (size_t i = 0; i < nc->nlisteners && ok; i++) {
         nfds[i] = -1;
         for (size_t j = 0; j < cfg->nlisteners; j++)
@@ -390,13 +454,21 @@ static void reload(void)
             nc__listener_unbind(&old->listeners[j], ofds[j]);
             removed++;
         }
+    int lrc = nc__log_setup(cfg->log_level, cfg->log_format, cfg->log_file);
+    if (lrc < 0)
+        nc__log(NC_LOG_ERROR, NULL, 0, "%s: log.file: %s: %s; the master keeps its old log", cfg->path,
+                cfg->log_file, strerror(-lrc));
+    /* pid_file follows the config: written where it now says, removed where
+     * it no longer does. */
+    if (old->pid_path && (!cfg->pid_path || strcmp(old->pid_path, cfg->pid_path) != 0))
+        unlink(old->pid_path);
+    write_pid_file();
     log_listeners(cfg, fresh);
     nc__shm->reloads++;
     nc__log(NC_LOG_INFO, NULL, 0,
             "reload: generation %u serving %zu listener%s (%d added, %d removed, %zu kept); the old workers drain",
             generation, cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s", added, removed,
             cfg->nlisteners - (size_t)added);
-    nc__log_setup(cfg->log_level, cfg->log_format, cfg->log_file);
     nc__config_free(old);
     free(old);
     free(ofds);
@@ -405,21 +477,14 @@ static void reload(void)
     free(fresh);
 }
 
-static void write_pid_file(void)
-{
-    if (!cfg->pid_path)
-        return;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->pid_path);
-    FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, cfg->pid_path) < 0)
-        nc__log(NC_LOG_ERROR, NULL, 0, "pid_file %s: %s", cfg->pid_path, strerror(errno));
-}
-
 int nc__master_run(nc__config *initial)
 {
     char err[2048];
     cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        report("out of memory");
+        return NC_EXIT_RUNTIME;
+    }
     *cfg = *initial; /* the master owns it from here (reload replaces it) */
     memset(initial, 0, sizeof *initial);
     int rc = NC_EXIT_OK;
@@ -444,6 +509,11 @@ int nc__master_run(nc__config *initial)
     }
     fds = calloc(cfg->nlisteners, sizeof *fds);
     addrs = calloc(cfg->nlisteners, sizeof *addrs);
+    if (!fds || !addrs) {
+        report("out of memory");
+        rc = NC_EXIT_RUNTIME;
+        goto out;
+    }
     for (size_t i = 0; i < cfg->nlisteners; i++)
         fds[i] = -1;
     for (size_t i = 0; i < cfg->nlisteners; i++) {

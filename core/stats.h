@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NC_STATS_WORKERS 64
+/* Worker processes of every generation alive at once: up to 64 serving
+ * plus those of earlier generations still draining after reloads. */
+#define NC_STATS_WORKERS 256
 #define NC_STATS_LISTENERS 64
 #define NC_STATS_COUNTERS 16
 
