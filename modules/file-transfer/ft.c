@@ -4,9 +4,14 @@
  * "<SEPARATOR>" dialect of common socket tutorials.
  *
  * Never lose, never corrupt: an upload goes to a temporary file in root
- * (".upload-*.tmp"), is fsync'ed and renamed over the final name only when
+ * (".upload-PID-RANDOM.tmp", a name no other process, generation or host
+ * sharing the folder can be using), held under an exclusive flock while the
+ * upload lives; it is fsync'ed and renamed over the final name only when
  * the announced size has arrived and the checksum (if given) matches; every
- * other ending unlinks the temporary.  fsync, rename and hashing run on the
+ * other ending unlinks the temporary.  Stale temporaries (a worker killed
+ * mid-upload) are removed at start only when nobody holds their lock, so a
+ * reload's new generation or a restarted worker never removes an upload
+ * another process is still writing.  fsync, rename and hashing run on the
  * core's work threads, so the reactor never waits on the disk for them.
  * See docs/protocols/file-transfer.md. */
 #include <dirent.h>
@@ -17,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ft.h"
@@ -82,6 +90,19 @@ static void bump(uint64_t *k, uint64_t n)
 
 /* ---- listener ---- */
 
+static int is_tmp_name(const char *n)
+{
+    size_t len = strlen(n);
+    return strncmp(n, ".upload-", 8) == 0 && len > 12 && strcmp(n + len - 4, ".tmp") == 0;
+}
+
+/* Remove temporaries left by uploads that no live process holds: an
+ * in-flight upload keeps an exclusive flock on its temporary (in whichever
+ * process, generation or host it runs), so only a temporary whose lock can
+ * be taken is stale.  The lock is held across the unlink, and the name must
+ * still be the inode locked, so a name reused meanwhile is never removed.
+ * Opened with O_NONBLOCK and O_NOFOLLOW: a FIFO or a symlink under a
+ * temporary's name is neither waited on nor followed. */
 static void remove_stale(ft *f)
 {
     int fd = dup(f->rootfd);
@@ -93,13 +114,52 @@ static void remove_stale(ft *f)
     }
     rewinddir(d);
     struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, ".upload-", 8) == 0 && strstr(e->d_name, ".tmp")) {
-            if (unlinkat(f->rootfd, e->d_name, 0) == 0)
-                nc_log(NC_LOG_WARN, "file-transfer: removed %s/%s, left by an interrupted upload",
-                       f->root, e->d_name);
-        }
+    while ((e = readdir(d))) {
+        if (!is_tmp_name(e->d_name))
+            continue;
+        int tfd = openat(f->rootfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (tfd < 0)
+            continue;
+        struct stat a, b;
+        if (fstat(tfd, &a) == 0 && S_ISREG(a.st_mode) && flock(tfd, LOCK_EX | LOCK_NB) == 0 &&
+            fstatat(f->rootfd, e->d_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino && unlinkat(f->rootfd, e->d_name, 0) == 0)
+            nc_log(NC_LOG_WARN, "file-transfer: removed %s/%s, left by an interrupted upload", f->root,
+                   e->d_name);
+        close(tfd); /* drops the lock */
+    }
     closedir(d);
+}
+
+/* Create an upload's temporary and lock it.  The name is the pid and 64
+ * random bits (O_EXCL settles a collision).  The lock comes after the
+ * create: a remove_stale that got in between holds the lock (ours fails)
+ * or has unlinked the name already (st_nlink 0); either way it is not ours
+ * to use, and a new name is tried.  Returns the descriptor, or -1 (errno). */
+static int tmp_create(ft *f, char *name, size_t cap)
+{
+    static uint64_t seq;
+    for (int tries = 0; tries < 16; tries++) {
+        uint64_t r;
+        if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (++seq * 0x9e3779b97f4a7c15ull);
+        }
+        snprintf(name, cap, ".upload-%d-%016llx.tmp", (int)getpid(), (unsigned long long)r);
+        int fd = openat(f->rootfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            return -1;
+        }
+        struct stat st;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+            return fd;
+        close(fd); /* a remover has it, and unlinks it */
+    }
+    errno = EEXIST;
+    return -1;
 }
 
 static int ft_init(nc_listener *l, nc_options *o, void **instance)
@@ -192,8 +252,8 @@ static void hex(char *out, const unsigned char *sha)
 static void upload_free(upload *u)
 {
     if (u->tmpfd >= 0) {
+        unlinkat(u->f->rootfd, u->tmp, 0); /* still under our lock */
         close(u->tmpfd);
-        unlinkat(u->f->rootfd, u->tmp, 0);
     }
     if (u->md)
         EVP_MD_CTX_free(u->md);
@@ -230,19 +290,19 @@ static upload *upload_start(fconn *fc, const char *name, long long size, const u
     }
     u->f = f;
     f->uploads++;
-    static unsigned seq;
-    snprintf(u->tmp, sizeof u->tmp, ".upload-%llu-%u.tmp", (unsigned long long)nc_conn_id(fc->c), ++seq);
+    u->tmp[0] = '\0';
     snprintf(u->name, sizeof u->name, "%s", name);
     u->size = u->remaining = size;
     if (sha) {
         u->has_sha = 1;
         memcpy(u->want, sha, 32);
     }
-    u->tmpfd = openat(f->rootfd, u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    u->tmpfd = tmp_create(f, u->tmp, sizeof u->tmp);
     u->md = EVP_MD_CTX_new();
     if (u->tmpfd < 0 || !u->md || !EVP_DigestInit_ex(u->md, EVP_sha256(), NULL)) {
         *code = 500, *msg = "cannot create a temporary file";
-        nc_log_conn(fc->c, NC_LOG_ERROR, "%s/%s: %s", f->root, u->tmp, strerror(errno));
+        nc_log_conn(fc->c, NC_LOG_ERROR, "%s/%s: %s", f->root, u->tmp[0] ? u->tmp : ".upload-*.tmp",
+                    strerror(errno));
         upload_free(u);
         return NULL;
     }
@@ -290,16 +350,17 @@ static void upload_commit(void *arg)
         snprintf(u->msg, sizeof u->msg, "fsync failed: %s", strerror(errno));
         return;
     }
-    close(u->tmpfd);
-    u->tmpfd = -1;
     /* The rename replaces the old version in one step: readers see the old
-     * file or the new one, never a mix; the directory fsync makes it stick. */
+     * file or the new one, never a mix; the directory fsync makes it stick.
+     * The temporary's descriptor (and so its lock) is kept until the name
+     * is gone, so no remove_stale can take it meanwhile. */
     if (renameat(f->rootfd, u->tmp, f->rootfd, u->name) < 0) {
         u->result = 500;
         snprintf(u->msg, sizeof u->msg, "rename failed: %s", strerror(errno));
-        unlinkat(f->rootfd, u->tmp, 0);
-        return;
+        return; /* upload_free unlinks the temporary and closes it */
     }
+    close(u->tmpfd);
+    u->tmpfd = -1;
     fsync(f->rootfd);
     u->result = 0;
 }
