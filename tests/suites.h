@@ -25,6 +25,7 @@
     X(ft)                                                                                  \
     X(sdk)                                                                                 \
     X(ops)                                                                                 \
+    X(reload)                                                                              \
     X(hostile)                                                                             \
     X(bchat)
 
