@@ -222,7 +222,7 @@ int main(int argc, char **argv)
         }
         raise_nofile();
     }
-    int rc = check ? nc__server_check(&cfg, 0) : nc__master_run(&cfg);
+    int rc = check ? nc__master_check(&cfg) : nc__master_run(&cfg);
     nc__config_free(&cfg);
     nc__log_close();
     nc__config_set_default_modules_dirs(NULL, NULL);

@@ -89,24 +89,56 @@ static int drop_privileges(const nc__config *c)
     return 0;
 }
 
-/* Check a config in a child: modules load and accept their options. */
-static int preflight(nc__config *c)
+/* Check a config in a child, as a worker will start: modules load (before
+ * the privilege drop), options are accepted (after it).  quiet: stdout to
+ * /dev/null (the master's preflight) rather than the verdict (-t). */
+static int preflight(nc__config *c, int quiet)
 {
+    fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
         return NC_EXIT_RUNTIME;
     if (pid == 0) {
         if (sigfd >= 0)
             close(sigfd);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 1);
+        if (quiet) {
+            int nul = open("/dev/null", O_WRONLY);
+            dup2(nul, 1);
+        }
+        int rc = NC_EXIT_CONFIG;
+        if (nc__server_preload(c) == 0) {
+            rc = drop_privileges(c) < 0 ? NC_EXIT_CONFIG : nc__server_check(c, quiet);
+            nc__server_unload();
+        }
+        fflush(stdout);
         /* exit, not _exit: a leak checker runs at exit and must see this child */
-        exit(drop_privileges(c) < 0 ? NC_EXIT_CONFIG : nc__server_check(c, 1));
+        exit(rc);
     }
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     return WIFEXITED(st) ? WEXITSTATUS(st) : NC_EXIT_RUNTIME;
+}
+
+/* Root serves protocols only when the config says which user to serve as
+ * ("root" on purpose included): a start and -t apply the same rule. */
+static int root_rule(const nc__config *c)
+{
+    if (geteuid() != 0 || c->user)
+        return NC_EXIT_OK;
+    char err[4200];
+    snprintf(err, sizeof err,
+             "%s: running as root with no \"user\": set \"user\" to the account to serve as "
+             "(\"user\": \"root\" serves as root, on purpose)",
+             c->path);
+    report(err);
+    return NC_EXIT_CONFIG;
+}
+
+int nc__master_check(nc__config *c)
+{
+    int rc = root_rule(c);
+    return rc != NC_EXIT_OK ? rc : preflight(c, 0);
 }
 
 static const char *transport_name(int t)
@@ -203,10 +235,14 @@ static int spawn(int index)
             nc__log(NC_LOG_ERROR, NULL, 0, "%s: log.file: %s: %s", cfg->path, cfg->log_file, strerror(-lrc));
             _exit(NC_EXIT_CONFIG);
         }
+        if (nc__server_preload(cfg) < 0)
+            _exit(NC_EXIT_CONFIG);
         if (drop_privileges(cfg) < 0)
             _exit(NC_EXIT_CONFIG);
         nc__stat_worker *w = &nc__shm->w[slot];
-        exit(nc__worker_run(cfg, fds, addrs, index, (int)cfg->workers, w, p[1]));
+        int rc = nc__worker_run(cfg, fds, addrs, index, (int)cfg->workers, w, p[1]);
+        nc__server_unload();
+        exit(rc);
     }
     close(p[1]);
     slotp->pid = pid;
@@ -344,7 +380,7 @@ static void reload(void)
         free(nc);
         return;
     }
-    if (preflight(nc) != 0) {
+    if (preflight(nc, 1) != 0) {
         nc__log(NC_LOG_ERROR, NULL, 0, "reload: %s was refused (the reason is above); keeping the running configuration",
                 nc->path);
         nc__config_free(nc);
@@ -489,18 +525,11 @@ int nc__master_run(nc__config *initial)
     memset(initial, 0, sizeof *initial);
     int rc = NC_EXIT_OK;
 
-    if (geteuid() == 0 && !cfg->user) {
-        snprintf(err, sizeof err,
-                 "%s: running as root with no \"user\": set \"user\" to the account to serve as "
-                 "(\"user\": \"root\" serves as root, on purpose)",
-                 cfg->path);
-        report(err);
-        rc = NC_EXIT_CONFIG;
+    if ((rc = root_rule(cfg)) != NC_EXIT_OK)
         goto out;
-    }
     if (geteuid() != 0 && cfg->user)
         nc__log(NC_LOG_INFO, NULL, 0, "not started as root: \"user\" (%s) does not apply", cfg->user);
-    if ((rc = preflight(cfg)) != NC_EXIT_OK)
+    if ((rc = preflight(cfg, 1)) != NC_EXIT_OK)
         goto out;
     if (nc__stats_map() < 0) {
         report("cannot map the statistics region");

@@ -1,5 +1,5 @@
 /* module.h -- loading protocol modules (.so) and checking their descriptor
- * before any module code runs; each file is loaded once and shared by every
+ * before any of their hooks runs (dlopen runs ELF constructors first); each file is loaded once and shared by every
  * listener that names it. */
 #ifndef NC_CORE_MODULE_H
 #define NC_CORE_MODULE_H

@@ -40,9 +40,56 @@ static void teardown(void)
     nc__reactor_free();
 }
 
-static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
+static nc__module *open_module(const nc__config *cfg, const nc__lconf *lc)
 {
     char err[1024];
+    nc__module *m = nc__module_open(lc->module_path, err, sizeof err);
+    if (!m) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: listeners[%d].module: %s", cfg->path, lc->index, err);
+        report(msg);
+    }
+    return m;
+}
+
+/* Modules are loaded before a process drops its privileges, as nginx loads
+ * its dynamic modules: a .so need only be readable by the user netcore
+ * starts as (a build tree in root's 0700 home, say), not by the one it
+ * serves as.  Their ELF constructors run then, as that user; every hook
+ * (init first) runs after the drop.  Each keeps the reference taken here
+ * until nc__server_unload. */
+static nc__module **preloaded;
+static size_t npreloaded;
+
+int nc__server_preload(const nc__config *cfg)
+{
+    preloaded = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *preloaded);
+    if (!preloaded) {
+        report("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        nc__module *m = open_module(cfg, &cfg->listeners[i]);
+        if (!m) {
+            nc__server_unload();
+            return -1;
+        }
+        preloaded[npreloaded++] = m;
+    }
+    return 0;
+}
+
+void nc__server_unload(void)
+{
+    for (size_t i = 0; i < npreloaded; i++)
+        nc__module_close(preloaded[i]);
+    free(preloaded);
+    preloaded = NULL;
+    npreloaded = 0;
+}
+
+static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
+{
     l->evkind = EV_LISTENER;
     l->fd = -1;
     l->conf = lc;
@@ -54,13 +101,9 @@ static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
     l->idle_slack = (uint64_t)lc->idle_timeout_ms / 10;
     if (l->idle_slack > 1000)
         l->idle_slack = 1000;
-    l->mod = nc__module_open(lc->module_path, err, sizeof err);
-    if (!l->mod) {
-        char msg[1200];
-        snprintf(msg, sizeof msg, "%s: listeners[%d].module: %s", cfg->path, lc->index, err);
-        report(msg);
+    l->mod = open_module(cfg, lc);
+    if (!l->mod)
         return -1;
-    }
     l->m = l->mod->m;
     int want = lc->transport == NC_UDP ? NC_MOD_DGRAM : NC_MOD_STREAM;
     if (!(l->m->flags & want)) {

@@ -19,6 +19,12 @@ enum {
  * `netcore -t` does.  Prints the outcome; returns an exit status. */
 int nc__server_check(nc__config *cfg, int quiet);
 
+/* Load every module cfg names, before the process drops its privileges
+ * (modules need only be readable by the user netcore starts as); each stays
+ * loaded until nc__server_unload.  Returns 0, or -1 having reported why. */
+int nc__server_preload(const nc__config *cfg);
+void nc__server_unload(void);
+
 /* A worker: serve cfg's listeners on the sockets fds[i] (bound by the
  * master; addrs[i] their real addresses).  Worker `index` of `nworkers`;
  * listeners of modules that keep shared state (NC_MOD_SHARED) are served by
@@ -26,6 +32,12 @@ int nc__server_check(nc__config *cfg, int quiet);
  * Returns an exit status. */
 int nc__worker_run(nc__config *cfg, const int *fds, char (*addrs)[120], int index, int nworkers,
                    nc__stat_worker *slot, int ready_fd);
+
+/* `netcore -t`: the check a start makes, in a child exactly as the master's
+ * preflight (modules loaded, privileges dropped to "user", listeners
+ * initialised), after the same root-without-"user" rule.  Returns an exit
+ * status. */
+int nc__master_check(nc__config *cfg);
 
 /* The master: bind, supervise workers, reload on SIGHUP.  Returns an exit
  * status. */

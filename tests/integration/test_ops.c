@@ -299,6 +299,35 @@ static void test_pidfile_and_user(void)
     CU_ASSERT_EQUAL(access(pidpath, F_OK), -1); /* removed at exit */
 }
 
+/* A clone in root's 0700 home: the workers serve as "nobody", who cannot
+ * read the module files; they are loaded before the privilege drop (as
+ * nginx loads its modules), so the start, -t and a reload all work. */
+static void test_private_modules_dir(void)
+{
+    if (geteuid() != 0)
+        return; /* only root drops privileges */
+    char dir[300], cmd[2000], json[1024];
+    snprintf(dir, sizeof dir, "%s/private", t_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && chmod 700 %s && cp %s %s/", dir, dir,
+             t_build_path("modules/echo.so"), dir);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    snprintf(json, sizeof json,
+             "{\"user\":\"nobody\",\"modules_dir\":\"%s\",\"listeners\":[{\"name\":\"e\",\"module\":\"echo\","
+             "\"listen\":\"127.0.0.1:0\"}]}",
+             dir);
+    const char *conf = t_write_file("private.json", json);
+    char out[2048];
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", conf, NULL), 0);
+    T_ASSERT_STR_CONTAINS(out, "configuration is valid (1 listener)");
+    t_proc *p = t_start(conf, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT(echo_once(t_port(p, "e")));
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "reload: generation 2 serving", 5000));
+    CU_ASSERT(echo_once(t_port(p, "e")));
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
 /* A strict reader of the Prometheus text format (0.0.4): every line a
  * comment or a sample; names and labels well formed; TYPE before samples
  * and at most once per family; values parse as numbers. */
@@ -476,6 +505,7 @@ int add_ops_suite(void)
         !CU_add_test(s, "max_connections_per_ip and send_timeout_ms", test_limits) ||
         !CU_add_test(s, "2 workers: a worker at its share of max_connections steps aside", test_global_share) ||
         !CU_add_test(s, "pid_file, and workers drop to \"user\" when root", test_pidfile_and_user) ||
+        !CU_add_test(s, "modules in a folder only root can read, workers as nobody", test_private_modules_dir) ||
         !CU_add_test(s, "/metrics passes a strict Prometheus parser; /status", test_metrics))
         return -1;
     return 0;

@@ -582,8 +582,8 @@ static void test_option_errors(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(json, sizeof json,
-                 "{\"listeners\":[{\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:9\",\"transport\":\"udp\","
-                 "\"options\":%s}]}",
+                 "{\"user\":\"root\",\"listeners\":[{\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:9\","
+                 "\"transport\":\"udp\",\"options\":%s}]}",
                  cases[i][0]);
         const char *p = t_write_file("udpbad.json", json);
         CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
