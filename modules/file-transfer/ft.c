@@ -162,6 +162,42 @@ static int tmp_create(ft *f, char *name, size_t cap)
     return -1;
 }
 
+/* root exists as a folder, or can be made: its nearest existing ancestor
+ * is a folder this process may write into.  Returns 0, or -1 with the
+ * option error set. */
+static int check_root(nc_options *o, const char *root)
+{
+    struct stat st;
+    if (stat(root, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return nc_opt_error(o, "root", "%s: not a folder", root);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return nc_opt_error(o, "root", "%s: %s", root, strerror(errno));
+    char up[4096];
+    snprintf(up, sizeof up, "%s", root);
+    for (;;) {
+        char *slash = strrchr(up, '/');
+        if (!slash)
+            return nc_opt_error(o, "root", "%s: no such folder", root);
+        if (slash == up)
+            slash[1] = '\0'; /* "/" */
+        else
+            *slash = '\0';
+        if (stat(up, &st) == 0)
+            break;
+        if (errno != ENOENT || strcmp(up, "/") == 0)
+            return nc_opt_error(o, "root", "%s: %s: %s", root, up, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return nc_opt_error(o, "root", "%s: cannot be created: %s is not a folder", root, up);
+    if (access(up, W_OK | X_OK) < 0)
+        return nc_opt_error(o, "root", "%s: cannot be created in %s: %s", root, up, strerror(errno));
+    nc_log(NC_LOG_INFO, "file-transfer: %s does not exist yet: it is created when the listener starts", root);
+    return 0;
+}
+
 static int ft_init(nc_listener *l, nc_options *o, void **instance)
 {
     ft *f = calloc(1, sizeof *f);
@@ -178,27 +214,11 @@ static int ft_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_error(o, "root", "missing (the folder files are stored in)");
         goto fail;
     }
-    /* Create root and its missing parents (like mkdir -p). */
-    char path[4096];
-    snprintf(path, sizeof path, "%s", f->root);
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-                nc_opt_error(o, "root", "%s: cannot create: %s", path, strerror(errno));
-                goto fail;
-            }
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (f->rootfd < 0) {
-        nc_opt_error(o, "root", "%s: %s", f->root, strerror(errno));
+    /* Nothing is created here: init also runs for `netcore -t` and the
+     * master's check, which change nothing on disk.  A missing root is
+     * created by on_listen (a real start); here it must be creatable. */
+    if (check_root(o, f->root) < 0)
         goto fail;
-    }
     f->c_up = nc_counter(l, "uploads");
     f->c_down = nc_counter(l, "downloads");
     f->c_refused = nc_counter(l, "refused");
@@ -214,7 +234,29 @@ fail:
 
 static int ft_listen(nc_listener *l)
 {
-    remove_stale(nc_listener_instance(l));
+    ft *f = nc_listener_instance(l);
+    /* Create root and its missing parents (like mkdir -p). */
+    char path[4096];
+    snprintf(path, sizeof path, "%s", f->root);
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                nc_log_listener(l, NC_LOG_ERROR, "root: %s: cannot create: %s", path, strerror(errno));
+                return -1;
+            }
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (f->rootfd < 0) {
+        nc_log_listener(l, NC_LOG_ERROR, "root: %s: %s", f->root, strerror(errno));
+        return -1;
+    }
+    remove_stale(f);
     return 0;
 }
 
@@ -222,7 +264,8 @@ static void ft_fini(nc_listener *l, void *instance)
 {
     (void)l;
     ft *f = instance;
-    close(f->rootfd);
+    if (f->rootfd >= 0)
+        close(f->rootfd);
     free(f);
 }
 

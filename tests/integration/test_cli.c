@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -27,9 +28,19 @@ static void test_version_help(void)
     T_ASSERT_STR_CONTAINS(out, "netcore: no configuration: use -c FILE");
 }
 
+/* Write a config that names "user": "root" (as root, -t refuses a config
+ * without "user", as a start does), on the first line so that line and
+ * column numbers stay those of json. */
+static const char *write_conf(const char *name, const char *json)
+{
+    static char text[4096];
+    snprintf(text, sizeof text, "{\"user\":\"root\",%s", json + 1);
+    return t_write_file(name, text);
+}
+
 static void test_check_good(void)
 {
-    const char *p = t_write_file("good.json",
+    const char *p = write_conf("good.json",
                                  "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\"},"
                                  "{\"name\":\"u\",\"module\":\"echo\",\"listen\":\"127.0.0.1:1\","
                                  "\"transport\":\"udp\"}]}");
@@ -49,7 +60,7 @@ static void test_shipped_config(void)
 /* -t on a config: expect exit 1 and exactly "netcore: FILE: <msg>\n". */
 static void check_bad(const char *name, const char *json, const char *msg)
 {
-    const char *p = t_write_file(name, json);
+    const char *p = write_conf(name, json);
     CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
     char want[2048];
     snprintf(want, sizeof want, "netcore: %s: %s\n", p, msg);
@@ -95,7 +106,7 @@ static void test_check_bad(void)
              t_build_path("tests/modules/testmod.so"));
     check_bad("bad6.json", json, "listeners[0].transport: module testmod does not serve udp");
     /* A syntax error names line and column. */
-    const char *p = t_write_file("bad7.json", "{\"listeners\": [\n  {\"module\": \"echo\",}\n]}");
+    const char *p = write_conf("bad7.json", "{\"listeners\": [\n  {\"module\": \"echo\",}\n]}");
     CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
     char want[600];
     snprintf(want, sizeof want, "netcore: %s:2:21: string or '}' expected near '}'\n", p);
@@ -159,6 +170,47 @@ static void test_root_needs_user(void)
              "(\"user\": \"root\" serves as root, on purpose)\n",
              p);
     CU_ASSERT_STRING_EQUAL(out, want);
+    /* -t applies the same rule: what it accepts, a start accepts */
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
+    CU_ASSERT_STRING_EQUAL(out, want);
+}
+
+/* -t changes nothing on disk: file-transfer's missing root is reported as
+ * created at start, and only a real start creates it.  A root that cannot
+ * be created is refused by -t with the reason. */
+static void test_check_writes_nothing(void)
+{
+    char root[400], json[1024];
+    snprintf(root, sizeof root, "%s/not/yet/files", t_tmpdir());
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"ft\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s\"}}]}",
+             root);
+    const char *p = write_conf("ftroot.json", json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 0);
+    char want[600];
+    snprintf(want, sizeof want, "file-transfer: %s does not exist yet: it is created when the listener starts",
+             root);
+    T_ASSERT_STR_CONTAINS(out, want);
+    T_ASSERT_STR_CONTAINS(out, "configuration is valid (1 listener)");
+    char top[400];
+    snprintf(top, sizeof top, "%s/not", t_tmpdir());
+    CU_ASSERT_EQUAL(access(top, F_OK), -1); /* nothing made */
+    t_proc *s = t_start(p, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    struct stat st;
+    CU_ASSERT(stat(root, &st) == 0 && S_ISDIR(st.st_mode)); /* a start makes it */
+    CU_ASSERT_EQUAL(t_stop(s, SIGTERM, 5000), 0);
+    /* under a file, a root cannot be made: -t says so */
+    snprintf(root, sizeof root, "%s/ftroot.json/files", t_tmpdir());
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s\"}}]}",
+             root);
+    p = write_conf("ftroot2.json", json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
+    snprintf(want, sizeof want, "listeners[0].options.root: %s: Not a directory", root);
+    T_ASSERT_STR_CONTAINS(out, want);
 }
 
 int add_cli_suite(void)
@@ -170,7 +222,8 @@ int add_cli_suite(void)
         !CU_add_test(s, "-t on bad configs names the key", test_check_bad) ||
         !CU_add_test(s, "missing .so, no symbol, wrong ABI", test_broken_modules) ||
         !CU_add_test(s, "a listener that cannot bind: exit 1, nothing left", test_bind_failure) ||
-        !CU_add_test(s, "as root, serving needs an explicit user", test_root_needs_user))
+        !CU_add_test(s, "as root, serving needs an explicit user", test_root_needs_user) ||
+        !CU_add_test(s, "-t changes nothing on disk (file-transfer's root)", test_check_writes_nothing))
         return -1;
     return 0;
 }
