@@ -656,7 +656,7 @@ static void test_chromium(void)
     T_ASSERT_STR_CONTAINS(log, "\"GET / HTTP/1.1\" 200 ");
     T_ASSERT_STR_CONTAINS(log, "\"GET /style.css HTTP/1.1\" 200 ");
     T_ASSERT_STR_CONTAINS(log, "\"GET /app.js HTTP/1.1\" 200 ");
-    T_ASSERT_STR_CONTAINS(log, "\"GET /logo.png HTTP/1.1\" 200 ");
+    T_ASSERT_STR_CONTAINS(log, "\"GET /img/logo.png HTTP/1.1\" 200 ");
 }
 
 int add_http_suite(void)

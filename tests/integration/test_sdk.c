@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -46,7 +47,8 @@ static void test_layout(void)
         "bin/netcore", "bin/netcore-bench", "bin/netcore-ft", "include/netcore/netcore.h",
         "lib/netcore/modules/echo.so", "lib/netcore/modules/http-static.so",
         "lib/netcore/modules/file-transfer.so", "lib/pkgconfig/netcore.pc",
-        "share/netcore/netcore.json", "share/netcore/www/index.html", "share/man/man1/netcore.1",
+        "etc/netcore/netcore.json", "share/netcore/www/index.html", "share/netcore/www/img/logo.png",
+        "share/man/man1/netcore.1", "lib/systemd/system/netcore.service",
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[600];
@@ -61,11 +63,45 @@ static void test_layout(void)
              prefix_root);
     CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
     T_ASSERT_STR_CONTAINS(out, "/usr/local/lib/netcore/modules\n");
-    /* the installed config checks with the installed modules */
-    snprintf(cmd, sizeof cmd, "cd %s/share/netcore && %s/bin/netcore -t -c netcore.json 2>&1", prefix_root,
-             prefix_root);
+}
+
+/* An install under a real prefix, as the unit runs it: the unit file
+ * passes systemd-analyze verify, and the installed config -- its paths
+ * right where it is installed, workers as "nobody" -- passes -t once the
+ * state folders exist as the unit's ExecStartPre makes them. */
+static void test_installed_config_and_unit(void)
+{
+    char pfx[300], cmd[4096], out[4096];
+    snprintf(pfx, sizeof pfx, "%s/pfx", t_tmpdir());
+    CU_ASSERT_EQUAL(chmod(t_tmpdir(), 0711), 0); /* "nobody" must reach the site */
+    snprintf(cmd, sizeof cmd, "scripts/install --prefix %s --localstatedir %s/var --builddir %s 2>&1", pfx, pfx,
+             t_builddir());
+    CU_ASSERT_EQUAL_FATAL(sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "MANPATH=%s/share/man systemd-analyze verify %s/lib/systemd/system/netcore.service 2>&1",
+             pfx, pfx);
+    int rc = sh(cmd, out, sizeof out);
+    if (rc != 0 || out[0])
+        fprintf(stderr, "\n  systemd-analyze verify: %s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    snprintf(cmd, sizeof cmd, "grep -c '%s/bin/netcore -t -c %s/etc/netcore/netcore.json' %s/lib/systemd/system/netcore.service",
+             pfx, pfx, pfx);
     CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
-    T_ASSERT_STR_CONTAINS(out, "configuration is valid");
+    CU_ASSERT_STRING_EQUAL(out, "2\n"); /* ExecStartPre and ExecReload */
+    snprintf(cmd, sizeof cmd,
+             "install -d -o nobody -g nogroup -m 0755 %s/var/lib/netcore %s/var/lib/netcore/files "
+             "%s/var/log/netcore && cd / && %s/bin/netcore -t -c %s/etc/netcore/netcore.json 2>&1",
+             pfx, pfx, pfx, pfx, pfx);
+    rc = sh(cmd, out, sizeof out);
+    if (rc != 0)
+        fprintf(stderr, "\n  -t on the installed config: %s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    T_ASSERT_STR_CONTAINS(out, "configuration is valid (7 listeners)");
+    snprintf(cmd, sizeof cmd, "scripts/install --uninstall --prefix %s --builddir %s 2>&1", pfx, t_builddir());
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "find %s -path %s/var -prune -o -type f -print", pfx, pfx);
+    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "");
 }
 
 static void test_kv_out_of_tree(void)
@@ -197,6 +233,8 @@ int add_sdk_suite(void)
 {
     CU_pSuite s = CU_add_suite("sdk", setup, NULL);
     if (!s || !CU_add_test(s, "DESTDIR install: files, netcore.pc, installed config", test_layout) ||
+        !CU_add_test(s, "the installed config and the systemd unit, under a real prefix",
+                     test_installed_config_and_unit) ||
         !CU_add_test(s, "examples/kv built out of tree, run by the installed netcore", test_kv_out_of_tree) ||
         !CU_add_test(s, "--list-modules, broken modules with their reason", test_list_modules) ||
         !CU_add_test(s, "the header as C99, C11, C++11, C++17", test_headers) ||
