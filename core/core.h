@@ -193,6 +193,13 @@ void nc__work_on_event(void);
 unsigned nc__work_pending(void);
 void nc__work_shutdown(void);
 
+/* proctitle.c */
+/* Before anything reads argv (getopt): makes argv[] and the environment
+ * copies, so their original space can hold the title. */
+void nc__proctitle_init(int argc, char **argv);
+/* The title ps shows ("netcore: master"), and a short thread name. */
+void nc__proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* options.c */
 nc_options *nc__options_new(const char *file, const char *dir, const nc__lconf *lc);
 /* Returns the recorded error, or NULL; after init also reports unknown keys. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core.h"
 #include "log.h"
 #include "module.h"
 #include "server.h"
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
         {"list-modules", no_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
+    nc__proctitle_init(argc, argv);
     const char *conf = NULL;
     int check = 0, list = 0, ch;
     while ((ch = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {

@@ -105,6 +105,7 @@ static int preflight(nc__config *c, int quiet)
             int nul = open("/dev/null", O_WRONLY);
             dup2(nul, 1);
         }
+        nc__proctitle_set("netcore: checking %s", c->path);
         int rc = NC_EXIT_CONFIG;
         if (nc__server_preload(c) == 0) {
             rc = drop_privileges(c) < 0 ? NC_EXIT_CONFIG : nc__server_check(c, quiet);
@@ -235,6 +236,7 @@ static int spawn(int index)
             nc__log(NC_LOG_ERROR, NULL, 0, "%s: log.file: %s: %s", cfg->path, cfg->log_file, strerror(-lrc));
             _exit(NC_EXIT_CONFIG);
         }
+        nc__proctitle_set("netcore: worker %d (generation %u)", index, generation);
         if (nc__server_preload(cfg) < 0)
             _exit(NC_EXIT_CONFIG);
         if (drop_privileges(cfg) < 0)
@@ -549,11 +551,13 @@ int nc__master_run(nc__config *initial)
         fds[i] = nc__listener_open(&cfg->listeners[i], addrs[i], sizeof addrs[i], err, sizeof err);
         if (fds[i] < 0) {
             report(err);
-            nc__log(NC_LOG_ERROR, NULL, 0, "%s", err);
+            if (nc__log_fd() != 2) /* once on the terminal; the log file gets it too */
+                nc__log(NC_LOG_ERROR, NULL, 0, "%s", err);
             rc = NC_EXIT_CONFIG;
             goto out;
         }
     }
+    nc__proctitle_set("netcore: master (%s)", cfg->path);
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
@@ -614,7 +618,8 @@ int nc__master_run(nc__config *initial)
                 case SIGUSR1:
                     nc__log_reopen();
                     signal_all(SIGUSR1);
-                    nc__log(NC_LOG_INFO, NULL, 0, "SIGUSR1: log files reopened");
+                    nc__log(NC_LOG_INFO, NULL, 0, "SIGUSR1: the master's log reopened; telling %d worker%s",
+                            live(), live() == 1 ? "" : "s");
                     break;
                 case SIGTERM:
                 case SIGINT:

@@ -155,8 +155,11 @@ static void on_signal(void)
         switch (si.ssi_signo) {
         case SIGINT:
         case SIGTERM:
-            nc__log(NC_LOG_INFO, NULL, 0, "%s received",
-                    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            /* The master says it once for all of them; a signal sent to
+             * this worker by someone else is worth a line of its own. */
+            if ((pid_t)si.ssi_pid != getppid())
+                nc__log(NC_LOG_INFO, NULL, 0, "%s received from pid %d",
+                        si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", (int)si.ssi_pid);
             nc__reactor_stop(nc__R.stopping != 0); /* a second one: stop now */
             break;
         case SIGQUIT:
@@ -172,14 +175,18 @@ static void on_signal(void)
                 if (l->inited && l->m->on_reopen)
                     l->m->on_reopen(l);
             }
-            nc__log(NC_LOG_INFO, NULL, 0, "SIGUSR1: log files reopened");
+            nc__log(NC_LOG_INFO, NULL, 0, "SIGUSR1: log files reopened"); /* the worker's files */
             break;
         }
         case SIGUSR2:
             nc__reactor_drain();
             break;
         case SIGHUP:
-            break; /* the master reloads; a worker has nothing to do */
+            /* The master reloads; said, so a SIGHUP sent to the wrong pid
+             * is not silently lost. */
+            nc__log(NC_LOG_WARN, NULL, 0, "SIGHUP from pid %d ignored: reload by sending SIGHUP to the master, pid %d",
+                    (int)si.ssi_pid, (int)getppid());
+            break;
         }
     }
 }

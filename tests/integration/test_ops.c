@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,68 @@ static void test_private_modules_dir(void)
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
 
+static void cmdline(pid_t pid, char *out, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(out, 1, n - 1, f) : 0;
+    if (f)
+        fclose(f);
+    out[got] = '\0';
+}
+
+static int occurrences(t_proc *p, const char *needle)
+{
+    pthread_mutex_lock(&p->mu);
+    int k = 0;
+    for (const char *s = p->log; (s = strstr(s, needle)); s++)
+        k++;
+    pthread_mutex_unlock(&p->mu);
+    return k;
+}
+
+/* What an operator sees: process titles that tell master and workers (and
+ * generations) apart in ps, each event said once, a SIGHUP sent to a
+ * worker by mistake answered with a line naming the master. */
+static void test_titles_and_log_noise(void)
+{
+    const char *conf = t_write_file("titles.json", "{\"user\":\"root\",\"drain_timeout_ms\":500,\"listeners\":["
+                                                  "{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}");
+    t_proc *p = t_start(conf, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char title[512], want[512];
+    cmdline(p->pid, title, sizeof title);
+    snprintf(want, sizeof want, "netcore: master (%s)", conf);
+    CU_ASSERT_STRING_EQUAL(title, want);
+    pid_t kids[4];
+    CU_ASSERT_EQUAL_FATAL(t_children(p->pid, kids, 4), 1);
+    cmdline(kids[0], title, sizeof title);
+    CU_ASSERT_STRING_EQUAL(title, "netcore: worker 0 (generation 1)");
+    kill(kids[0], SIGHUP);
+    snprintf(want, sizeof want, "SIGHUP from pid %d ignored: reload by sending SIGHUP to the master, pid %d",
+             (int)getpid(), (int)p->pid);
+    CU_ASSERT(t_wait_log(p, want, 3000));
+    kill(p->pid, SIGHUP);
+    CU_ASSERT(t_wait_log(p, "reload: generation 2 serving", 5000));
+    usleep(100000);
+    pid_t now[4];
+    int n = t_children(p->pid, now, 4), gen2 = 0;
+    for (int i = 0; i < n; i++) {
+        cmdline(now[i], title, sizeof title);
+        gen2 += strcmp(title, "netcore: worker 0 (generation 2)") == 0;
+    }
+    CU_ASSERT_EQUAL(gen2, 1);
+    kill(p->pid, SIGUSR1);
+    CU_ASSERT(t_wait_log(p, "SIGUSR1: log files reopened", 3000));
+    CU_ASSERT_EQUAL(occurrences(p, "SIGUSR1: the master's log reopened; telling 1 worker"), 1);
+    usleep(700000); /* generation 1 has drained */
+    kill(p->pid, SIGTERM);
+    CU_ASSERT(t_wait_log(p, "stopped", 5000));
+    CU_ASSERT_EQUAL(occurrences(p, "SIGTERM received"), 1); /* the master's, not once more per worker */
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
 /* A strict reader of the Prometheus text format (0.0.4): every line a
  * comment or a sample; names and labels well formed; TYPE before samples
  * and at most once per family; values parse as numbers. */
@@ -506,6 +569,7 @@ int add_ops_suite(void)
         !CU_add_test(s, "2 workers: a worker at its share of max_connections steps aside", test_global_share) ||
         !CU_add_test(s, "pid_file, and workers drop to \"user\" when root", test_pidfile_and_user) ||
         !CU_add_test(s, "modules in a folder only root can read, workers as nobody", test_private_modules_dir) ||
+        !CU_add_test(s, "process titles; each event said once; SIGHUP to a worker", test_titles_and_log_noise) ||
         !CU_add_test(s, "/metrics passes a strict Prometheus parser; /status", test_metrics))
         return -1;
     return 0;
