@@ -74,7 +74,7 @@ void nc__proctitle_set(const char *fmt, ...)
     if (strncmp(title, "netcore: worker ", 16) == 0)
         snprintf(comm, sizeof comm, "nc-worker%d", atoi(title + 16));
     else if (strncmp(title, "netcore: ", 9) == 0)
-        snprintf(comm, sizeof comm, "nc-%.12s", title + 9);
+        snprintf(comm, sizeof comm, "nc-%.*s", (int)strcspn(title + 9, " "), title + 9); /* its first word */
     else
         snprintf(comm, sizeof comm, "%.15s", title);
     prctl(PR_SET_NAME, comm, 0, 0, 0);
