@@ -646,6 +646,17 @@ static void test_chromium(void)
     CU_ASSERT_EQUAL(run_quiet(cmd, out, sizeof out), 0);
     T_ASSERT_STR_CONTAINS(out, "The script ran: static files, MIME types and keep-alive all work.");
     T_ASSERT_STR_CONTAINS(out, "<h1>netcore is serving this page</h1>");
+    /* every shipped listener, with the page's own address in the commands */
+    static const char *const listed[] = {"nc 127.0.0.1 7000", "nc 127.0.0.1 7001", "nc 127.0.0.1 7002",
+                                         "build/netcore-ft 127.0.0.1:7003 put README.md",
+                                         "curl -i http://127.0.0.1:8080/", "echo hello | nc -u -w1 127.0.0.1 9000",
+                                         "href=\"http://127.0.0.1:9090/metrics\""};
+    for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++)
+        T_ASSERT_STR_CONTAINS(out, listed[i]);
+    char here[64];
+    snprintf(here, sizeof here, "<code class=\"here\">127.0.0.1:%d</code>", demo);
+    T_ASSERT_STR_CONTAINS(out, here);
+    CU_ASSERT_PTR_NULL(strstr(out, "HOST"));
     usleep(1300000);
     FILE *f = fopen(demo_log, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
