@@ -26,6 +26,7 @@
     X(sdk)                                                                                 \
     X(ops)                                                                                 \
     X(reload)                                                                              \
+    X(ftclient)                                                                            \
     X(hostile)                                                                             \
     X(bchat)
 

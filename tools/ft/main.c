@@ -1,7 +1,8 @@
 /* main.c -- netcore-ft, the file-transfer client: ls, get (to a temporary
- * file, verified, renamed; --continue resumes), put (SHA-256 announced, the
- * body sent with sendfile), sha256.  One line on stderr and a non-zero exit
- * status on any failure. */
+ * file, verified, renamed; --continue resumes; an existing file is kept
+ * unless --force), put (SHA-256 announced, the body sent with sendfile),
+ * sha256.  A progress bar on a terminal, one "done" line at the end, one
+ * line on stderr and a non-zero exit status on any failure. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 static int quiet;
 static const char *prog = "netcore-ft";
+static const char *peer; /* HOST:PORT, for messages */
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -39,7 +41,7 @@ static void usage(FILE *f)
                "       netcore-ft HOST:PORT get NAME [DEST] [--continue]\n"
                "       netcore-ft HOST:PORT put FILE [NAME]\n"
                "       netcore-ft HOST:PORT sha256 NAME\n"
-               "options: -q (no progress bar)\n"
+               "options: -q (no progress bar, no \"done\" line), --force (get: replace DEST)\n"
                "get writes DEST.part and renames it to DEST once complete and its SHA-256\n"
                "matches the server's; --continue resumes from an existing DEST.part.\n");
 }
@@ -74,9 +76,28 @@ static int dial(const char *hp)
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0)
         die("connecting to %s: %s", hp, strerror(errno));
-    struct timeval tv = {60, 0};
+    /* The first answer comes at once from a file-transfer listener: a
+     * silent peer is most likely something else. */
+    struct timeval tv = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    peer = hp;
     return fd;
+}
+
+static int answered; /* a first reply line arrived */
+
+/* A reply that is not the protocol's: say what the peer is not, and show
+ * what it sent (control bytes as '?'). */
+static void not_ft(const char *line) __attribute__((noreturn));
+static void not_ft(const char *line)
+{
+    char shown[64];
+    size_t k = 0;
+    for (; line[k] && k < sizeof shown - 1; k++)
+        shown[k] = (unsigned char)line[k] < 0x20 || (unsigned char)line[k] == 0x7f ? '?' : line[k];
+    shown[k] = '\0';
+    die("%s does not speak the file-transfer protocol (it answered \"%s\"%s)", peer, shown,
+        line[k] ? "..." : "");
 }
 
 /* Buffered reading from the server. */
@@ -115,8 +136,15 @@ static void read_line(int fd, char *out, size_t n)
         if (rlen == sizeof rbuf)
             die("reply line too long");
         ssize_t r = recv(fd, rbuf + rlen, sizeof rbuf - rlen, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !answered)
+            die("%s did not answer within 5 s: is it a file-transfer listener?", peer);
         if (r <= 0)
             die("the server closed the connection%s%s", r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+        if (!answered) {
+            answered = 1;
+            struct timeval tv = {60, 0}; /* from here on, a slow disk is no error */
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        }
         rlen += (size_t)r;
     }
 }
@@ -128,8 +156,7 @@ static const char *expect_ok(const char *line)
         return line[2] ? line + 3 : "";
     if (strncmp(line, "ERR ", 4) == 0)
         die("server: %s", line + 4);
-    die("unexpected reply: %s", line);
-    return NULL;
+    not_ft(line);
 }
 
 static double now_s(void)
@@ -139,6 +166,19 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Bytes in the unit that keeps them short: "812 B", "4.2 KiB", "1.0 GiB". */
+static const char *human(double n, char *out, size_t cap)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (n >= 1024 && u < 4)
+        n /= 1024, u++;
+    snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", n, units[u]);
+    return out;
+}
+
+/* A bar with the bytes so far, the rate and the time left, redrawn at
+ * most every 100 ms, on a terminal only. */
 static void progress(const char *what, long long done, long long total, double t0, int final)
 {
     static double last;
@@ -149,16 +189,27 @@ static void progress(const char *what, long long done, long long total, double t
         return;
     last = t;
     double rate = t > t0 ? (double)done / (t - t0) : 0;
-    int width = 30, fill = total > 0 ? (int)((double)done * width / (double)total) : width;
-    char bar[64];
+    int width = 24, fill = total > 0 ? (int)((double)done * width / (double)total) : width;
+    char bar[64], a[32], b[32], r[32];
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
-    double left = rate > 0 ? (double)(total - done) / rate : 0;
-    fprintf(stderr, "\r%s [%s] %lld/%lld bytes  %.1f MB/s  %02d:%02d left ", what, bar, done, total,
-            rate / 1e6, (int)left / 60, (int)left % 60);
+    int left = rate > 0 ? (int)((double)(total - done) / rate + 0.5) : 0;
+    fprintf(stderr, "\r%s [%s] %3d%% %s / %s  %s/s  ETA %02d:%02d\033[K", what, bar,
+            total > 0 ? (int)(100.0 * (double)done / (double)total) : 100, human((double)done, a, sizeof a),
+            human((double)total, b, sizeof b), human(rate, r, sizeof r), left / 60, left % 60);
     if (final)
         fputc('\n', stderr);
+}
+
+/* The last word of a transfer, even without a terminal (but not with -q). */
+static void done_line(const char *verb, const char *name, long long bytes, double t0)
+{
+    if (quiet)
+        return;
+    char a[32];
+    fprintf(stderr, "%s: %s %s: done, %s in %.2f s, SHA-256 verified\n", prog, verb, name,
+            human((double)bytes, a, sizeof a), now_s() - t0);
 }
 
 static void sha256_file(int fd, unsigned char out[32])
@@ -212,13 +263,19 @@ static int cmd_sha(int fd, const char *name)
     char line[1024];
     dprintf(fd, "SHA256 %s\n", name);
     read_line(fd, line, sizeof line);
-    printf("%s  %s\n", expect_ok(line), name);
+    const char *h = expect_ok(line);
+    if (strlen(h) != 64)
+        not_ft(line);
+    printf("%s  %s\n", h, name);
     return 0;
 }
 
-static int cmd_get(int fd, const char *name, const char *dest, int cont)
+static int cmd_get(int fd, const char *name, const char *dest, int cont, int force)
 {
     char part[4200], line[1024];
+    struct stat dst;
+    if (!force && lstat(dest, &dst) == 0)
+        die("%s exists: not overwritten (use --force to replace it)", dest);
     snprintf(part, sizeof part, "%s.part", dest);
     int out = open(part, O_RDWR | O_CREAT | (cont ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
     if (out < 0)
@@ -228,7 +285,7 @@ static int cmd_get(int fd, const char *name, const char *dest, int cont)
     read_line(fd, line, sizeof line);
     long long size, len;
     if (sscanf(expect_ok(line), "%lld %lld", &size, &len) != 2)
-        die("unexpected reply: %s", line);
+        not_ft(line);
     double t0 = now_s();
     long long got = 0;
     /* what read_line buffered after the reply is body already */
@@ -266,6 +323,7 @@ static int cmd_get(int fd, const char *name, const char *dest, int cont)
         die("%s: checksum mismatch (the server's file may have changed; %s kept for inspection)", name, part);
     if (rename(part, dest) < 0)
         die("%s: %s", dest, strerror(errno));
+    done_line("get", name, have + got, t0);
     return 0;
 }
 
@@ -282,7 +340,7 @@ static int cmd_put(int fd, const char *file, const char *name)
     dprintf(fd, "PUT %lld %s %s\n", (long long)st.st_size, h, name);
     read_line(fd, line, sizeof line);
     if (strcmp(line, "CONTINUE") != 0)
-        expect_ok(line), die("unexpected reply: %s", line);
+        expect_ok(line), not_ft(line);
     double t0 = now_s();
     off_t off = 0;
     while (off < st.st_size) {
@@ -296,12 +354,13 @@ static int cmd_put(int fd, const char *file, const char *name)
     const char *got = expect_ok(line);
     if (strcmp(got, h) != 0)
         die("the server stored a different checksum: %s", got);
+    done_line("put", name, (long long)st.st_size, t0);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    int cont = 0;
+    int cont = 0, force = 0;
     const char *args[8] = {NULL};
     int n = 0;
     for (int i = 1; i < argc; i++) {
@@ -309,6 +368,8 @@ int main(int argc, char **argv)
             quiet = 1;
         else if (!strcmp(argv[i], "--continue"))
             cont = 1;
+        else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
+            force = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -327,7 +388,7 @@ int main(int argc, char **argv)
         return fd = dial(args[0]), cmd_sha(fd, args[2]);
     if (!strcmp(cmd, "get") && (n == 3 || n == 4)) {
         const char *dest = n == 4 ? args[3] : args[2];
-        return fd = dial(args[0]), cmd_get(fd, args[2], dest, cont);
+        return fd = dial(args[0]), cmd_get(fd, args[2], dest, cont, force);
     }
     if (!strcmp(cmd, "put") && (n == 3 || n == 4)) {
         const char *name = n == 4 ? args[3] : strrchr(args[2], '/') ? strrchr(args[2], '/') + 1 : args[2];
