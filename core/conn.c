@@ -119,6 +119,7 @@ void nc__conn_touch(nc_conn *c)
     }
 }
 
+/* Returns NULL with errno set (ENOMEM, or epoll's error) on failure. */
 nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, socklen_t plen)
 {
     nc_conn *c = calloc(1, sizeof *c);
@@ -133,8 +134,10 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     memcpy(&c->peer, peer, plen);
     c->peer_len = plen;
     c->events = EPOLLIN | EPOLLRDHUP;
-    if (nc__ev_add(fd, c->events, c) < 0) {
+    int rc = nc__ev_add(fd, c->events, c);
+    if (rc < 0) {
         free(c);
+        errno = -rc;
         return NULL;
     }
     c->prev = l->tail;
