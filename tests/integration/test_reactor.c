@@ -266,6 +266,35 @@ static void test_sigterm_with_clients(void)
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
 
+/* What does not fit in the statistics slot (64 listeners, 16 counters a
+ * listener) used to vanish silently: now it is logged once and counted. */
+static void test_stats_overflow(void)
+{
+    static char json[16384];
+    size_t n = (size_t)snprintf(json, sizeof json,
+                                "{\"listeners\":[{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"},"
+                                "{\"name\":\"many\",\"module\":\"%s\",\"listen\":\"127.0.0.1:0\","
+                                "\"options\":{\"counters\":20}}",
+                                t_build_path("tests/modules/testmod.so"));
+    for (int i = 0; i < 63; i++)
+        n += (size_t)snprintf(json + n, sizeof json - n,
+                              ",{\"name\":\"e%d\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}", i);
+    snprintf(json + n, sizeof json - n, "]}");
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT(t_wait_log(p, "statistics: 1 listener past the first 64 not published (counted in unpublished_listeners)",
+                         3000));
+    T_ASSERT_STR_CONTAINS(p->log,
+                          "statistics: 4 module counters past 16 per listener not published (counted in "
+                          "unpublished_counters)");
+    t_client *c = t_client_new(t_port(p, "status"));
+    t_client_send(c, "GET /metrics HTTP/1.1\r\n\r\n");
+    CU_ASSERT(t_expect_line(c, "netcore_stats_unpublished{kind=\"listeners\"} 1", 3000));
+    CU_ASSERT(t_expect_line(c, "netcore_stats_unpublished{kind=\"counters\"} 4", 3000));
+    t_client_free(c);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
 /* ---- failures from inside: tests/modules/failshim.so preloaded ---- */
 
 /* A flag folder for the shim, and a flag in it made (on) or removed. */
@@ -397,7 +426,8 @@ int add_reactor_suite(void)
         !CU_add_test(s, "SIGTERM with clients: EOF, on_close each, fini, exit 0",
                      test_sigterm_with_clients) ||
         !CU_add_test(s, "a failed nc__conn_new gives back the per-IP count", test_conn_new_failure_gives_back_ip) ||
-        !CU_add_test(s, "a work queue with one thread of two still runs jobs", test_work_partial_start))
+        !CU_add_test(s, "a work queue with one thread of two still runs jobs", test_work_partial_start) ||
+        !CU_add_test(s, "listeners past 64 and counters past 16 are logged and counted", test_stats_overflow))
         return -1;
     return 0;
 }
