@@ -95,6 +95,8 @@ void nc__inbuf_free(nc__inbuf *b)
 
 /* ---- output items ---- */
 
+nc__outq_totals nc__outq_total;
+
 static nc__oitem *chunk_cache;
 static unsigned chunk_cache_n;
 
@@ -173,7 +175,21 @@ static void push(nc__outq *q, nc__oitem *it)
         q->head = it;
     q->tail = it;
     q->bytes += it->len - it->off;
-    q->mem += item_mem(it);
+    size_t m = item_mem(it), f = it->own_fd ? 1 : 0;
+    q->mem += m;
+    q->fds += f;
+    nc__outq_total.mem += m;
+    nc__outq_total.fds += f;
+}
+
+/* An item leaves the queue: its memory and descriptor leave the counts. */
+static void unaccount(nc__outq *q, const nc__oitem *it)
+{
+    size_t m = item_mem(it), f = it->own_fd ? 1 : 0;
+    q->mem -= m;
+    q->fds -= f;
+    nc__outq_total.mem -= m;
+    nc__outq_total.fds -= f;
 }
 
 int nc__outq_append(nc__outq *q, const void *data, size_t len)
@@ -262,7 +278,7 @@ static void advance(nc__outq *q, size_t n)
         q->head = it->next;
         if (!q->head)
             q->tail = NULL;
-        q->mem -= item_mem(it);
+        unaccount(q, it);
         item_free(it);
     }
 }
@@ -340,11 +356,12 @@ void nc__outq_clear(nc__outq *q)
     nc__oitem *it = q->head;
     while (it) {
         nc__oitem *next = it->next;
+        unaccount(q, it);
         item_free(it);
         it = next;
     }
     q->head = q->tail = NULL;
-    q->bytes = q->mem = 0;
+    q->bytes = 0;
 }
 
 /* ---- shared buffers (public API) ---- */

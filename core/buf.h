@@ -34,12 +34,24 @@ typedef struct nc__oitem nc__oitem;
 /* Output queue.  Invariant: `bytes` is the sum of what every item has left
  * to send; `mem` counts the heap bytes the queue holds (the figure the
  * max_output_bytes limit and the watermarks are compared with; file
- * regions cost no memory and count only toward `bytes`). */
+ * regions cost no memory and count only toward `bytes`); `fds` counts the
+ * descriptors the queue owns (file regions queued with own set), which the
+ * max_queued_files limits are compared with. */
 typedef struct nc__outq {
     nc__oitem *head, *tail;
     size_t bytes;
     size_t mem;
+    size_t fds;
 } nc__outq;
+
+/* What every output queue of this process holds together: the sums of
+ * their `mem` and `fds` (the figures the per-worker caps are compared
+ * with).  Kept by the queue operations below; read-only elsewhere. */
+typedef struct nc__outq_totals {
+    size_t mem;
+    size_t fds;
+} nc__outq_totals;
+extern nc__outq_totals nc__outq_total;
 
 int nc__outq_append(nc__outq *q, const void *data, size_t len);
 int nc__outq_add_shared(nc__outq *q, nc_shared *s);

@@ -209,6 +209,7 @@ static const struct key listener_keys[] = {
     {"max_connections_per_ip", K_INT, 0, 10000000, 0, LOFF(max_connections_per_ip)},
     {"send_timeout_ms", K_INT, 0, 86400000, 60000, LOFF(send_timeout_ms)},
     {"write_budget_bytes", K_INT, 4096, 1LL << 30, 256 << 10, LOFF(write_budget_bytes)},
+    {"max_queued_files", K_INT, 1, 65536, 32, LOFF(max_queued_files)},
     {"options", K_OBJ, 0, 0, 0, SIZE_MAX},
 };
 
@@ -314,6 +315,8 @@ static const struct key top_keys[] = {
     {"user", K_STR, 0, 0, 0, SIZE_MAX},
     {"group", K_STR, 0, 0, 0, SIZE_MAX},
     {"listeners", K_ARR, 0, 0, 0, SIZE_MAX},
+    {"worker_max_output_bytes", K_INT, 1 << 20, 1LL << 40, 256 << 20, COFF(worker_max_output_bytes)},
+    {"worker_max_queued_files", K_INT, 0, 10000000, 0, COFF(worker_max_queued_files)},
 };
 
 static const struct key log_keys[] = {

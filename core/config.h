@@ -28,6 +28,7 @@ typedef struct nc__lconf {
     long long max_connections_per_ip; /* 0: no limit */
     long long send_timeout_ms;        /* 0: none */
     long long write_budget_bytes;     /* written per connection per loop turn */
+    long long max_queued_files;       /* descriptors a connection's queued files may hold */
     json_t *options;        /* borrowed from the config's JSON tree */
 } nc__lconf;
 
@@ -42,6 +43,8 @@ typedef struct nc__config {
     long long drain_timeout_ms;   /* reload: how long old workers may finish */
     long long workers;            /* resolved: "auto" is the CPU count */
     long long max_connections;    /* all listeners of all workers together */
+    long long worker_max_output_bytes; /* queued output of all of a worker's connections */
+    long long worker_max_queued_files; /* descriptors of a worker's queued files; 0: auto */
     const char *pid_file;         /* NULL: none (resolved path in pid_path) */
     char *pid_path;
     const char *user, *group;     /* NULL: not set */

@@ -7,13 +7,20 @@
  * are queued and flushed once per loop turn (or on EPOLLOUT), so several
  * sends in one turn cost one writev.  Close: nc_close only marks; the
  * reactor's close phase calls on_close and frees after the turn's events,
- * so a handle stays valid for the rest of the hook that closed it. */
+ * so a handle stays valid for the rest of the hook that closed it.
+ *
+ * Back-pressure: a connection whose queue is above its high watermark
+ * (memory, or descriptors of queued files) gets no more input, neither read
+ * from the socket nor delivered from what was read already, until the
+ * queue is below half of both; past the worker-wide caps the connections
+ * holding the most are dropped. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -112,6 +119,7 @@ void nc__conn_touch(nc_conn *c)
     }
 }
 
+/* Returns NULL with errno set (ENOMEM, or epoll's error) on failure. */
 nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, socklen_t plen)
 {
     nc_conn *c = calloc(1, sizeof *c);
@@ -126,8 +134,10 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     memcpy(&c->peer, peer, plen);
     c->peer_len = plen;
     c->events = EPOLLIN | EPOLLRDHUP;
-    if (nc__ev_add(fd, c->events, c) < 0) {
+    int rc = nc__ev_add(fd, c->events, c);
+    if (rc < 0) {
         free(c);
+        errno = -rc;
         return NULL;
     }
     c->prev = l->tail;
@@ -143,6 +153,15 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     idle_append(c);
     nc__listener_idle_arm(l);
     return c;
+}
+
+static void schedule_redeliver(nc_conn *c)
+{
+    if (c->in.len > 0 && !(c->flags & CF_REDELIVER)) {
+        c->flags |= CF_REDELIVER;
+        c->rnext = nc__R.redeliver;
+        nc__R.redeliver = c;
+    }
 }
 
 static void schedule_close(nc_conn *c)
@@ -196,9 +215,13 @@ static int over_input_limit(nc_conn *c, size_t left)
     return 1;
 }
 
+/* May the module be given input?  Not while its output is above the
+ * watermarks (CF_THROTTLED): input already read waits in c->in with the
+ * rest in the socket, so a peer that pipelines requests and never reads
+ * the answers costs one queue's worth, not one answer per request read. */
 static int readable(const nc_conn *c)
 {
-    return !(c->flags & (CF_CLOSING | CF_PAUSED));
+    return !(c->flags & (CF_CLOSING | CF_PAUSED | CF_THROTTLED));
 }
 
 /* Hand input to the module: `buf`/`n` is new input not yet stored (n may be
@@ -244,17 +267,22 @@ static void deliver(nc_conn *c, const char *buf, size_t n)
     }
     if (c->flags & CF_CLOSING)
         return;
+    /* Input held back by the throttle is not input the module failed to
+     * frame: max_input_bytes applies once it has been offered again.  (It
+     * is bounded all the same: nothing is read while throttled.) */
+    int held = (c->flags & CF_THROTTLED) != 0;
     size_t left = len - done;
     if (stored) {
         nc__inbuf_consume(&c->in, done);
-    } else if (left > 0 && !over_input_limit(c, left)) {
+    } else if (left > 0 && (held || !over_input_limit(c, left))) {
         if (nc__inbuf_append(&c->in, data + done, left) < 0) {
             nc__log(NC_LOG_ERROR, c->l->name, c->id, "out of memory for input; closing");
             nc_close(c, NC_CLOSE_ABORT);
         }
         return;
     }
-    over_input_limit(c, c->in.len);
+    if (!held)
+        over_input_limit(c, c->in.len);
 }
 
 void nc__conn_redeliver(nc_conn *c)
@@ -290,10 +318,62 @@ static void do_read(nc_conn *c)
     }
 }
 
+/* Input held back by the throttle is handed over in the next loop turn, not
+ * in this one: redelivered now, its answers would be flushed and the
+ * connection unthrottled again within the same turn, over and over, and one
+ * connection could keep the loop to itself until the kernel's socket
+ * buffers were full (seconds, for a pipeline of costly requests).  Through
+ * the yielded list it gets one watermark's worth of work per turn. */
+static void resume_next_turn(nc_conn *c)
+{
+    c->flags |= CF_RESUME;
+    if (c->flags & CF_PENDING)
+        return; /* a flush is coming anyway (yielded, or later in this turn) */
+    c->flags |= CF_PENDING | CF_YIELDED;
+    c->pnext = nc__R.yielded;
+    nc__R.yielded = c;
+}
+
+/* The watermarks: at high_water bytes of queued memory or at
+ * max_queued_files queued descriptors the connection is throttled (no
+ * input read or delivered); at half of both it goes on, with what it had
+ * read already handed over first.  Throttling rather than closing: a client
+ * that pipelines and reads its answers is legitimate and only waits; one
+ * that never reads is closed by send_timeout_ms, holding at most this
+ * much meanwhile. */
+static void throttle_check(nc_conn *c)
+{
+    size_t high = c->l->high_water, files = (size_t)c->l->conf->max_queued_files;
+    if (!(c->flags & CF_THROTTLED)) {
+        if (c->out.mem < high && c->out.fds < files)
+            return;
+        c->flags |= CF_THROTTLED;
+        if (c->out.fds >= files) {
+            static nc__ratelimit lm;
+            c->l->throttled_files++;
+            if (nc_log_enabled(NC_LOG_INFO) && allow(&lm))
+                nc__log(NC_LOG_INFO, c->l->name, c->id,
+                        "%zu queued files reach max_queued_files (%zu): no more input until they are sent",
+                        c->out.fds, files);
+        }
+    } else if (c->out.mem <= high / 2 && c->out.fds <= files / 2) {
+        c->flags &= ~CF_THROTTLED;
+        if (c->in.len > 0)
+            resume_next_turn(c);
+    } else {
+        return;
+    }
+    update_events(c);
+}
+
 void nc__conn_flush(nc_conn *c)
 {
     if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
         return;
+    if (c->flags & CF_RESUME) {
+        c->flags &= ~CF_RESUME;
+        schedule_redeliver(c); /* settle() hands it over after this flush */
+    }
     size_t had = c->out.bytes, wrote = 0;
     /* At most write_budget_bytes per turn (256 KiB): a 1 MiB response goes
      * out in four turns, interleaved with the other connections', so their
@@ -332,11 +412,7 @@ void nc__conn_flush(nc_conn *c)
         c->flags &= ~CF_WAIT_OUT;
         wait_del(c);
     }
-    size_t high = c->l->high_water;
-    if (c->out.mem >= high)
-        c->flags |= CF_THROTTLED;
-    else if ((c->flags & CF_THROTTLED) && c->out.mem <= high / 2)
-        c->flags &= ~CF_THROTTLED;
+    throttle_check(c);
     if (rc == 0) {
         if (c->flags & CF_FLUSH_CLOSE) {
             schedule_close(c);
@@ -450,7 +526,67 @@ size_t nc_conn_queued(const nc_conn *c)
     return c->out.bytes;
 }
 
-/* After anything was queued: enforce the slow-consumer bound, then flush
+/* The worker's caps on what all its queues hold together (SIZE_MAX until
+ * set: a hand-made core, as in the unit tests, has none). */
+static size_t cap_mem = SIZE_MAX, cap_files = SIZE_MAX;
+
+void nc__conn_set_worker_caps(const nc__config *cfg)
+{
+    cap_mem = (size_t)cfg->worker_max_output_bytes;
+    cap_files = (size_t)cfg->worker_max_queued_files;
+    if (cap_files == 0) {
+        /* A quarter of the descriptors: what is left keeps accepting and
+         * opening files however the queues fill. */
+        struct rlimit rl;
+        cap_files = 65536;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < cap_files)
+            cap_files = rl.rlim_cur / 4 > 16 ? (size_t)rl.rlim_cur / 4 : 16;
+    }
+}
+
+/* Past a worker-wide cap (memory when files is 0, descriptors otherwise):
+ * drop the connections holding the most first -- the slow consumers, as
+ * Redis evicts clients by output buffer -- until the total is back under.
+ * Their queues are emptied at once, so memory and descriptors come back now
+ * rather than in the close phase. */
+static void shed(int files)
+{
+    static nc__ratelimit lm;
+    size_t cap = files ? cap_files : cap_mem;
+    for (;;) {
+        size_t total = files ? nc__outq_total.fds : nc__outq_total.mem;
+        if (total <= cap)
+            return;
+        nc_conn *worst = NULL;
+        size_t most = 0;
+        for (size_t i = 0; i < nc__R.nlisteners; i++)
+            for (nc_conn *k = nc__R.listeners[i].head; k; k = k->next) {
+                size_t v = files ? k->out.fds : k->out.mem;
+                if (v > most) {
+                    most = v;
+                    worst = k;
+                }
+            }
+        if (!worst)
+            return; /* the rest is not in any connection's queue */
+        nc_listener *l = worst->l;
+        l->errors++;
+        if (files)
+            l->shed_files++;
+        else
+            l->shed_memory++;
+        if (allow(&lm))
+            nc__log(NC_LOG_WARN, l->name, worst->id,
+                    "%zu %s queued by this worker's connections pass %s (%zu): dropping the one holding the "
+                    "most (%zu)",
+                    total, files ? "descriptors" : "bytes",
+                    files ? "worker_max_queued_files" : "worker_max_output_bytes", cap, most);
+        nc_close(worst, NC_CLOSE_ABORT);
+        nc__outq_clear(&worst->out);
+    }
+}
+
+/* After anything was queued: enforce the slow-consumer bounds, then flush
  * at the end of the turn. */
 static int queued(nc_conn *c, int rc)
 {
@@ -469,10 +605,13 @@ static int queued(nc_conn *c, int rc)
         nc_close(c, NC_CLOSE_ABORT);
         return -1;
     }
-    if (c->out.mem >= c->l->high_water && !(c->flags & CF_THROTTLED)) {
-        c->flags |= CF_THROTTLED;
-        update_events(c);
+    if (nc__outq_total.mem > cap_mem || nc__outq_total.fds > cap_files) {
+        shed(0);
+        shed(1);
+        if (c->flags & CF_CLOSING)
+            return -1; /* it was the one holding the most */
     }
+    throttle_check(c);
     schedule_flush(c);
     return 0;
 }
@@ -553,11 +692,7 @@ void nc_conn_resume(nc_conn *c)
     if (c->flags & CF_CLOSING)
         return;
     update_events(c);
-    if (c->in.len > 0 && !(c->flags & CF_REDELIVER)) {
-        c->flags |= CF_REDELIVER;
-        c->rnext = nc__R.redeliver;
-        nc__R.redeliver = c;
-    }
+    schedule_redeliver(c);
 }
 
 void nc_log_conn(const nc_conn *c, int level, const char *fmt, ...)

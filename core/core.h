@@ -30,6 +30,7 @@ enum {
     CF_ON_CLOSE_LIST = 1u << 8,
     CF_ACCEPTED = 1u << 9,   /* on_accept said yes: on_close is owed */
     CF_YIELDED = 1u << 10,   /* on the yielded list (CF_PENDING stays set) */
+    CF_RESUME = 1u << 11,    /* unthrottled with input held: redeliver at its next flush */
 };
 
 /* Open connections per peer address (max_connections_per_ip). */
@@ -82,6 +83,8 @@ struct nc_listener {
 
     /* statistics */
     uint64_t conns_total, bytes_in, bytes_out, refused, errors;
+    uint64_t throttled_files; /* connections stopped at max_queued_files */
+    uint64_t shed_memory, shed_files; /* dropped at the worker's caps (worker_max_*) */
     nc__counter *counters;
 };
 
@@ -161,6 +164,9 @@ void nc__conn_flush(nc_conn *c);
 /* Close now: on_close, free.  Only from the reactor's close phase. */
 void nc__conn_destroy(nc_conn *c);
 void nc__conn_touch(nc_conn *c);
+/* The worker-wide caps on queued output (worker_max_output_bytes,
+ * worker_max_queued_files; 0 for the latter: a quarter of RLIMIT_NOFILE). */
+void nc__conn_set_worker_caps(const nc__config *cfg);
 
 /* listener.c */
 /* Master: create, bind and listen; returns the fd and fills addr_str, or -1

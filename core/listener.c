@@ -376,10 +376,11 @@ static int ip_take(nc_listener *l, const struct sockaddr *sa)
     return 1;
 }
 
-void nc__listener_ip_release(nc_listener *l, const nc_conn *c)
+/* Count one connection from sa less (the reverse of ip_take). */
+static void ip_give_back(nc_listener *l, const struct sockaddr *sa)
 {
     unsigned char k[16];
-    if (!l->ips || !c->peer_len || !ip_key(&c->peer.sa, k))
+    if (!l->ips || !ip_key(sa, k))
         return;
     for (nc__ipcount **pp = &l->ips[ip_hash(k, l->nips_buckets)]; *pp; pp = &(*pp)->next)
         if (!memcmp((*pp)->addr, k, 16)) {
@@ -390,6 +391,12 @@ void nc__listener_ip_release(nc_listener *l, const nc_conn *c)
             }
             return;
         }
+}
+
+void nc__listener_ip_release(nc_listener *l, const nc_conn *c)
+{
+    if (c->peer_len)
+        ip_give_back(l, &c->peer.sa);
 }
 
 static void do_accept(nc_listener *l)
@@ -453,7 +460,14 @@ static void do_accept(nc_listener *l)
         }
         nc_conn *c = nc__conn_new(l, fd, (struct sockaddr *)&ss, sl);
         if (!c) {
-            nc__log(NC_LOG_ERROR, l->name, 0, "out of memory for a new connection");
+            static nc__ratelimit last_new;
+            int e = errno;
+            l->refused++;
+            if (ratelimit(&last_new, 1000))
+                nc__log(NC_LOG_ERROR, l->name, 0, "cannot take a new connection: %s; closing it (%llu refused so far)",
+                        strerror(e), (unsigned long long)l->refused);
+            if (l->ips)
+                ip_give_back(l, (struct sockaddr *)&ss); /* ip_take counted it */
             close(fd);
             continue;
         }

@@ -99,6 +99,8 @@ void nc__logv(int level, const char *listener, uint64_t conn, const char *fmt, v
 {
     if (level > log_level)
         return;
+    if (level < NC_LOG_ERROR)
+        level = NC_LOG_ERROR; /* a module's out-of-range level: still a line, never a read before level_names */
     char msg[2048], line[4096];
     int m = vsnprintf(msg, sizeof msg, fmt, ap);
     if (m < 0)

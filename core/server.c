@@ -187,6 +187,7 @@ int nc__worker_run(nc__config *cfg, const int *fds, char (*addrs)[120], int inde
         return rc;
     R->max_conns = (size_t)((cfg->max_connections + nworkers - 1) / nworkers);
     R->nworkers = nworkers;
+    nc__conn_set_worker_caps(cfg);
     for (size_t i = 0; i < R->nlisteners; i++) {
         nc_listener *l = &R->listeners[i];
         if ((l->m->flags & NC_MOD_SHARED) && index != 0) {

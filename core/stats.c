@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "log.h"
 #include "version.h"
 
 nc__stats *nc__shm;
@@ -34,39 +35,80 @@ int nc__stats_map(void)
     return 0;
 }
 
+/* Copy a name into the region only when it changed, so that a reader is not
+ * shown a string being rewritten every second. */
+static void put_name(char *dst, size_t cap, const char *src)
+{
+    if (strncmp(dst, src, cap - 1) != 0)
+        snprintf(dst, cap, "%s", src);
+}
+
+/* What did not fit in the slot is said once per process and counted. */
+static void report_unpublished(uint32_t listeners, uint32_t counters)
+{
+    static int said_listeners, said_counters;
+    if (listeners && !said_listeners) {
+        said_listeners = 1;
+        nc__log(NC_LOG_WARN, NULL, 0,
+                "statistics: %u listener%s past the first %d not published (counted in unpublished_listeners)",
+                listeners, listeners == 1 ? "" : "s", NC_STATS_LISTENERS);
+    }
+    if (counters && !said_counters) {
+        said_counters = 1;
+        nc__log(NC_LOG_WARN, NULL, 0,
+                "statistics: %u module counter%s past %d per listener not published (counted in "
+                "unpublished_counters)",
+                counters, counters == 1 ? "" : "s", NC_STATS_COUNTERS);
+    }
+    NC_STAT_SET(nc__my_slot->unpublished_listeners, listeners);
+    NC_STAT_SET(nc__my_slot->unpublished_counters, counters);
+}
+
 void nc__stats_publish(void)
 {
     nc__stat_worker *w = nc__my_slot;
     if (!w)
         return;
     nc__reactor *R = &nc__R;
-    w->conns = R->nconns;
-    w->draining = R->draining;
+    NC_STAT_SET(w->conns, (uint64_t)R->nconns);
+    NC_STAT_SET(w->draining, (int32_t)R->draining);
     size_t n = R->nlisteners < NC_STATS_LISTENERS ? R->nlisteners : NC_STATS_LISTENERS;
+    uint32_t lost = 0;
     for (size_t i = 0; i < n; i++) {
         nc_listener *l = &R->listeners[i];
         nc__stat_listener *s = &w->l[i];
-        snprintf(s->name, sizeof s->name, "%s", l->name);
-        snprintf(s->module, sizeof s->module, "%s", l->m ? l->m->name : "");
-        s->conns_open = l->nconns;
-        s->conns_total = l->conns_total;
-        s->bytes_in = l->bytes_in;
-        s->bytes_out = l->bytes_out;
-        s->refused = l->refused;
-        s->errors = l->errors;
-        uint64_t q = 0;
-        for (nc_conn *c = l->head; c; c = c->next)
+        put_name(s->name, sizeof s->name, l->name);
+        put_name(s->module, sizeof s->module, l->m ? l->m->name : "");
+        NC_STAT_SET(s->conns_open, (uint64_t)l->nconns);
+        NC_STAT_SET(s->conns_total, l->conns_total);
+        NC_STAT_SET(s->bytes_in, l->bytes_in);
+        NC_STAT_SET(s->bytes_out, l->bytes_out);
+        NC_STAT_SET(s->refused, l->refused);
+        NC_STAT_SET(s->errors, l->errors);
+        NC_STAT_SET(s->throttled_files, l->throttled_files);
+        NC_STAT_SET(s->shed_memory, l->shed_memory);
+        NC_STAT_SET(s->shed_files, l->shed_files);
+        uint64_t q = 0, files = 0;
+        for (nc_conn *c = l->head; c; c = c->next) {
             q += c->out.bytes;
-        s->queued = q;
-        s->fds = l->nconns + (l->fd >= 0 ? 1 : 0);
-        uint32_t k = 0;
-        for (nc__counter *c = l->counters; c && k < NC_STATS_COUNTERS; c = c->next, k++) {
-            snprintf(s->counters[k].name, sizeof s->counters[k].name, "%s", c->name);
-            s->counters[k].value = c->value;
+            files += c->out.fds;
         }
-        s->ncounters = k;
+        NC_STAT_SET(s->queued, q);
+        /* connections, the listening socket, and the files queued to send */
+        NC_STAT_SET(s->fds, (uint64_t)l->nconns + (l->fd >= 0 ? 1 : 0) + files);
+        uint32_t k = 0;
+        for (nc__counter *c = l->counters; c; c = c->next, k++) {
+            if (k >= NC_STATS_COUNTERS) {
+                lost++;
+                continue;
+            }
+            put_name(s->counters[k].name, sizeof s->counters[k].name, c->name);
+            NC_STAT_SET(s->counters[k].value, c->value);
+        }
+        NC_STAT_SET(s->ncounters, k < NC_STATS_COUNTERS ? k : NC_STATS_COUNTERS);
     }
-    w->nlisteners = (uint32_t)n;
+    NC_STAT_SET(w->nlisteners, (uint32_t)n);
+    report_unpublished((uint32_t)(R->nlisteners - n), lost);
 }
 
 /* Sum a listener's figures over every live worker slot. */
@@ -77,24 +119,30 @@ char *nc_stats_json(void)
     nc__stats_publish();
     json_t *root = json_object();
     json_object_set_new(root, "version", json_string(NC_VERSION));
-    json_object_set_new(root, "pid", json_integer(nc__shm->master_pid));
-    json_object_set_new(root, "uptime_seconds", json_real((double)(nc__wall_ms() - nc__shm->started_ms) / 1000.0));
-    json_object_set_new(root, "generation", json_integer(nc__shm->generation));
-    json_object_set_new(root, "reloads", json_integer(nc__shm->reloads));
+    json_object_set_new(root, "pid", json_integer(NC_STAT_GET(nc__shm->master_pid)));
+    json_object_set_new(root, "uptime_seconds",
+                        json_real((double)(nc__wall_ms() - NC_STAT_GET(nc__shm->started_ms)) / 1000.0));
+    json_object_set_new(root, "generation", json_integer(NC_STAT_GET(nc__shm->generation)));
+    json_object_set_new(root, "reloads", json_integer(NC_STAT_GET(nc__shm->reloads)));
     json_t *workers = json_array(), *listeners = json_object();
+    json_int_t lost_listeners = 0, lost_counters = 0;
     for (int i = 0; i < NC_STATS_WORKERS; i++) {
         nc__stat_worker *w = &nc__shm->w[i];
-        if (w->pid <= 0)
+        int32_t pid = NC_STAT_GET(w->pid);
+        if (pid <= 0)
             continue; /* free, or a worker being started */
         json_t *wj = json_object();
-        json_object_set_new(wj, "index", json_integer(w->index));
-        json_object_set_new(wj, "pid", json_integer(w->pid));
-        json_object_set_new(wj, "generation", json_integer(w->generation));
-        json_object_set_new(wj, "restarts", json_integer(w->restarts));
-        json_object_set_new(wj, "connections", json_integer((json_int_t)w->conns));
-        json_object_set_new(wj, "draining", json_boolean(w->draining));
+        json_object_set_new(wj, "index", json_integer(NC_STAT_GET(w->index)));
+        json_object_set_new(wj, "pid", json_integer(pid));
+        json_object_set_new(wj, "generation", json_integer(NC_STAT_GET(w->generation)));
+        json_object_set_new(wj, "restarts", json_integer(NC_STAT_GET(w->restarts)));
+        json_object_set_new(wj, "connections", json_integer((json_int_t)NC_STAT_GET(w->conns)));
+        json_object_set_new(wj, "draining", json_boolean(NC_STAT_GET(w->draining)));
         json_array_append_new(workers, wj);
-        for (uint32_t k = 0; k < w->nlisteners; k++) {
+        lost_listeners += NC_STAT_GET(w->unpublished_listeners);
+        lost_counters += NC_STAT_GET(w->unpublished_counters);
+        uint32_t nl = NC_STAT_GET(w->nlisteners);
+        for (uint32_t k = 0; k < nl && k < NC_STATS_LISTENERS; k++) {
             nc__stat_listener *s = &w->l[k];
             json_t *lj = json_object_get(listeners, s->name);
             if (!lj) {
@@ -103,23 +151,34 @@ char *nc_stats_json(void)
                 json_object_set_new(lj, "counters", json_object());
                 json_object_set_new(listeners, s->name, lj);
             }
-            static const char *const names[] = {"connections_open", "connections_total", "bytes_in", "bytes_out",
-                                                "refused", "errors", "queued_bytes", "descriptors"};
-            uint64_t vals[] = {s->conns_open, s->conns_total, s->bytes_in, s->bytes_out,
-                               s->refused, s->errors, s->queued, s->fds};
-            for (int v = 0; v < 8; v++) {
+            static const char *const names[] = {"connections_open", "connections_total", "bytes_in",
+                                                "bytes_out", "refused", "errors", "queued_bytes",
+                                                "descriptors", "throttled_files", "shed_memory",
+                                                "shed_files"};
+            uint64_t vals[] = {NC_STAT_GET(s->conns_open), NC_STAT_GET(s->conns_total),
+                               NC_STAT_GET(s->bytes_in), NC_STAT_GET(s->bytes_out),
+                               NC_STAT_GET(s->refused), NC_STAT_GET(s->errors),
+                               NC_STAT_GET(s->queued), NC_STAT_GET(s->fds),
+                               NC_STAT_GET(s->throttled_files), NC_STAT_GET(s->shed_memory),
+                               NC_STAT_GET(s->shed_files)};
+            for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
                 json_t *old = json_object_get(lj, names[v]);
                 json_int_t sum = (old ? json_integer_value(old) : 0) + (json_int_t)vals[v];
                 json_object_set_new(lj, names[v], json_integer(sum));
             }
             json_t *cj = json_object_get(lj, "counters");
-            for (uint32_t c = 0; c < s->ncounters; c++) {
+            uint32_t nc = NC_STAT_GET(s->ncounters);
+            for (uint32_t c = 0; c < nc && c < NC_STATS_COUNTERS; c++) {
                 json_t *old = json_object_get(cj, s->counters[c].name);
-                json_int_t sum = (old ? json_integer_value(old) : 0) + (json_int_t)s->counters[c].value;
+                json_int_t sum = (old ? json_integer_value(old) : 0) + (json_int_t)NC_STAT_GET(s->counters[c].value);
                 json_object_set_new(cj, s->counters[c].name, json_integer(sum));
             }
         }
     }
+    json_t *lost = json_object();
+    json_object_set_new(lost, "listeners", json_integer(lost_listeners));
+    json_object_set_new(lost, "counters", json_integer(lost_counters));
+    json_object_set_new(root, "unpublished", lost);
     json_object_set_new(root, "workers", workers);
     json_object_set_new(root, "listeners", listeners);
     char *out = json_dumps(root, JSON_COMPACT);

@@ -1,8 +1,9 @@
 /* stats.h -- server-wide statistics in shared memory: the master maps one
  * region before forking; every worker publishes its listeners' figures and
  * module counters into its own slot (once a second, and when asked), and
- * nc_stats_json() reads them all.  Plain aligned stores: a reader may see
- * one second-old figures, never torn 64-bit values on x86-64. */
+ * nc_stats_json() reads them all.  Figures are written and read with
+ * relaxed atomic stores and loads (NC_STAT_SET, NC_STAT_GET): a reader may
+ * see one second-old figures, never torn values, on any architecture. */
 #ifndef NC_CORE_STATS_H
 #define NC_CORE_STATS_H
 
@@ -15,6 +16,10 @@
 #define NC_STATS_LISTENERS 64
 #define NC_STATS_COUNTERS 16
 
+/* Every figure in the region is read and written through these. */
+#define NC_STAT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define NC_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
 typedef struct nc__stat_counter {
     char name[40];
     uint64_t value;
@@ -26,6 +31,7 @@ typedef struct nc__stat_listener {
     uint64_t conns_open, conns_total, bytes_in, bytes_out, refused, errors, queued, fds;
     uint32_t ncounters;
     nc__stat_counter counters[NC_STATS_COUNTERS];
+    uint64_t throttled_files, shed_memory, shed_files; /* the output limits (conn.c) */
 } nc__stat_listener;
 
 typedef struct nc__stat_worker {
@@ -38,6 +44,9 @@ typedef struct nc__stat_worker {
     uint64_t conns;
     int64_t started_ms;  /* wall clock */
     nc__stat_listener l[NC_STATS_LISTENERS];
+    /* What did not fit: listeners past NC_STATS_LISTENERS, counters past
+     * NC_STATS_COUNTERS (of all its listeners); logged once, counted here. */
+    uint32_t unpublished_listeners, unpublished_counters;
 } nc__stat_worker;
 
 typedef struct nc__stats {

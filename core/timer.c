@@ -50,9 +50,17 @@ static void sift_down(nc__timers *ts, size_t i)
     place(ts, i, t);
 }
 
+/* Into a heap with room for it. */
+static void heap_insert(nc__timers *ts, nc_timer *t)
+{
+    t->seq = ts->seq++;
+    place(ts, ts->n++, t);
+    sift_up(ts, t->idx);
+}
+
 static int heap_push(nc__timers *ts, nc_timer *t)
 {
-    if (ts->n == ts->cap) {
+    if (ts->n + ts->held >= ts->cap) {
         size_t cap = ts->cap ? ts->cap * 2 : 16;
         nc_timer **h = realloc(ts->heap, cap * sizeof *h);
         if (!h)
@@ -60,9 +68,7 @@ static int heap_push(nc__timers *ts, nc_timer *t)
         ts->heap = h;
         ts->cap = cap;
     }
-    t->seq = ts->seq++;
-    place(ts, ts->n++, t);
-    sift_up(ts, t->idx);
+    heap_insert(ts, t);
     return 0;
 }
 
@@ -122,16 +128,20 @@ unsigned nc__timers_run(nc__timers *ts, uint64_t now)
     while (ts->n > 0 && ts->heap[0]->when <= now) {
         nc_timer *t = ts->heap[0];
         heap_remove(ts, t);
+        size_t again = t->repeat != 0;
+        ts->held += again; /* its slot stays reserved while it runs */
         t->running = 1;
         t->cb(t, t->arg);
         t->running = 0;
+        ts->held -= again;
         ran++;
-        if (t->stopped || t->repeat == 0) {
+        if (t->stopped || !again) {
             free(t);
         } else {
+            /* Back into the slot kept for it: freeing it here would leave
+             * the module holding a dangling handle it will stop later. */
             t->when = now + t->repeat;
-            if (heap_push(ts, t) < 0)
-                free(t);
+            heap_insert(ts, t);
         }
     }
     return ran;

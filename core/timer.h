@@ -19,9 +19,13 @@ struct nc_timer {
     int stopped;     /* nc_timer_stop called while running */
 };
 
+/* Invariant: n + held <= cap.  `held` counts the repeating timers taken out
+ * of the heap to run (at most one): their slots stay reserved, so putting
+ * one back never allocates and cannot fail while the module holds it. */
 typedef struct nc__timers {
     nc_timer **heap;
     size_t n, cap;
+    size_t held;
     uint64_t seq;
 } nc__timers;
 

@@ -1,7 +1,8 @@
 /* work.c -- the work queue: blocking jobs (fsync, hashing files) run on a
  * small pool of threads; their completions come back to the reactor through
  * an eventfd, so the loop itself never waits on a disk.  Threads start on
- * the first submission; at exit the queue is drained before they stop. */
+ * the first submission (as many of WORK_THREADS as the system allows, at
+ * least one); at exit the queue is drained before they stop. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static job *todo_head, *todo_tail, *done_head, *done_tail;
 static pthread_t threads[WORK_THREADS];
+static unsigned nthreads; /* started: the queue runs on as many as could start */
 static int started, stopping, efd = -1;
 static unsigned pending; /* submitted, done not yet called */
 static uint32_t work_evkind = EV_WORK;
@@ -71,11 +73,21 @@ static int start(void)
         efd = -1;
         return -1;
     }
-    for (int i = 0; i < WORK_THREADS; i++)
-        if (pthread_create(&threads[i], NULL, worker, NULL) != 0) {
-            nc__log(NC_LOG_ERROR, NULL, 0, "work queue: cannot start a thread");
-            return -1;
-        }
+    int rc = 0;
+    while (nthreads < WORK_THREADS && (rc = pthread_create(&threads[nthreads], NULL, worker, NULL)) == 0)
+        nthreads++;
+    if (nthreads == 0) {
+        /* Nothing runs: leave nothing behind, and try again at the next
+         * submission. */
+        nc__log(NC_LOG_ERROR, NULL, 0, "work queue: cannot start a thread: %s", strerror(rc));
+        nc__ev_del(efd);
+        close(efd);
+        efd = -1;
+        return -1;
+    }
+    if (nthreads < WORK_THREADS)
+        nc__log(NC_LOG_WARN, NULL, 0, "work queue: started %u of %d threads (%s); going on with those", nthreads,
+                WORK_THREADS, strerror(rc));
     started = 1;
     return 0;
 }
@@ -136,10 +148,11 @@ void nc__work_shutdown(void)
     stopping = 1;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
-    for (int i = 0; i < WORK_THREADS; i++)
+    for (unsigned i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     nc__work_on_event();
     close(efd);
     efd = -1;
+    nthreads = 0;
     started = stopping = 0;
 }

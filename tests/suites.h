@@ -28,7 +28,8 @@
     X(reload)                                                                              \
     X(ftclient)                                                                            \
     X(hostile)                                                                             \
-    X(bchat)
+    X(bchat)                                                                               \
+    X(log)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

@@ -91,7 +91,14 @@ static char *metrics(const char *json)
         {"refused", "netcore_refused_total", "counter", "Connections refused by a limit."},
         {"errors", "netcore_errors_total", "counter", "Connections ended by an error or a limit."},
         {"queued_bytes", "netcore_queued_bytes", "gauge", "Output queued and not yet sent."},
-        {"descriptors", "netcore_descriptors", "gauge", "Descriptors held: connections and the listening socket."},
+        {"descriptors", "netcore_descriptors", "gauge",
+         "Descriptors held: connections, the listening socket and queued files."},
+        {"throttled_files", "netcore_throttled_files_total", "counter",
+         "Times a connection got no more input at max_queued_files."},
+        {"shed_memory", "netcore_shed_memory_total", "counter",
+         "Connections dropped at worker_max_output_bytes (largest queue first)."},
+        {"shed_files", "netcore_shed_files_total", "counter",
+         "Connections dropped at worker_max_queued_files (most queued files first)."},
     };
     json_t *ls = json_object_get(root, "listeners");
     for (size_t f = 0; f < sizeof per_listener / sizeof per_listener[0]; f++) {
@@ -116,6 +123,13 @@ static char *metrics(const char *json)
                 lv(cname, c, sizeof c), (long long)json_integer_value(cv));
         }
     }
+    family(&t, "netcore_stats_unpublished", "gauge",
+           "Listeners (past 64 per worker) and module counters (past 16 per listener) left out of these figures.");
+    json_t *lost = json_object_get(root, "unpublished");
+    put(&t, "netcore_stats_unpublished{kind=\"listeners\"} %lld\n",
+        (long long)json_integer_value(json_object_get(lost, "listeners")));
+    put(&t, "netcore_stats_unpublished{kind=\"counters\"} %lld\n",
+        (long long)json_integer_value(json_object_get(lost, "counters")));
     json_t *ws = json_object_get(root, "workers");
     family(&t, "netcore_worker_connections", "gauge", "Open connections per worker process.");
     size_t i;

@@ -3,11 +3,14 @@
  * resume, refusal, input and output limits, idle timeout, max_connections,
  * running out of descriptors, and SIGTERM with clients connected. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -263,6 +266,150 @@ static void test_sigterm_with_clients(void)
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
 
+/* What does not fit in the statistics slot (64 listeners, 16 counters a
+ * listener) used to vanish silently: now it is logged once and counted. */
+static void test_stats_overflow(void)
+{
+    static char json[16384];
+    size_t n = (size_t)snprintf(json, sizeof json,
+                                "{\"listeners\":[{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"},"
+                                "{\"name\":\"many\",\"module\":\"%s\",\"listen\":\"127.0.0.1:0\","
+                                "\"options\":{\"counters\":20}}",
+                                t_build_path("tests/modules/testmod.so"));
+    for (int i = 0; i < 63; i++)
+        n += (size_t)snprintf(json + n, sizeof json - n,
+                              ",{\"name\":\"e%d\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}", i);
+    snprintf(json + n, sizeof json - n, "]}");
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT(t_wait_log(p, "statistics: 1 listener past the first 64 not published (counted in unpublished_listeners)",
+                         3000));
+    T_ASSERT_STR_CONTAINS(p->log,
+                          "statistics: 4 module counters past 16 per listener not published (counted in "
+                          "unpublished_counters)");
+    t_client *c = t_client_new(t_port(p, "status"));
+    t_client_send(c, "GET /metrics HTTP/1.1\r\n\r\n");
+    CU_ASSERT(t_expect_line(c, "netcore_stats_unpublished{kind=\"listeners\"} 1", 3000));
+    CU_ASSERT(t_expect_line(c, "netcore_stats_unpublished{kind=\"counters\"} 4", 3000));
+    t_client_free(c);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
+/* ---- failures from inside: tests/modules/failshim.so preloaded ---- */
+
+/* A flag folder for the shim, and a flag in it made (on) or removed. */
+static const char *shim_dir(const char *name)
+{
+    static char dir[400];
+    snprintf(dir, sizeof dir, "%s/%s", t_tmpdir(), name);
+    mkdir(dir, 0755);
+    return dir;
+}
+
+static void shim_flag(const char *dir, const char *flag, int on)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, flag);
+    if (on)
+        close(open(path, O_WRONLY | O_CREAT, 0644));
+    else
+        unlink(path);
+}
+
+/* Start from config text with the shim preloaded (into this start only). */
+static t_proc *start_shimmed(const char *json, const char *dir)
+{
+    char shim[PATH_MAX], opts[1024];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(t_build_path("tests/modules/failshim.so"), shim));
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *saved = asan ? strdup(asan) : NULL;
+    /* A sanitizer runtime wants to come first; the shim does not mind. */
+    snprintf(opts, sizeof opts, "%s:verify_asan_link_order=0", asan ? asan : "quarantine_size_mb=1:detect_leaks=1");
+    setenv("ASAN_OPTIONS", opts, 1);
+    setenv("LD_PRELOAD", shim, 1);
+    setenv("NC_FAILSHIM_DIR", dir, 1);
+    t_proc *p = t_start_conf(json);
+    unsetenv("LD_PRELOAD");
+    unsetenv("NC_FAILSHIM_DIR");
+    if (saved)
+        setenv("ASAN_OPTIONS", saved, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(saved);
+    return p;
+}
+
+static int echo_once(int port, const char *msg)
+{
+    int fd = t_connect_tcp(port);
+    char b[64] = {0};
+    size_t n = strlen(msg);
+    int ok = fd >= 0 && t_send_all(fd, msg, n) == 0 && t_recv_exact(fd, b, n, 3000) == n && !memcmp(b, msg, n);
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* nc__conn_new failing (here: epoll refuses the socket) used to keep the
+ * peer's max_connections_per_ip count taken: after two such failures the
+ * address was refused for good. */
+static void test_conn_new_failure_gives_back_ip(void)
+{
+    const char *dir = shim_dir("shim-ip");
+    t_proc *p = start_shimmed("{\"listeners\":[{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\","
+                              "\"max_connections_per_ip\":2}]}",
+                              dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "e");
+    shim_flag(dir, "epoll", 1);
+    for (int i = 0; i < 3; i++) {
+        int fd = t_connect_tcp(port);
+        CU_ASSERT(t_wait_closed(fd, 3000));
+        close(fd);
+    }
+    shim_flag(dir, "epoll", 0);
+    CU_ASSERT(t_wait_log(p, "cannot take a new connection: Cannot allocate memory; closing it", 3000));
+    /* Two at once: the per-IP limit sees only open connections. */
+    int a = t_connect_tcp(port);
+    CU_ASSERT(echo_once(port, "second"));
+    char b[8] = {0};
+    CU_ASSERT(a >= 0 && t_send_all(a, "first", 5) == 0 && t_recv_exact(a, b, 5, 3000) == 5);
+    CU_ASSERT_STRING_EQUAL(b, "first");
+    close(a);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
+/* A work queue whose second thread cannot start runs on one, rather than
+ * failing the job and leaving the first thread and its eventfd behind. */
+static void test_work_partial_start(void)
+{
+    const char *dir = shim_dir("shim-thread");
+    char root[512], json[1024];
+    snprintf(root, sizeof root, "%s/ft-root", dir);
+    mkdir(root, 0755);
+    char file[600];
+    snprintf(file, sizeof file, "%s/abc.txt", root);
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT_EQUAL(write(fd, "abc", 3), 3);
+    close(fd);
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"f\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s\"}}]}",
+             root);
+    shim_flag(dir, "thread", 1);
+    t_proc *p = start_shimmed(json, dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    t_client *c = t_client_new(t_port(p, "f"));
+    for (int i = 0; i < 3; i++) {
+        t_client_send(c, "SHA256 abc.txt\n");
+        T_LINE(c, "OK ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+    T_ASSERT_STR_CONTAINS(p->log, "work queue: started 1 of 2 threads (Resource temporarily unavailable); going on");
+    t_client_free(c);
+    shim_flag(dir, "thread", 0);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
 int add_reactor_suite(void)
 {
     CU_pSuite s = CU_add_suite("reactor", NULL, NULL);
@@ -277,7 +424,10 @@ int add_reactor_suite(void)
                      test_max_connections) ||
         !CU_add_test(s, "out of descriptors: no spin, serves again", test_out_of_descriptors) ||
         !CU_add_test(s, "SIGTERM with clients: EOF, on_close each, fini, exit 0",
-                     test_sigterm_with_clients))
+                     test_sigterm_with_clients) ||
+        !CU_add_test(s, "a failed nc__conn_new gives back the per-IP count", test_conn_new_failure_gives_back_ip) ||
+        !CU_add_test(s, "a work queue with one thread of two still runs jobs", test_work_partial_start) ||
+        !CU_add_test(s, "listeners past 64 and counters past 16 are logged and counted", test_stats_overflow))
         return -1;
     return 0;
 }

@@ -6,6 +6,7 @@
  *            "close\n" closes after flushing, "abort\n" aborts, "pause\n"
  *            pauses reading for 200 ms (tests framing, redelivery, pause);
  *   "refuse" sends "busy\n" and refuses every connection.
+ * Option counters: N publishes counters c0..cN-1 (values 1..N).
  * Every hook is logged at info level so tests can check the call order. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,18 @@ static int t_init(nc_listener *l, nc_options *o, void **instance)
     if (must % 2) {
         free(in);
         return nc_opt_error(o, "must_be_even", "%lld is odd", must);
+    }
+    long long ncounters; /* counters "c0".."cN-1", counting up from 1 */
+    if (nc_opt_int(o, "counters", 0, 0, 100, &ncounters) < 0) {
+        free(in);
+        return -1;
+    }
+    for (int i = 0; i < (int)ncounters; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", i);
+        uint64_t *k = nc_counter(l, name);
+        if (k)
+            *k = (uint64_t)i + 1;
     }
     *instance = in;
     nc_log_listener(l, NC_LOG_INFO, "testmod init mode=%s", modes[in->mode]);

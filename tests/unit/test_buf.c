@@ -198,6 +198,45 @@ static void test_shared_refs(void)
     nc__outq_clear(&b); /* frees it: a leak checker would complain otherwise */
 }
 
+/* Queued descriptors and memory are counted per queue and for the process:
+ * an owned file region holds one descriptor until it is sent or dropped; a
+ * region of the caller's fd holds none. */
+static void test_outq_counts(void)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    char path[] = "/tmp/nc-buf-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_EQUAL(write(fd, "0123456789", 10), 10);
+    unlink(path);
+    nc__outq_totals t0 = nc__outq_total;
+    nc__outq a = {0}, b = {0};
+    CU_ASSERT_EQUAL(nc__outq_add_file(&a, dup(fd), 0, 10, 1), 0);
+    CU_ASSERT_EQUAL(nc__outq_add_file(&a, dup(fd), 0, 10, 1), 0);
+    CU_ASSERT_EQUAL(nc__outq_add_file(&a, fd, 0, 10, 0), 0); /* not owned */
+    CU_ASSERT_EQUAL(nc__outq_append(&b, "abc", 3), 0);
+    CU_ASSERT_EQUAL(nc__outq_add_file(&b, dup(fd), 0, 10, 1), 0);
+    CU_ASSERT_EQUAL(a.fds, 2);
+    CU_ASSERT_EQUAL(a.mem, 0);
+    CU_ASSERT_EQUAL(b.fds, 1);
+    CU_ASSERT(b.mem >= 3);
+    CU_ASSERT_EQUAL(nc__outq_total.fds, t0.fds + 3);
+    CU_ASSERT_EQUAL(nc__outq_total.mem, t0.mem + b.mem);
+    size_t w = 0;
+    CU_ASSERT_EQUAL(nc__outq_flush(&a, sv[0], 15, &w), 2); /* the first region sent: its fd closed */
+    CU_ASSERT_EQUAL(a.fds, 1);
+    CU_ASSERT_EQUAL(nc__outq_total.fds, t0.fds + 2);
+    nc__outq_clear(&a);
+    nc__outq_clear(&b);
+    CU_ASSERT_EQUAL(a.fds + b.fds + a.mem + b.mem, 0);
+    CU_ASSERT_EQUAL(nc__outq_total.fds, t0.fds);
+    CU_ASSERT_EQUAL(nc__outq_total.mem, t0.mem);
+    CU_ASSERT_NOT_EQUAL(fcntl(fd, F_GETFD), -1); /* the caller's fd stays open */
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int add_buf_suite(void)
 {
     CU_pSuite s = CU_add_suite("buf", NULL, NULL);
@@ -207,7 +246,8 @@ int add_buf_suite(void)
         !CU_add_test(s, "write error is reported as -errno", test_outq_error) ||
         !CU_add_test(s, "a file shorter than promised fails, fd closed", test_outq_file_shrunk) ||
         !CU_add_test(s, "a flush stops at its write budget and goes on in order", test_outq_budget) ||
-        !CU_add_test(s, "shared buffers count references", test_shared_refs))
+        !CU_add_test(s, "shared buffers count references", test_shared_refs) ||
+        !CU_add_test(s, "queued descriptors and memory are counted, per queue and in all", test_outq_counts))
         return -1;
     return 0;
 }

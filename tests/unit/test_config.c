@@ -56,6 +56,9 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.listeners[0].max_input_bytes, 1 << 20);
     CU_ASSERT_EQUAL(c.listeners[0].max_output_bytes, 16 << 20);
     CU_ASSERT_EQUAL(c.listeners[0].write_budget_bytes, 256 << 10);
+    CU_ASSERT_EQUAL(c.listeners[0].max_queued_files, 32);
+    CU_ASSERT_EQUAL(c.worker_max_output_bytes, 256 << 20);
+    CU_ASSERT_EQUAL(c.worker_max_queued_files, 0); /* a quarter of RLIMIT_NOFILE, at the worker's start */
     CU_ASSERT_EQUAL(c.listeners[1].transport, NC_UDP);
     CU_ASSERT_EQUAL(c.listeners[2].transport, NC_UNIX);
     CU_ASSERT_EQUAL(c.listeners[2].max_connections, 5);
@@ -112,6 +115,12 @@ static void test_bad(void)
          F ": listeners[0].max_output_bytes: expected an integer from 1024 to 68719476736"},
         {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\",\"write_budget_bytes\":0}]}",
          F ": listeners[0].write_budget_bytes: expected an integer from 4096 to 1073741824"},
+        {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\",\"max_queued_files\":0}]}",
+         F ": listeners[0].max_queued_files: expected an integer from 1 to 65536"},
+        {"{\"worker_max_output_bytes\":1000,\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\"}]}",
+         F ": worker_max_output_bytes: expected an integer from 1048576 to 1099511627776"},
+        {"{\"worker_max_queued_files\":-1,\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\"}]}",
+         F ": worker_max_queued_files: expected an integer from 0 to 10000000"},
         {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\",\"options\":[]}]}",
          F ": listeners[0].options: expected an object"},
         {"{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\"},"

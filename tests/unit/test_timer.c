@@ -106,13 +106,46 @@ static void test_heap_many(void)
     nc__timers_free(&ts);
 }
 
+/* A repeating timer's callback fills the heap; the timer must still be able
+ * to go back without an allocation (one that failed used to free the timer
+ * while the module held it, to be stopped later: a use after free). */
+static nc__timers *fill_ts;
+static int fill_room, fill_runs;
+static void fill_heap(nc_timer *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    fill_runs++;
+    /* Take every free slot there is (the heap grows only when it must). */
+    for (int i = 0; i < 64 && fill_ts->n < fill_ts->cap; i++)
+        nc__timer_start(fill_ts, 0, 100000, 0, count, NULL);
+    fill_room = fill_ts->n < fill_ts->cap;
+}
+
+static void test_repeat_keeps_its_slot(void)
+{
+    nc__timers ts = {0};
+    fill_ts = &ts;
+    fill_runs = 0;
+    nc_timer *t = nc__timer_start(&ts, 0, 10, 10, fill_heap, NULL);
+    nc__timers_run(&ts, 10);
+    CU_ASSERT_EQUAL(fill_runs, 1);
+    CU_ASSERT(fill_room); /* room kept for it while it ran */
+    CU_ASSERT_EQUAL(t->idx != SIZE_MAX, 1); /* back in the heap */
+    nc__timers_run(&ts, 20);
+    CU_ASSERT_EQUAL(fill_runs, 2);
+    nc__timer_stop(&ts, t);
+    nc__timers_free(&ts);
+}
+
 int add_timer_suite(void)
 {
     CU_pSuite s = CU_add_suite("timer", NULL, NULL);
     if (!s || !CU_add_test(s, "timers fire in deadline order, FIFO on ties", test_order) ||
         !CU_add_test(s, "repeating timers repeat and stop", test_repeat_and_stop) ||
         !CU_add_test(s, "a timer may stop itself", test_stop_inside_callback) ||
-        !CU_add_test(s, "1000 timers with removals stay ordered", test_heap_many))
+        !CU_add_test(s, "1000 timers with removals stay ordered", test_heap_many) ||
+        !CU_add_test(s, "a repeating timer keeps its slot while it runs", test_repeat_keeps_its_slot))
         return -1;
     return 0;
 }
