@@ -150,7 +150,7 @@ static const char *transport_name(int t)
 static int free_slot(void)
 {
     for (int i = 0; i < NC_STATS_WORKERS; i++)
-        if (!nc__shm->w[i].pid)
+        if (!NC_STAT_GET(nc__shm->w[i].pid))
             return i;
     return -1;
 }
@@ -159,7 +159,7 @@ static int free_slots(void)
 {
     int n = 0;
     for (int i = 0; i < NC_STATS_WORKERS; i++)
-        n += !nc__shm->w[i].pid;
+        n += !NC_STAT_GET(nc__shm->w[i].pid);
     return n;
 }
 
@@ -202,16 +202,16 @@ static int spawn(int index)
     /* Prepare the slot before the child can publish into it. */
     nc__stat_worker *slotp = &nc__shm->w[slot];
     memset(slotp, 0, sizeof *slotp);
-    slotp->pid = -1; /* taken */
-    slotp->index = (uint32_t)index;
-    slotp->generation = generation;
-    slotp->restarts = restarts[index];
-    slotp->started_ms = nc__wall_ms();
+    NC_STAT_SET(slotp->pid, -1); /* taken */
+    NC_STAT_SET(slotp->index, (uint32_t)index);
+    NC_STAT_SET(slotp->generation, generation);
+    NC_STAT_SET(slotp->restarts, restarts[index]);
+    NC_STAT_SET(slotp->started_ms, nc__wall_ms());
     pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         nc__log(NC_LOG_ERROR, NULL, 0, "cannot start worker %d: %s", index, strerror(errno));
-        slotp->pid = 0;
+        NC_STAT_SET(slotp->pid, 0);
         close(p[0]);
         close(p[1]);
         return -1;
@@ -247,7 +247,7 @@ static int spawn(int index)
         exit(rc);
     }
     close(p[1]);
-    slotp->pid = pid;
+    NC_STAT_SET(slotp->pid, pid);
     procs[k] = (proc){.pid = pid, .index = index, .gen = generation, .slot = slot, .started = now_ms()};
     return p[0];
 }
@@ -308,7 +308,7 @@ static void reap(void)
             continue; /* a preflight child */
         proc p = procs[k];
         procs[k].pid = 0;
-        nc__shm->w[p.slot].pid = 0;
+        NC_STAT_SET(nc__shm->w[p.slot].pid, 0);
         char how[96];
         if (WIFSIGNALED(st))
             snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
@@ -457,8 +457,8 @@ static void reload(void)
         fds = nfds;
         addrs = naddrs;
         generation++;
-        nc__shm->generation = generation;
-        nc__shm->nworkers = (uint32_t)cfg->workers;
+        NC_STAT_SET(nc__shm->generation, generation);
+        NC_STAT_SET(nc__shm->nworkers, (uint32_t)cfg->workers);
         memset(restarts, 0, sizeof restarts);
         memset(backoff, 0, sizeof backoff);
         memset(restart_at, 0, sizeof restart_at);
@@ -466,7 +466,7 @@ static void reload(void)
             nc__log(NC_LOG_ERROR, NULL, 0, "reload: the new workers did not start; keeping the running configuration");
             signal_gen(generation, SIGQUIT);
             generation = ogen;
-            nc__shm->generation = ogen;
+            NC_STAT_SET(nc__shm->generation, ogen);
             cfg = old;
             fds = ofds;
             addrs = oaddrs;
@@ -502,7 +502,7 @@ static void reload(void)
         unlink(old->pid_path);
     write_pid_file();
     log_listeners(cfg, fresh);
-    nc__shm->reloads++;
+    NC_STAT_SET(nc__shm->reloads, NC_STAT_GET(nc__shm->reloads) + 1); /* the master alone writes it */
     nc__log(NC_LOG_INFO, NULL, 0,
             "reload: generation %u serving %zu listener%s (%d added, %d removed, %zu kept); the old workers drain",
             generation, cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s", added, removed,
@@ -569,8 +569,8 @@ int nc__master_run(nc__config *initial)
     write_pid_file();
     log_listeners(cfg, NULL);
     generation = 1;
-    nc__shm->generation = 1;
-    nc__shm->nworkers = (uint32_t)cfg->workers;
+    NC_STAT_SET(nc__shm->generation, 1);
+    NC_STAT_SET(nc__shm->nworkers, (uint32_t)cfg->workers);
     if (start_generation() < 0) {
         report("a worker failed to start (the reason is above)");
         signal_all(SIGQUIT);
