@@ -207,6 +207,7 @@ static int over_input_limit(nc_conn *c, size_t left)
     if (left <= (size_t)c->l->conf->max_input_bytes)
         return 0;
     c->l->errors++;
+    c->l->closed_input++;
     if (allow(&lm))
         nc__log(NC_LOG_WARN, c->l->name, c->id,
                 "%zu bytes of unconsumed input exceed max_input_bytes (%lld); closing", left,
@@ -249,7 +250,9 @@ static void deliver(nc_conn *c, const char *buf, size_t n)
     }
     size_t done = 0;
     while (done < len && readable(c)) {
+        uint64_t t0 = nc__hook_enter();
         ssize_t r = m->on_data(c, data + done, len - done);
+        nc__hook_leave(c->l, t0);
         if (r < 0) {
             nc_close(c, NC_CLOSE_ABORT);
             return;
@@ -296,9 +299,11 @@ static void on_eof(nc_conn *c)
 {
     c->flags |= CF_EOF;
     update_events(c);
-    if (c->l->m->on_eof)
+    if (c->l->m->on_eof) {
+        uint64_t t0 = nc__hook_enter();
         c->l->m->on_eof(c);
-    else
+        nc__hook_leave(c->l, t0);
+    } else
         nc_close(c, NC_CLOSE_FLUSH);
 }
 
@@ -418,8 +423,11 @@ void nc__conn_flush(nc_conn *c)
             schedule_close(c);
             return;
         }
-        if (had && c->l->m->on_writable && !(c->flags & CF_CLOSING))
+        if (had && c->l->m->on_writable && !(c->flags & CF_CLOSING)) {
+            uint64_t t0 = nc__hook_enter();
             c->l->m->on_writable(c);
+            nc__hook_leave(c->l, t0);
+        }
     }
     if (!(c->flags & CF_ON_CLOSE_LIST))
         update_events(c);
@@ -442,8 +450,11 @@ void nc__conn_on_event(nc_conn *c, uint32_t ev)
 void nc__conn_destroy(nc_conn *c)
 {
     nc_listener *l = c->l;
-    if (c->flags & CF_ACCEPTED && l->m->on_close)
+    if (c->flags & CF_ACCEPTED && l->m->on_close) {
+        uint64_t t0 = nc__hook_enter();
         l->m->on_close(c);
+        nc__hook_leave(l, t0);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -598,6 +609,7 @@ static int queued(nc_conn *c, int rc)
     static nc__ratelimit lm;
     if (c->out.mem > (size_t)c->l->conf->max_output_bytes) {
         c->l->errors++;
+        c->l->closed_slow++;
         if (allow(&lm))
             nc__log(NC_LOG_WARN, c->l->name, c->id,
                     "slow consumer: %zu bytes queued exceed max_output_bytes (%lld); closing",

@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "addr.h"
 #include "buf.h"
@@ -85,6 +86,10 @@ struct nc_listener {
     uint64_t conns_total, bytes_in, bytes_out, refused, errors;
     uint64_t throttled_files; /* connections stopped at max_queued_files */
     uint64_t shed_memory, shed_files; /* dropped at the worker's caps (worker_max_*) */
+    /* closed by a limit of the core: idle_timeout_ms, send_timeout_ms,
+     * max_output_bytes (a slow consumer), max_input_bytes */
+    uint64_t closed_idle, closed_send_timeout, closed_slow, closed_input;
+    uint64_t hook_ns; /* time inside this listener's module hooks */
     nc__counter *counters;
 };
 
@@ -167,6 +172,23 @@ void nc__conn_touch(nc_conn *c);
 /* The worker-wide caps on queued output (worker_max_output_bytes,
  * worker_max_queued_files; 0 for the latter: a quarter of RLIMIT_NOFILE). */
 void nc__conn_set_worker_caps(const nc__config *cfg);
+
+/* Per-module accounting: the time a listener's module spends in its hooks
+ * (on_accept, on_data, on_eof, on_writable, on_close, on_datagrams), read
+ * from CLOCK_MONOTONIC (the vDSO: no system call) around each call.  On
+ * the reactor thread, which a hook must not block, that is CPU time unless
+ * the worker was preempted meanwhile. */
+static inline uint64_t nc__hook_enter(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void nc__hook_leave(nc_listener *l, uint64_t t0)
+{
+    l->hook_ns += nc__hook_enter() - t0;
+}
 
 /* listener.c */
 /* Master: create, bind and listen; returns the fd and fills addr_str, or -1

@@ -473,7 +473,13 @@ static void do_accept(nc_listener *l)
         }
         if (nc_log_enabled(NC_LOG_DEBUG))
             nc__log(NC_LOG_DEBUG, l->name, c->id, "accepted from %s", nc_conn_peer_str(c));
-        if (l->m->on_accept && l->m->on_accept(c) < 0) {
+        int refused = 0;
+        if (l->m->on_accept) {
+            uint64_t t0 = nc__hook_enter();
+            refused = l->m->on_accept(c) < 0;
+            nc__hook_leave(l, t0);
+        }
+        if (refused) {
             nc_close(c, NC_CLOSE_FLUSH); /* refused: its last words still go out */
             continue;
         }
@@ -543,8 +549,11 @@ static void do_recv(nc_listener *l)
             l->dgrams[i].recv_time_us = us;
             l->bytes_in += l->msgs[i].msg_len;
         }
-        if (n > 0)
+        if (n > 0) {
+            uint64_t t0 = nc__hook_enter();
             l->m->on_datagrams(l, l->dgrams, (unsigned)n);
+            nc__hook_leave(l, t0);
+        }
         if ((unsigned)n < l->batch) {
             l->drain_more = 0;
             return;
@@ -576,6 +585,7 @@ static void idle_sweep(nc_timer *t, void *arg)
     for (nc_conn *c = l->idle_head; c && nc__R.now - c->last_active >= limit; c = c->inext) {
         if (c->flags & CF_ON_CLOSE_LIST)
             continue;
+        l->closed_idle++;
         static nc__ratelimit last;
         /* level first: lines that would not print must not count as suppressed */
         if (nc_log_enabled(NC_LOG_INFO) && ratelimit(&last, 100))
@@ -615,6 +625,7 @@ static void send_sweep(nc_timer *t, void *arg)
         if (c->flags & CF_ON_CLOSE_LIST)
             continue;
         l->errors++;
+        l->closed_send_timeout++;
         if (ratelimit(&last, 200))
             nc__log(NC_LOG_WARN, l->name, c->id,
                     "peer read nothing for %llu ms with %zu bytes queued (send_timeout_ms); closing",

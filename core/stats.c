@@ -88,6 +88,11 @@ void nc__stats_publish(void)
         NC_STAT_SET(s->throttled_files, l->throttled_files);
         NC_STAT_SET(s->shed_memory, l->shed_memory);
         NC_STAT_SET(s->shed_files, l->shed_files);
+        NC_STAT_SET(s->closed_idle, l->closed_idle);
+        NC_STAT_SET(s->closed_send_timeout, l->closed_send_timeout);
+        NC_STAT_SET(s->closed_slow, l->closed_slow);
+        NC_STAT_SET(s->closed_input, l->closed_input);
+        NC_STAT_SET(s->hook_ns, l->hook_ns);
         uint64_t q = 0, files = 0;
         for (nc_conn *c = l->head; c; c = c->next) {
             q += c->out.bytes;
@@ -154,13 +159,16 @@ char *nc_stats_json(void)
             static const char *const names[] = {"connections_open", "connections_total", "bytes_in",
                                                 "bytes_out", "refused", "errors", "queued_bytes",
                                                 "descriptors", "throttled_files", "shed_memory",
-                                                "shed_files"};
+                                                "shed_files", "closed_idle", "closed_send_timeout",
+                                                "closed_slow_consumer", "closed_input_limit", "hook_ns"};
             uint64_t vals[] = {NC_STAT_GET(s->conns_open), NC_STAT_GET(s->conns_total),
                                NC_STAT_GET(s->bytes_in), NC_STAT_GET(s->bytes_out),
                                NC_STAT_GET(s->refused), NC_STAT_GET(s->errors),
                                NC_STAT_GET(s->queued), NC_STAT_GET(s->fds),
                                NC_STAT_GET(s->throttled_files), NC_STAT_GET(s->shed_memory),
-                               NC_STAT_GET(s->shed_files)};
+                               NC_STAT_GET(s->shed_files), NC_STAT_GET(s->closed_idle),
+                               NC_STAT_GET(s->closed_send_timeout), NC_STAT_GET(s->closed_slow),
+                               NC_STAT_GET(s->closed_input), NC_STAT_GET(s->hook_ns)};
             for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
                 json_t *old = json_object_get(lj, names[v]);
                 json_int_t sum = (old ? json_integer_value(old) : 0) + (json_int_t)vals[v];

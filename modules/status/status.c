@@ -99,6 +99,13 @@ static char *metrics(const char *json)
          "Connections dropped at worker_max_output_bytes (largest queue first)."},
         {"shed_files", "netcore_shed_files_total", "counter",
          "Connections dropped at worker_max_queued_files (most queued files first)."},
+        {"closed_idle", "netcore_closed_idle_total", "counter", "Connections closed at idle_timeout_ms."},
+        {"closed_send_timeout", "netcore_closed_send_timeout_total", "counter",
+         "Connections closed at send_timeout_ms (the peer read nothing)."},
+        {"closed_slow_consumer", "netcore_closed_slow_consumer_total", "counter",
+         "Connections closed past max_output_bytes (a slow consumer)."},
+        {"closed_input_limit", "netcore_closed_input_limit_total", "counter",
+         "Connections closed past max_input_bytes."},
     };
     json_t *ls = json_object_get(root, "listeners");
     for (size_t f = 0; f < sizeof per_listener / sizeof per_listener[0]; f++) {
@@ -109,6 +116,18 @@ static char *metrics(const char *json)
             put(&t, "%s{listener=\"%s\",module=\"%s\"} %lld\n", per_listener[f].name, lv(name, a, sizeof a),
                 lv(json_string_value(json_object_get(l, "module")), b, sizeof b),
                 (long long)json_integer_value(json_object_get(l, per_listener[f].key)));
+        }
+    }
+    /* What each protocol costs: the time its module spends in its hooks. */
+    family(&t, "netcore_module_hook_seconds_total", "counter",
+           "Seconds spent inside the module's hooks for this listener (on the reactor: CPU time).");
+    {
+        const char *ln;
+        json_t *lj;
+        json_object_foreach(ls, ln, lj) {
+            put(&t, "netcore_module_hook_seconds_total{listener=\"%s\",module=\"%s\"} %.6f\n", lv(ln, a, sizeof a),
+                lv(json_string_value(json_object_get(lj, "module")), b, sizeof b),
+                (double)json_integer_value(json_object_get(lj, "hook_ns")) / 1e9);
         }
     }
     family(&t, "netcore_module_counter_total", "counter", "Counters published by modules (nc_counter).");

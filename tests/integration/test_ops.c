@@ -504,6 +504,76 @@ static int prom_valid(const char *text, char *why, size_t n)
     return 1;
 }
 
+/* GET path from a status listener: the body (static buffer), or NULL. */
+static char *status_get(int port, const char *path)
+{
+    static char body[65536];
+    char req[128];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    t_client *c = t_client_new(port);
+    if (!c)
+        return NULL;
+    t_client_send(c, req);
+    int eof = 0;
+    size_t n = c->len;
+    memcpy(body, c->buf, n);
+    n += t_recv_all(c->fd, body + n, sizeof body - 1 - n, 3000, &eof);
+    body[n] = '\0';
+    t_client_free(c);
+    char *start = strstr(body, "\r\n\r\n");
+    return start ? start + 4 : NULL;
+}
+
+/* Per-module accounting: what each protocol costs -- time in its hooks,
+ * and the connections each limit closed -- per listener. */
+static void test_module_accounting(void)
+{
+    char json[1024], cwd[256];
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"},"
+             "{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\",\"idle_timeout_ms\":300},"
+             "{\"name\":\"quiet\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"},"
+             "{\"name\":\"web\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s/conf/www\"}}]}",
+             cwd);
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int fd = t_connect_tcp(t_port(p, "e"));
+    int ok = 0;
+    for (int i = 0; i < 200; i++)
+        ok += echo_on(fd);
+    CU_ASSERT_EQUAL(ok, 200);
+    close(fd);
+    for (int i = 0; i < 20; i++)
+        CU_ASSERT_PTR_NOT_NULL(status_get(t_port(p, "web"), "/index.html"));
+    int idle = t_connect_tcp(t_port(p, "e"));
+    CU_ASSERT(t_wait_closed(idle, 3000)); /* idle_timeout_ms */
+    close(idle);
+    char *body = status_get(t_port(p, "status"), "/status");
+    json_error_t je;
+    json_t *j = body ? json_loads(body, 0, &je) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    json_t *ls = json_object_get(j, "listeners");
+    json_int_t e_ns = json_integer_value(json_object_get(json_object_get(ls, "e"), "hook_ns"));
+    json_int_t web_ns = json_integer_value(json_object_get(json_object_get(ls, "web"), "hook_ns"));
+    fprintf(stderr, "\n  time in hooks: echo %lld ns for 200 round trips, http-static %lld ns for 20 requests\n",
+            (long long)e_ns, (long long)web_ns);
+    CU_ASSERT(e_ns > 0 && web_ns > 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(ls, "quiet"), "hook_ns")), 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(ls, "e"), "closed_idle")), 1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(ls, "quiet"), "closed_idle")), 0);
+    json_decref(j);
+    body = status_get(t_port(p, "status"), "/metrics");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+    T_ASSERT_STR_CONTAINS(body, "netcore_module_hook_seconds_total{listener=\"e\",module=\"echo\"} 0.");
+    T_ASSERT_STR_CONTAINS(body, "netcore_module_hook_seconds_total{listener=\"quiet\",module=\"echo\"} 0.000000\n");
+    T_ASSERT_STR_CONTAINS(body, "netcore_closed_idle_total{listener=\"e\",module=\"echo\"} 1\n");
+    char why[256] = "";
+    CU_ASSERT(prom_valid(body, why, sizeof why));
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
 static void test_metrics(void)
 {
     t_proc *p = t_start_conf("{\"workers\":2,\"listeners\":["
@@ -570,7 +640,8 @@ int add_ops_suite(void)
         !CU_add_test(s, "pid_file, and workers drop to \"user\" when root", test_pidfile_and_user) ||
         !CU_add_test(s, "modules in a folder only root can read, workers as nobody", test_private_modules_dir) ||
         !CU_add_test(s, "process titles; each event said once; SIGHUP to a worker", test_titles_and_log_noise) ||
-        !CU_add_test(s, "/metrics passes a strict Prometheus parser; /status", test_metrics))
+        !CU_add_test(s, "/metrics passes a strict Prometheus parser; /status", test_metrics) ||
+        !CU_add_test(s, "per-module accounting: time in hooks, closes by limit", test_module_accounting))
         return -1;
     return 0;
 }
