@@ -27,7 +27,8 @@
     X(ops)                                                                                 \
     X(reload)                                                                              \
     X(hostile)                                                                             \
-    X(bchat)
+    X(bchat)                                                                               \
+    X(strbuf)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

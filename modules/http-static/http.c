@@ -20,8 +20,18 @@
 
 #include "http.h"
 #include "netcore/netcore.h"
+#include "netcore/strbuf.h"
 
 #define PIPELINE_QUEUE_MAX (256 * 1024) /* stop reading requests above this much queued */
+/* A response head never grows past this.  The longest is a 301 whose
+ * Location holds the path and query percent-encoded: up to 3 x
+ * max_request_line (at most 1 MiB) and some. */
+#define HEAD_MAX ((size_t)4 << 20)
+/* What a Location keeps unencoded besides the unreserved characters (RFC
+ * 3986 pchar); the path is decoded text, so '%' is encoded in it, while the
+ * query is the client's raw text, where an existing %XX stays as it is. */
+#define PATH_KEEP "/!$&'()*+,;=:@"
+#define QUERY_KEEP "/?!$&'()*+,;=:@%"
 
 typedef struct hconn hconn;
 
@@ -68,7 +78,11 @@ typedef struct hs {
     time_t date_sec;
     char date[40];
     char logtime[40];
+    long long max_listing;
     uint64_t *c_requests, *c_2xx, *c_3xx, *c_4xx, *c_5xx, *c_cache_hits, *c_timeouts;
+    uint64_t *c_listing_limit;
+    uint64_t listing_log_at; /* nc_now_ms() of the last "listing too large" line */
+    unsigned listing_log_dropped;
 } hs;
 
 enum { L_NONE, L_WAIT, L_IDLE };
@@ -210,33 +224,29 @@ static void log_flush(hs *h)
 
 #define LOGBUF 65536
 
-/* Copy a header value for the log, escaping quotes, backslashes and
- * control bytes so that a client cannot forge log lines. */
-static size_t log_field(char *out, size_t cap, const char *s, size_t n)
+/* Append a header value to the log line, escaping quotes, backslashes
+ * and control bytes so that a client cannot forge log lines; at most max
+ * bytes of escaped text, so that every field of a line fits. */
+static void log_field(nc_sb *sb, const char *s, size_t n, size_t max)
 {
-    size_t o = 0;
     if (!s || !n) {
-        out[0] = '-';
-        return 1;
+        nc_sb_putc(sb, '-');
+        return;
     }
-    for (size_t i = 0; i < n && o + 4 < cap; i++) {
+    size_t start = sb->len;
+    for (size_t i = 0; i < n && sb->len - start + 4 <= max; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f)
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+            nc_sb_printf(sb, "\\x%02X", c);
         else
-            out[o++] = (char)c;
+            nc_sb_putc(sb, (char)c);
     }
-    return o;
 }
 
 static void access_log(hs *h, nc_conn *c, const http_req *r, int status, unsigned long long bytes)
 {
     if (h->log_fd < 0)
         return;
-    char line[4096], f1[1024], f2[1024], f3[1200];
-    size_t n1 = r ? log_field(f1, sizeof f1, r->method, r->line_len) : log_field(f1, sizeof f1, NULL, 0);
-    size_t n2 = r ? log_field(f2, sizeof f2, r->referer, r->referer_len) : log_field(f2, sizeof f2, NULL, 0);
-    size_t n3 = r ? log_field(f3, sizeof f3, r->ua, r->ua_len) : log_field(f3, sizeof f3, NULL, 0);
     const char *peer = nc_conn_peer_str(c);
     /* "unix" peers and IPv6 brackets: the log shows the address alone. */
     char host[128];
@@ -248,16 +258,23 @@ static void access_log(hs *h, nc_conn *c, const http_req *r, int status, unsigne
         memmove(host, host + 1, strlen(host));
         *strchr(host, ']') = '\0';
     }
-    int n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s\" %d %llu \"%.*s\" \"%.*s\"\n", host,
-                     h->logtime, (int)n1, f1, status, bytes, (int)n2, f2, (int)n3, f3);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof line)
-        n = sizeof line - 1;
-    if (h->loglen + (size_t)n > LOGBUF)
+    /* host (128) + time (40) + fields (1024 + 1024 + 1200) + the rest fit in 4096 */
+    char line[4096];
+    nc_sb sb;
+    nc_sb_init(&sb, line, sizeof line);
+    nc_sb_printf(&sb, "%s - - [%s] \"", host, h->logtime);
+    log_field(&sb, r ? r->method : NULL, r ? r->line_len : 0, 1024);
+    nc_sb_printf(&sb, "\" %d %llu \"", status, bytes);
+    log_field(&sb, r ? r->referer : NULL, r ? r->referer_len : 0, 1024);
+    nc_sb_puts(&sb, "\" \"");
+    log_field(&sb, r ? r->ua : NULL, r ? r->ua_len : 0, 1200);
+    nc_sb_puts(&sb, "\"\n");
+    if (nc_sb_truncated(&sb))
+        line[sb.len - 1] = '\n'; /* cannot happen with the bounds above; a line stays a line */
+    if (h->loglen + sb.len > LOGBUF)
         log_flush(h);
-    memcpy(h->logbuf + h->loglen, line, (size_t)n);
-    h->loglen += (size_t)n;
+    memcpy(h->logbuf + h->loglen, line, sb.len);
+    h->loglen += sb.len;
 }
 
 static void log_tick(nc_timer *t, void *arg)
@@ -334,6 +351,7 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_int(o, "cache_valid_ms", 1000, 0, 3600000, &h->cache_valid) < 0 ||
         nc_opt_int(o, "cache_max_file_bytes", 65536, 0, 16 << 20, &h->cache_max_file) < 0 ||
         nc_opt_int(o, "cache_entries", 1024, 0, 1 << 20, &h->cache_max_entries) < 0 ||
+        nc_opt_int(o, "autoindex_max_bytes", 64LL << 20, 65536, 1LL << 30, &h->max_listing) < 0 ||
         nc_opt_path(o, "access_log", "off", &h->log_path) < 0 ||
         nc_opt_strmap(o, "mime_types", add_mime, h) < 0)
         goto fail;
@@ -375,6 +393,7 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
     h->c_5xx = nc_counter(l, "responses_5xx");
     h->c_cache_hits = nc_counter(l, "cache_hits");
     h->c_timeouts = nc_counter(l, "header_timeouts");
+    h->c_listing_limit = nc_counter(l, "listings_too_large");
     *instance = h;
     return 0;
 fail:
@@ -584,6 +603,8 @@ typedef struct resp {
     int keep;
     int status;
     unsigned long long sent; /* body bytes, for the log */
+    nc_sb hb;                /* the response head being built (head_begin .. head_send) */
+    char hbuf[2048];         /* where hb starts; it moves to the heap beyond */
 } resp;
 
 static void count_status(hs *h, int status)
@@ -593,29 +614,57 @@ static void count_status(hs *h, int status)
         (*k)++;
 }
 
-/* Status line and the headers every response has; `extra` is more header
- * lines (each ending in CRLF) or "". */
-static size_t head(resp *x, char *buf, size_t cap, int status, const char *extra)
+/* Start a response head in x->hb: the status line and the headers every
+ * response has.  The caller appends its own header lines (each ending in
+ * CRLF) to x->hb, then calls head_send. */
+static void head_begin(resp *x, int status)
 {
     hs *h = x->h;
     x->status = status;
-    int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\n%s%s%sDate: %s\r\n%s%s", status, reason(status),
-                     h->server[0] ? "Server: " : "", h->server, h->server[0] ? "\r\n" : "", h->date,
-                     extra, !x->keep ? "Connection: close\r\n" : (x->r && x->r->minor == 0) ? "Connection: keep-alive\r\n" : "");
-    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    nc_sb_init_grow(&x->hb, x->hbuf, sizeof x->hbuf, HEAD_MAX);
+    nc_sb_printf(&x->hb, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    if (h->server[0])
+        nc_sb_printf(&x->hb, "Server: %s\r\n", h->server);
+    nc_sb_printf(&x->hb, "Date: %s\r\n", h->date);
 }
 
+/* Finish the head (Connection, the blank line) and queue it.  Returns 0;
+ * or -1 when it did not fit in HEAD_MAX (or memory), in which case a bare
+ * 500 went out instead, the connection is to close, and the caller sends no
+ * body: a head is sent whole or not at all. */
+static int head_send(resp *x)
+{
+    if (!x->keep)
+        nc_sb_puts(&x->hb, "Connection: close\r\n");
+    else if (x->r && x->r->minor == 0)
+        nc_sb_puts(&x->hb, "Connection: keep-alive\r\n");
+    nc_sb_puts(&x->hb, "\r\n");
+    int ok = !nc_sb_truncated(&x->hb);
+    if (ok) {
+        nc_send(x->c, x->hb.buf, x->hb.len);
+    } else {
+        static const char fail[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n";
+        nc_send(x->c, fail, sizeof fail - 1);
+        x->status = 500;
+        x->keep = 0;
+    }
+    nc_sb_free(&x->hb);
+    return ok ? 0 : -1;
+}
+
+/* A small HTML error page; `extra` is more header lines (each ending in
+ * CRLF) or "". */
 static void error_page(resp *x, int status, const char *extra)
 {
-    char body[256], hdr[1024], more[512];
+    char body[256];
     int bl = snprintf(body, sizeof body,
                       "<!DOCTYPE html>\n<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>\n",
                       status, reason(status), status, reason(status));
-    snprintf(more, sizeof more, "%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n", extra, bl);
-    size_t hl = head(x, hdr, sizeof hdr - 2, status, more);
-    memcpy(hdr + hl, "\r\n", 2);
-    nc_send(x->c, hdr, hl + 2);
-    if (!x->head_only) {
+    head_begin(x, status);
+    nc_sb_puts(&x->hb, extra);
+    nc_sb_printf(&x->hb, "Content-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n", bl);
+    if (head_send(x) == 0 && !x->head_only) {
         nc_send(x->c, body, (size_t)bl);
         x->sent = (unsigned long long)bl;
     }
@@ -701,12 +750,10 @@ static void send_file(resp *x, const centry *e, int fd)
         if (parse_http_date(r->ims, r->ims_len, &t) == 0 && e->mtime.tv_sec <= t)
             not_modified = 1;
     }
-    char hdr[2048], more[1024];
     if (not_modified) {
-        snprintf(more, sizeof more, "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
-        size_t hl = head(x, hdr, sizeof hdr - 2, 304, more);
-        memcpy(hdr + hl, "\r\n", 2);
-        nc_send(x->c, hdr, hl + 2);
+        head_begin(x, 304);
+        nc_sb_printf(&x->hb, "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
+        head_send(x);
         if (fd >= 0)
             close(fd);
         return;
@@ -717,6 +764,7 @@ static void send_file(resp *x, const centry *e, int fd)
                                       memcmp(r->if_range, e->etag, r->if_range_len) == 0)))
         rr = parse_range(r->range, r->range_len, size, &from, &to);
     if (rr < 0) {
+        char more[64];
         snprintf(more, sizeof more, "Content-Range: bytes */%lld\r\n", size);
         if (fd >= 0)
             close(fd);
@@ -724,16 +772,14 @@ static void send_file(resp *x, const centry *e, int fd)
         return;
     }
     long long len = rr ? to - from + 1 : size;
-    int k = snprintf(more, sizeof more,
-                     "Content-Type: %s%s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\nETag: %s\r\n"
-                     "Accept-Ranges: bytes\r\n",
-                     e->type, e->text ? "; charset=utf-8" : "", len, e->lastmod, e->etag);
+    head_begin(x, rr ? 206 : 200);
+    nc_sb_printf(&x->hb,
+                 "Content-Type: %s%s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\nETag: %s\r\n"
+                 "Accept-Ranges: bytes\r\n",
+                 e->type, e->text ? "; charset=utf-8" : "", len, e->lastmod, e->etag);
     if (rr)
-        snprintf(more + k, sizeof more - (size_t)k, "Content-Range: bytes %lld-%lld/%lld\r\n", from, to, size);
-    size_t hl = head(x, hdr, sizeof hdr - 2, rr ? 206 : 200, more);
-    memcpy(hdr + hl, "\r\n", 2);
-    nc_send(x->c, hdr, hl + 2);
-    if (x->head_only || len == 0) {
+        nc_sb_printf(&x->hb, "Content-Range: bytes %lld-%lld/%lld\r\n", from, to, size);
+    if (head_send(x) < 0 || x->head_only || len == 0) {
         if (fd >= 0)
             close(fd);
         return;
@@ -751,118 +797,147 @@ static void send_file(resp *x, const centry *e, int fd)
     }
 }
 
-static int html_escape(char *out, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
-        if (rep) {
-            size_t l = strlen(rep);
-            memcpy(out + o, rep, l);
-            o += l;
-        } else {
-            out[o++] = *s;
-        }
-    }
-    out[o] = '\0';
-    return (int)o;
-}
-
-static int url_escape(char *out, size_t cap, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (; *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return (int)o;
-}
-
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void listing(resp *x, int dirfd, const char *urlpath)
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The names in a folder, sorted; NULL (and errno) when it cannot be read
+ * whole: a listing is complete or not sent. */
+static char **read_names(int dirfd, size_t *count)
 {
     int fd = dup(dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
             close(fd);
-        error_page(x, 500, "");
-        return;
+        return NULL;
     }
     rewinddir(d); /* a dup shares the directory offset */
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    int failed = 0;
+    errno = 0;
+    while (!failed && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
+            if (!nn) {
+                failed = 1;
                 break;
+            }
             names = nn;
         }
-        names[n++] = strdup(de->d_name);
+        if (!(names[n] = strdup(de->d_name)))
+            failed = 1;
+        else
+            n++;
+    }
+    if (errno)
+        failed = 1; /* readdir's error, or ENOMEM from above */
+    closedir(d);
+    if (failed) {
+        free_names(names, n);
+        return NULL;
     }
     if (n)
         qsort(names, n, sizeof *names, cmp_names); /* qsort(NULL, 0) is undefined */
-    size_t bcap = 1024 + n * 1400, bl = 0;
-    char *body = malloc(bcap);
-    char esc[1200], href[1200], title[1200];
-    html_escape(title, sizeof title, urlpath);
-    bl += (size_t)snprintf(body + bl, bcap - bl,
-                           "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of %s</title></head>\n"
-                           "<body><h1>Index of %s</h1><table>\n<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
-                           "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n",
-                           title, title);
-    for (size_t i = 0; i < n; i++) {
-        if (!names[i])
-            continue;
+    *count = n;
+    return names;
+}
+
+/* One line per 10 s at most, with how many were left out since the last. */
+static int log_allowed(uint64_t *at, unsigned *dropped)
+{
+    uint64_t now = nc_now_ms();
+    if (*at && now - *at < 10000) {
+        (*dropped)++;
+        return 0;
+    }
+    *at = now;
+    return 1;
+}
+
+/* The autoindex page of the folder dirfd (rel is its path, "" the root):
+ * built whole in a growable buffer up to autoindex_max_bytes; a folder whose
+ * page would be larger gets 500, never a cut page. */
+static void listing(resp *x, int dirfd, const char *rel)
+{
+    hs *h = x->h;
+    size_t n = 0;
+    char **names = read_names(dirfd, &n);
+    if (!names) {
+        nc_log_conn(x->c, NC_LOG_ERROR, "reading the folder /%s for its listing: %s", rel, strerror(errno));
+        error_page(x, 500, "");
+        return;
+    }
+    nc_sb b;
+    nc_sb_init_grow(&b, NULL, 0, (size_t)h->max_listing);
+    char title[4200];
+    nc_sb t;
+    nc_sb_init(&t, title, sizeof title);
+    nc_sb_putc(&t, '/');
+    nc_sb_puts(&t, rel);
+    if (rel[0])
+        nc_sb_putc(&t, '/');
+    nc_sb_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    nc_sb_html(&b, title, t.len);
+    nc_sb_puts(&b, "</title></head>\n<body><h1>Index of ");
+    nc_sb_html(&b, title, t.len);
+    nc_sb_puts(&b, "</h1><table>\n<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
+                   "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    for (size_t i = 0; i < n && !nc_sb_truncated(&b); i++) {
         struct stat st;
         if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
+            continue; /* gone since readdir */
         int isdir = S_ISDIR(st.st_mode);
-        html_escape(esc, sizeof esc, names[i]);
-        url_escape(href, sizeof href, names[i]);
-        char when[40], size[32];
+        size_t nl = strlen(names[i]);
+        char when[40];
         struct tm tm;
         gmtime_r(&st.st_mtim.tv_sec, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        nc_sb_puts(&b, "<tr><td><a href=\"");
+        nc_sb_pct(&b, names[i], nl, ""); /* nothing but unreserved: safe inside the attribute too */
+        nc_sb_puts(&b, isdir ? "/\">" : "\">");
+        nc_sb_html(&b, names[i], nl);
         if (isdir)
-            snprintf(size, sizeof size, "-");
+            nc_sb_printf(&b, "/</a></td><td>-</td><td>%s</td></tr>\n", when);
         else
-            snprintf(size, sizeof size, "%lld", (long long)st.st_size);
-        bl += (size_t)snprintf(body + bl, bcap - bl,
-                               "<tr><td><a href=\"%s%s\">%s%s</a></td><td>%s</td><td>%s</td></tr>\n", href,
-                               isdir ? "/" : "", esc, isdir ? "/" : "", size, when);
-        free(names[i]);
+            nc_sb_printf(&b, "</a></td><td>%lld</td><td>%s</td></tr>\n", (long long)st.st_size, when);
     }
-    bl += (size_t)snprintf(body + bl, bcap - bl, "</table></body></html>\n");
-    free(names);
-    closedir(d);
-    char hdr[1024], more[256];
-    snprintf(more, sizeof more, "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", bl);
-    size_t hl = head(x, hdr, sizeof hdr - 2, 200, more);
-    memcpy(hdr + hl, "\r\n", 2);
-    nc_send(x->c, hdr, hl + 2);
-    if (!x->head_only) {
-        nc_send(x->c, body, bl);
-        x->sent = bl;
+    nc_sb_puts(&b, "</table></body></html>\n");
+    free_names(names, n);
+    if (nc_sb_truncated(&b)) {
+        if (h->c_listing_limit)
+            (*h->c_listing_limit)++;
+        if (log_allowed(&h->listing_log_at, &h->listing_log_dropped)) {
+            nc_log_conn(x->c, NC_LOG_WARN,
+                        "listing of /%s (%zu names) is over autoindex_max_bytes (%lld) or out of memory: "
+                        "answered 500 (%u more since the last line)",
+                        rel, n, h->max_listing, h->listing_log_dropped);
+            h->listing_log_dropped = 0;
+        }
+        nc_sb_free(&b);
+        error_page(x, 500, "");
+        return;
     }
-    free(body);
+    head_begin(x, 200);
+    nc_sb_printf(&x->hb, "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", b.len);
+    if (head_send(x) == 0 && !x->head_only) {
+        nc_send(x->c, b.buf, b.len);
+        x->sent = b.len;
+    }
+    nc_sb_free(&b);
 }
 
 static int errno_status(int e)
@@ -880,6 +955,31 @@ static int errno_status(int e)
     default:
         return 500;
     }
+}
+
+/* 301 from a folder named without its trailing slash to the same with it.
+ * The Location is built from the resolved path (never the raw target, so
+ * "//evil.example/../docs" leads to "/docs/", not to another host), with
+ * every byte a URI may not hold percent-encoded, and the client's query
+ * kept. */
+static void redirect_slash(resp *x, const char *rel, const char *query, size_t qlen)
+{
+    char lbuf[1024];
+    nc_sb loc;
+    nc_sb_init_grow(&loc, lbuf, sizeof lbuf, HEAD_MAX);
+    nc_sb_puts(&loc, "Location: /");
+    nc_sb_pct(&loc, rel, strlen(rel), PATH_KEEP);
+    nc_sb_putc(&loc, '/');
+    if (query) {
+        nc_sb_putc(&loc, '?');
+        nc_sb_pct(&loc, query, qlen, QUERY_KEEP);
+    }
+    nc_sb_puts(&loc, "\r\n");
+    if (nc_sb_truncated(&loc))
+        error_page(x, 500, "");
+    else
+        error_page(x, 301, nc_sb_str(&loc));
+    nc_sb_free(&loc);
 }
 
 static void serve(resp *x)
@@ -921,15 +1021,8 @@ static void serve(resp *x)
     char filebuf[4200];
     if (S_ISDIR(st.st_mode)) {
         if (!dir_slash) {
-            /* The path as the client wrote it, plus the slash (and query). */
-            char loc[4200], more[4400];
-            const char *qm = memchr(r->target, '?', r->target_len);
-            size_t pl = qm ? (size_t)(qm - r->target) : r->target_len;
-            snprintf(loc, sizeof loc, "%.*s/%s%.*s", (int)pl, r->target, query ? "?" : "", (int)qlen,
-                     query ? query : "");
-            snprintf(more, sizeof more, "Location: %s\r\n", loc);
             close(fd);
-            error_page(x, 301, more);
+            redirect_slash(x, rel, query, qlen);
             return;
         }
         int ifd = open_beneath(h, h->index, fd);
@@ -944,9 +1037,7 @@ static void serve(resp *x)
             if (ifd >= 0)
                 close(ifd);
             if (h->autoindex) {
-                char urlpath[4200];
-                snprintf(urlpath, sizeof urlpath, "/%s%s", rel, rel[0] ? "/" : "");
-                listing(x, fd, urlpath);
+                listing(x, fd, rel);
             } else {
                 error_page(x, 403, "");
             }

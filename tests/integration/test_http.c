@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "netcore/strbuf.h"
 #include "suites.h"
 
 static t_proc *P;
@@ -26,6 +27,14 @@ static void put(const char *rel, const char *content, size_t n)
     char p[512];
     snprintf(p, sizeof p, "%s/%s", root, rel);
     FILE *f = fopen(p, "wb");
+    fwrite(content, 1, n, f);
+    fclose(f);
+}
+
+static void put_abs(const char *path, const char *content, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fwrite(content, 1, n, f);
     fclose(f);
 }
@@ -265,10 +274,13 @@ static void test_statuses(void)
     CU_ASSERT_EQUAL(req(web, big, &r), 0);
     CU_ASSERT_EQUAL(r.status, 414);
     hres_free(&r);
-    int k = snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: t\r\n");
+    nc_sb sb;
+    nc_sb_init(&sb, big, sizeof big);
+    nc_sb_puts(&sb, "GET / HTTP/1.1\r\nHost: t\r\n");
     for (int i = 0; i < 300; i++)
-        k += snprintf(big + k, sizeof big - (size_t)k, "X-H%d: 0123456789012345678901234567890\r\n", i);
-    snprintf(big + k, sizeof big - (size_t)k, "\r\n");
+        nc_sb_printf(&sb, "X-H%d: 0123456789012345678901234567890\r\n", i);
+    nc_sb_puts(&sb, "\r\n");
+    CU_ASSERT(!nc_sb_truncated(&sb));
     CU_ASSERT_EQUAL(req(web, big, &r), 0);
     CU_ASSERT_EQUAL(r.status, 431);
     hres_free(&r);
@@ -494,6 +506,186 @@ static void test_mime_autoindex_symlinks(void)
     hres_free(&r);
 }
 
+/* Read the next response on c; check its status and, when given, one
+ * header's value and the body. */
+static void expect_next(t_client *c, int status, const char *name, const char *value, const char *body)
+{
+    hres r;
+    CU_ASSERT_EQUAL_FATAL(read_resp(c, &r, 0), 0);
+    if (r.status != status)
+        fprintf(stderr, "\n  want %d, got: %s\n", status, r.head);
+    CU_ASSERT_EQUAL(r.status, status);
+    if (name) {
+        const char *v = hdr(&r, name);
+        CU_ASSERT_PTR_NOT_NULL(v);
+        if (v)
+            CU_ASSERT_STRING_EQUAL(v, value);
+    }
+    if (body)
+        CU_ASSERT_STRING_EQUAL(r.body, body);
+    hres_free(&r);
+}
+
+/* References for the listing tests, written apart from the server's. */
+static void ref_pct(char *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+            *out++ = (char)c;
+        else
+            out += sprintf(out, "%%%02X", c);
+    }
+    *out = '\0';
+}
+
+static void ref_html(char *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': out = stpcpy(out, "&lt;"); break;
+        case '>': out = stpcpy(out, "&gt;"); break;
+        case '&': out = stpcpy(out, "&amp;"); break;
+        case '"': out = stpcpy(out, "&quot;"); break;
+        case '\'': out = stpcpy(out, "&#39;"); break;
+        default: *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* 250 names that grow sixfold when escaped (apostrophes, ampersands,
+ * quotes, angle brackets), half of them NAME_MAX (255) bytes long, in a
+ * folder whose own name grows too: the listing (over 500 KB) is whole, every
+ * row and the title complete, Content-Length exact, and the response after
+ * it on the same connection in step.  Before the text builder this overran
+ * the listing buffer (ASan: heap-buffer-overflow in listing). */
+static void test_autoindex_hostile_names(void)
+{
+    static const char chars[] = "'&\"<>";
+    char dir[256];
+    memset(dir, '\'', 200);
+    memcpy(dir, "&\"<", 3);
+    dir[200] = '\0';
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", root, dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+    enum { N = 250 };
+    static char names[N][256];
+    for (int i = 0; i < N; i++) {
+        size_t len = i % 2 ? 250 : 255; /* 255: NAME_MAX */
+        snprintf(names[i], sizeof names[i], "%03d", i);
+        for (size_t j = 3; j < len; j++)
+            names[i][j] = chars[(size_t)i % 3 == 0 ? (size_t)i / 3 % 5 : (i + j * (size_t)(i % 7 + 1)) % 5];
+        names[i][len] = '\0';
+        snprintf(p, sizeof p, "%s/%.255s/%.255s", root, dir, names[i]);
+        if (i % 10 == 9) {
+            CU_ASSERT_EQUAL(mkdir(p, 0755), 0);
+        } else {
+            put_abs(p, "x", 1);
+        }
+    }
+    char target[4096], esc[2048];
+    ref_pct(esc, dir);
+    snprintf(target, sizeof target, "GET /%s/ HTTP/1.1\r\nHost: t\r\n\r\n" GET("/hello.txt"), esc);
+    t_client *c = t_client_new(webnc);
+    CU_ASSERT_EQUAL_FATAL(t_client_send(c, target), 0);
+    hres r;
+    CU_ASSERT_EQUAL_FATAL(read_resp(c, &r, 0), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT(r.blen > 500000);
+    CU_ASSERT_EQUAL((long long)r.blen, r.clen);
+    CU_ASSERT_EQUAL(strlen(r.body), r.blen);
+    CU_ASSERT_EQUAL(count_of(r.body, "<tr>"), N + 2);
+    char title[2048], want[4096];
+    ref_html(title, dir);
+    snprintf(want, sizeof want, "<title>Index of /%s/</title>", title);
+    T_ASSERT_STR_CONTAINS(r.body, want);
+    snprintf(want, sizeof want, "<h1>Index of /%s/</h1>", title);
+    T_ASSERT_STR_CONTAINS(r.body, want);
+    int missing = 0;
+    for (int i = 0; i < N; i++) {
+        char href[1024], text[2048], row[3200];
+        ref_pct(href, names[i]);
+        ref_html(text, names[i]);
+        const char *slash = i % 10 == 9 ? "/" : "";
+        snprintf(row, sizeof row, "<tr><td><a href=\"%s%s\">%s%s</a></td><td>%s</td>", href, slash, text, slash,
+                 i % 10 == 9 ? "-" : "1");
+        missing += !strstr(r.body, row);
+    }
+    CU_ASSERT_EQUAL(missing, 0);
+    size_t tl = strlen("</table></body></html>\n");
+    CU_ASSERT(r.blen > tl && strcmp(r.body + r.blen - tl, "</table></body></html>\n") == 0);
+    hres_free(&r);
+    expect_next(c, 200, NULL, NULL, "hello world\n");
+    t_client_free(c);
+}
+
+/* A folder of 3000 names lists whole: complete, never cut. */
+static void test_autoindex_large_folder(void)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/many", root);
+    CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/many/file-%05d-with-a-longer-name.txt", root, i);
+        put_abs(p, "", 0);
+    }
+    hres r;
+    CU_ASSERT_EQUAL_FATAL(req(webnc, GET("/many/"), &r), 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_EQUAL(count_of(r.body, "<tr>"), N + 2);
+    CU_ASSERT_EQUAL(count_of(r.body, "-with-a-longer-name.txt\">file-"), N);
+    T_ASSERT_STR_CONTAINS(r.body, "file-02999-with-a-longer-name.txt</a></td><td>0</td>");
+    hres_free(&r);
+}
+
+/* 301s to the slash, pipelined so that a cut head would run into the next
+ * response: a 6000-byte query kept whole in Location (the old 512-byte
+ * buffer cut it, and the response lost its Content-Length and blank line);
+ * "//evil.example/../sub" leads to /sub/, never to another host; raw
+ * non-ASCII bytes of path and query are percent-encoded. */
+static void test_redirects(void)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/caf\xc3\xa9", root);
+    CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+    static char reqs[16384], longq[6100];
+    memset(longq, 'y', 6000);
+    longq[6000] = '\0';
+    snprintf(reqs, sizeof reqs,
+             "GET /sub?x=%s HTTP/1.1\r\nHost: t\r\n\r\n"
+             "GET //evil.example/../sub HTTP/1.1\r\nHost: t\r\n\r\n"
+             "GET /caf\xc3\xa9?q=\xff%%41%%zz&r=<\"> HTTP/1.1\r\nHost: t\r\n\r\n"
+             "GET http://t//evil.example/%%2e%%2e/sub HTTP/1.1\r\nHost: t\r\n\r\n"
+             GET("/hello.txt"),
+             longq);
+    t_client *c = t_client_new(web);
+    CU_ASSERT_EQUAL_FATAL(t_send_all(c->fd, reqs, strlen(reqs)), 0);
+    hres r;
+    CU_ASSERT_EQUAL_FATAL(read_resp(c, &r, 0), 0);
+    CU_ASSERT_EQUAL(r.status, 301);
+    char want[6200];
+    snprintf(want, sizeof want, "\r\nLocation: /sub/?x=%s\r\n", longq);
+    T_ASSERT_STR_CONTAINS(r.head, want);
+    CU_ASSERT(r.clen > 0 && (size_t)r.clen == r.blen);
+    hres_free(&r);
+    expect_next(c, 301, "Location", "/sub/", NULL);
+    expect_next(c, 301, "Location", "/caf%C3%A9/?q=%FF%41%25zz&r=%3C%22%3E", NULL);
+    expect_next(c, 301, "Location", "/sub/", NULL);
+    expect_next(c, 200, NULL, NULL, "hello world\n");
+    t_client_free(c);
+}
+
 static void test_slowloris(void)
 {
     enum { N = 50 };
@@ -680,6 +872,11 @@ int add_http_suite(void)
         !CU_add_test(s, "keep-alive, pipelining, bodies, 1-byte pieces, 1.0", test_keepalive_pipelining) ||
         !CU_add_test(s, "34 traversal attempts: 400/403/404, never the file", test_traversal) ||
         !CU_add_test(s, "MIME types, autoindex escaping, follow_symlinks", test_mime_autoindex_symlinks) ||
+        !CU_add_test(s, "autoindex: 250 names that grow when escaped, NAME_MAX, whole and valid",
+                     test_autoindex_hostile_names) ||
+        !CU_add_test(s, "autoindex: a folder of 3000 names lists whole", test_autoindex_large_folder) ||
+        !CU_add_test(s, "301: long Location whole, no open redirect, non-ASCII encoded; pipelined",
+                     test_redirects) ||
         !CU_add_test(s, "slowloris closed at header_timeout_ms, others served", test_slowloris) ||
         !CU_add_test(s, "access log in Combined Log Format; SIGUSR1 reopen", test_access_log) ||
         !CU_add_test(s, "1 GiB sparse file whole, server memory flat", test_sparse_1gib) ||
