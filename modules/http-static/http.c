@@ -55,6 +55,8 @@ typedef struct hs {
     const char *root;
     int rootfd;
     const char *index;
+    char *rootreal; /* realpath(root): absolute symlinks that begin with it lead inside */
+    int no_openat2; /* openat2 failed with ENOSYS or EPERM: walk_beneath every path */
     int autoindex, follow_symlinks;
     const char *server;
     long long max_line, max_head, header_timeout, keepalive_timeout, max_body;
@@ -326,6 +328,7 @@ static void free_instance(hs *h)
     free(h->ctab);
     if (h->rootfd >= 0)
         close(h->rootfd);
+    free(h->rootreal);
     if (h->log_fd > 2)
         close(h->log_fd);
     free(h->logbuf);
@@ -368,7 +371,7 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
         goto fail;
     }
     h->rootfd = open(h->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (h->rootfd < 0) {
+    if (h->rootfd < 0 || !(h->rootreal = realpath(h->root, NULL))) {
         nc_opt_error(o, "root", "%s: %s", h->root, strerror(errno));
         goto fail;
     }
@@ -441,20 +444,155 @@ static void hs_reopen(nc_listener *l)
 
 /* ---- files ---- */
 
-/* Open rel beneath the root: no "..", no absolute or escaping symlink
- * (unless follow_symlinks), and never blocking on a FIFO. */
-static int open_beneath(hs *h, const char *rel, int dirfd)
+#define MAX_LINKS 40  /* symlinks followed in one path, as the kernel allows */
+#define MAX_DEPTH 128 /* folders deep a walked path may go (404 beyond) */
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+
+/* Does the absolute symlink target t lead into the root?  Returns t made
+ * relative to the root ("" for the root itself), or NULL. */
+static const char *inside_root(const hs *h, const char *t)
+{
+    size_t rl = strcmp(h->rootreal, "/") == 0 ? 0 : strlen(h->rootreal);
+    if (strncmp(t, h->rootreal, rl) != 0 || (t[rl] != '/' && t[rl] != '\0'))
+        return NULL;
+    return t + rl;
+}
+
+/* Resolve rel beneath the root one component at a time, each opened with
+ * O_PATH | O_NOFOLLOW relative to its folder's descriptor, so that no
+ * component is ever resolved by the kernel through a symlink.  A symlink is
+ * read and followed by hand while it stays inside the root: a relative
+ * target from the link's folder (its ".." popping the folders walked, never
+ * above the root), an absolute one when it begins with the root's real
+ * path.  This is the fallback where openat2 is missing (ENOSYS: kernels
+ * before 5.6, seccomp profiles) and the path for absolute symlinks, which
+ * RESOLVE_BENEATH refuses even when they lead inside.  Returns a descriptor
+ * opened OPEN_FLAGS, or -1 with errno: EXDEV for a path leading out, ELOOP
+ * past MAX_LINKS, ENAMETOOLONG past MAX_DEPTH or PATH_MAX. */
+static int walk_beneath(const hs *h, const char *rel)
+{
+    int dirs[MAX_DEPTH + 1]; /* dirs[0] is the root (not ours to close) */
+    int depth = 0, links = 0, fd = -1, err = 0;
+    dirs[0] = h->rootfd;
+    char todo[PATH_MAX], leaf[NAME_MAX + 1] = "";
+    if (snprintf(todo, sizeof todo, "%s", rel) >= (int)sizeof todo) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    size_t pos = 0;
+    for (;;) {
+        while (todo[pos] == '/')
+            pos++;
+        if (!todo[pos])
+            break;
+        size_t len = strcspn(todo + pos, "/");
+        if (leaf[0]) {
+            err = ENOTDIR; /* a file with more path after it */
+            break;
+        }
+        if (len > NAME_MAX) {
+            err = ENAMETOOLONG;
+            break;
+        }
+        char name[NAME_MAX + 1];
+        memcpy(name, todo + pos, len);
+        name[len] = '\0';
+        pos += len;
+        if (!strcmp(name, "."))
+            continue;
+        if (!strcmp(name, "..")) {
+            if (depth == 0) {
+                err = EXDEV;
+                break;
+            }
+            close(dirs[depth--]);
+            continue;
+        }
+        int c = openat(dirs[depth], name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (c < 0 || fstat(c, &st) < 0) {
+            err = errno;
+            if (c >= 0)
+                close(c);
+            break;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char t[PATH_MAX];
+            ssize_t tl = readlinkat(c, "", t, sizeof t - 1);
+            close(c);
+            if (tl <= 0 || ++links > MAX_LINKS) {
+                err = tl < 0 ? errno : ELOOP;
+                break;
+            }
+            t[tl] = '\0';
+            const char *target = t;
+            if (t[0] == '/') {
+                if (!(target = inside_root(h, t))) {
+                    err = EXDEV;
+                    break;
+                }
+                while (depth > 0)
+                    close(dirs[depth--]); /* an absolute target starts again from the root */
+            }
+            /* The target's components, then what was left after the link. */
+            char rest[PATH_MAX];
+            int n = snprintf(rest, sizeof rest, "%s/%s", target, todo + pos);
+            if (n < 0 || (size_t)n >= sizeof rest) {
+                err = ENAMETOOLONG;
+                break;
+            }
+            memcpy(todo, rest, (size_t)n + 1);
+            pos = 0;
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (depth == MAX_DEPTH) {
+                close(c);
+                err = ENAMETOOLONG;
+                break;
+            }
+            dirs[++depth] = c;
+            continue;
+        }
+        close(c);
+        memcpy(leaf, name, len + 1); /* a file: it must be the last component */
+    }
+    if (!err) {
+        /* Reopen the last component for reading, by name in its folder and
+         * still without following: a symlink put there meanwhile fails. */
+        fd = leaf[0] ? openat(dirs[depth], leaf, OPEN_FLAGS | O_NOFOLLOW)
+                     : openat(dirs[depth], ".", OPEN_FLAGS | O_DIRECTORY);
+        if (fd < 0)
+            err = errno;
+    }
+    while (depth > 0)
+        close(dirs[depth--]);
+    errno = err;
+    return err ? -1 : fd;
+}
+
+/* Open rel beneath the root: no "..", no symlink leading out of it (unless
+ * follow_symlinks), and never blocking on a FIFO.  openat2 with
+ * RESOLVE_BENEATH first; the component walk where openat2 is missing or
+ * refused an absolute symlink (EXDEV), which may yet lead inside. */
+static int open_beneath(hs *h, const char *rel)
 {
     const char *p = rel[0] ? rel : ".";
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-                           .resolve = RESOLVE_NO_MAGICLINKS};
+    struct open_how how = {.flags = OPEN_FLAGS, .resolve = RESOLVE_NO_MAGICLINKS};
     if (!h->follow_symlinks)
         how.resolve |= RESOLVE_BENEATH;
-    int fd = (int)syscall(SYS_openat2, dirfd, p, &how, sizeof how);
-    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+    int fd = h->no_openat2 ? -1 : (int)syscall(SYS_openat2, h->rootfd, p, &how, sizeof how);
+    if (fd >= 0 || (!h->no_openat2 && errno != ENOSYS && errno != EPERM && errno != EXDEV))
         return fd;
-    /* No openat2 (old kernel, seccomp): refuse every symlink instead. */
-    return openat(dirfd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (h->follow_symlinks ? 0 : O_NOFOLLOW));
+    if (!h->no_openat2 && errno != EXDEV) {
+        h->no_openat2 = 1; /* it will not come back in this process */
+        nc_log(NC_LOG_WARN, "http-static: openat2 is not available (%s): paths under %s are resolved "
+                            "one component at a time instead",
+               strerror(errno), h->root);
+    }
+    if (h->follow_symlinks)
+        return openat(h->rootfd, p, OPEN_FLAGS);
+    return walk_beneath(h, rel);
 }
 
 static size_t chash(const char *k)
@@ -1004,7 +1142,7 @@ static void serve(resp *x)
         send_file(x, e, -1);
         return;
     }
-    int fd = open_beneath(h, rel, h->rootfd);
+    int fd = open_beneath(h, rel);
     if (fd < 0) {
         if (e)
             cache_unlink(h, e);
@@ -1025,11 +1163,13 @@ static void serve(resp *x)
             redirect_slash(x, rel, query, qlen);
             return;
         }
-        int ifd = open_beneath(h, h->index, fd);
+        nc_sb fb;
+        nc_sb_init(&fb, filebuf, sizeof filebuf);
+        nc_sb_printf(&fb, "%s%s%s", rel, rel[0] ? "/" : "", h->index);
+        int ifd = nc_sb_truncated(&fb) ? -1 : open_beneath(h, filebuf);
         struct stat ist;
         if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
-            snprintf(filebuf, sizeof filebuf, "%s%s%s", rel, rel[0] ? "/" : "", h->index);
-            file = filebuf; /* opened beneath its folder, the folder beneath the root */
+            file = filebuf;
             close(fd);
             fd = ifd;
             st = ist;
