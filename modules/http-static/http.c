@@ -32,6 +32,7 @@
  * query is the client's raw text, where an existing %XX stays as it is. */
 #define PATH_KEEP "/!$&'()*+,;=:@"
 #define QUERY_KEEP "/?!$&'()*+,;=:@%"
+#define MAX_RANGES 200 /* the most max_ranges may be (Apache's MaxRanges default) */
 
 typedef struct hconn hconn;
 
@@ -80,9 +81,11 @@ typedef struct hs {
     time_t date_sec;
     char date[40];
     char logtime[40];
-    long long max_listing;
+    long long max_listing, max_ranges;
     uint64_t *c_requests, *c_2xx, *c_3xx, *c_4xx, *c_5xx, *c_cache_hits, *c_timeouts;
-    uint64_t *c_listing_limit;
+    uint64_t *c_listing_limit, *c_ranges_refused;
+    uint64_t ranges_log_at; /* nc_now_ms() of the last "ranges refused" line */
+    unsigned ranges_log_dropped;
     uint64_t listing_log_at; /* nc_now_ms() of the last "listing too large" line */
     unsigned listing_log_dropped;
 } hs;
@@ -355,6 +358,7 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_int(o, "cache_max_file_bytes", 65536, 0, 16 << 20, &h->cache_max_file) < 0 ||
         nc_opt_int(o, "cache_entries", 1024, 0, 1 << 20, &h->cache_max_entries) < 0 ||
         nc_opt_int(o, "autoindex_max_bytes", 64LL << 20, 65536, 1LL << 30, &h->max_listing) < 0 ||
+        nc_opt_int(o, "max_ranges", 16, 1, MAX_RANGES, &h->max_ranges) < 0 ||
         nc_opt_path(o, "access_log", "off", &h->log_path) < 0 ||
         nc_opt_strmap(o, "mime_types", add_mime, h) < 0)
         goto fail;
@@ -397,6 +401,7 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
     h->c_cache_hits = nc_counter(l, "cache_hits");
     h->c_timeouts = nc_counter(l, "header_timeouts");
     h->c_listing_limit = nc_counter(l, "listings_too_large");
+    h->c_ranges_refused = nc_counter(l, "ranges_refused");
     *instance = h;
     return 0;
 fail:
@@ -722,6 +727,7 @@ static const char *reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 412: return "Precondition Failed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
@@ -808,8 +814,22 @@ static void error_page(resp *x, int status, const char *extra)
     }
 }
 
-/* Does the If-None-Match list match the entity tag (weak comparison)? */
-static int etag_match(const char *list, size_t n, const char *etag)
+/* One line per 10 s at most, with how many were left out since the last. */
+static int log_allowed(uint64_t *at, unsigned *dropped)
+{
+    uint64_t now = nc_now_ms();
+    if (*at && now - *at < 10000) {
+        (*dropped)++;
+        return 0;
+    }
+    *at = now;
+    return 1;
+}
+
+/* Does the entity-tag list (If-Match, If-None-Match) match etag?  "*"
+ * matches any; strong comparison (If-Match, RFC 9110 8.8.3.2) never matches
+ * a weak tag (W/"..."), weak comparison (If-None-Match) ignores W/. */
+static int etag_match(const char *list, size_t n, const char *etag, int strong)
 {
     size_t el = strlen(etag);
     size_t i = 0;
@@ -818,7 +838,8 @@ static int etag_match(const char *list, size_t n, const char *etag)
             i++;
         if (i < n && list[i] == '*')
             return 1;
-        if (i + 2 < n && list[i] == 'W' && list[i + 1] == '/')
+        int weak = i + 2 < n && list[i] == 'W' && list[i + 1] == '/';
+        if (weak)
             i += 2;
         size_t s = i;
         while (i < n && list[i] != ',')
@@ -826,52 +847,213 @@ static int etag_match(const char *list, size_t n, const char *etag)
         size_t e = i;
         while (e > s && (list[e - 1] == ' ' || list[e - 1] == '\t'))
             e--;
-        if (e - s == el && memcmp(list + s, etag, el) == 0)
+        if (e - s == el && memcmp(list + s, etag, el) == 0 && !(weak && strong))
             return 1;
     }
     return 0;
 }
 
-/* Parse "bytes=a-b" against size: 1 with [*from, *to] set, 0 to ignore the
- * header (absent, malformed, several ranges), -1 unsatisfiable. */
-static int parse_range(const char *v, size_t n, long long size, long long *from, long long *to)
+/* The preconditions of RFC 9110 13.2.2, in its order, for GET and HEAD:
+ * If-Match (else If-Unmodified-Since) false: 412; If-None-Match (else
+ * If-Modified-Since) false: 304.  A date that does not parse makes its
+ * header ignored (13.1.3, 13.1.4).  Returns 0 to go on, or the status. */
+static int preconditions(const http_req *r, const centry *e)
 {
-    if (!v || n < 7 || strncasecmp(v, "bytes=", 6) != 0)
-        return 0;
-    v += 6;
-    n -= 6;
-    if (memchr(v, ',', n))
-        return 0; /* several ranges: answering 200 with the whole is allowed */
+    time_t t;
+    if (r->im) {
+        if (!etag_match(r->im, r->im_len, e->etag, 1))
+            return 412;
+    } else if (r->ius && parse_http_date(r->ius, r->ius_len, &t) == 0 && e->mtime.tv_sec > t) {
+        return 412;
+    }
+    if (r->inm) {
+        if (etag_match(r->inm, r->inm_len, e->etag, 0))
+            return 304;
+    } else if (r->ims && parse_http_date(r->ims, r->ims_len, &t) == 0 && e->mtime.tv_sec <= t) {
+        return 304;
+    }
+    return 0;
+}
+
+/* If-Range (RFC 9110 13.1.5): does the validator match, so that Range
+ * applies?  An entity tag by strong comparison; an HTTP-date when it is
+ * exactly the Last-Modified and that is strong (at least a second before
+ * the response's Date), since a file changed twice within a second would
+ * keep its date.  No If-Range: yes. */
+static int if_range_ok(const hs *h, const http_req *r, const centry *e)
+{
+    if (!r->if_range)
+        return 1;
+    const char *v = r->if_range;
+    size_t n = r->if_range_len;
+    if (n && (v[0] == '"' || (n > 1 && v[0] == 'W' && v[1] == '/')))
+        return v[0] == '"' && n == strlen(e->etag) && memcmp(v, e->etag, n) == 0;
+    time_t t;
+    return parse_http_date(v, n, &t) == 0 && t == e->mtime.tv_sec && e->mtime.tv_sec < h->date_sec;
+}
+
+typedef struct brange {
+    long long from, to; /* inclusive, within the file */
+} brange;
+
+/* A range-spec "a-b", "a-" or "-n" at v[0..n) (whitespace trimmed).
+ * Returns 1 satisfiable (out set), 0 unsatisfiable, -1 invalid. */
+static int range_spec(const char *v, size_t n, long long size, brange *out)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
     const char *dash = memchr(v, '-', n);
     if (!dash)
-        return 0;
+        return -1;
     long long a = -1, b = -1;
     for (const char *p = v; p < dash; p++) {
         if (*p < '0' || *p > '9' || a > (LLONG_MAX - 9) / 10)
-            return 0;
+            return -1;
         a = (a < 0 ? 0 : a * 10) + (*p - '0');
     }
     for (const char *p = dash + 1; p < v + n; p++) {
         if (*p < '0' || *p > '9' || b > (LLONG_MAX - 9) / 10)
-            return 0;
+            return -1;
         b = (b < 0 ? 0 : b * 10) + (*p - '0');
     }
     if (a < 0 && b < 0)
-        return 0;
+        return -1;
     if (a < 0) { /* suffix: the last b bytes */
-        if (b == 0)
-            return -1;
-        *from = b >= size ? 0 : size - b;
-        *to = size - 1;
-        return size > 0 ? 1 : -1;
+        if (b == 0 || size == 0)
+            return 0;
+        out->from = b >= size ? 0 : size - b;
+        out->to = size - 1;
+        return 1;
     }
     if (b >= 0 && b < a)
-        return 0;
-    if (a >= size)
         return -1;
-    *from = a;
-    *to = b < 0 || b >= size ? size - 1 : b;
+    if (a >= size)
+        return 0;
+    out->from = a;
+    out->to = b < 0 || b >= size ? size - 1 : b;
     return 1;
+}
+
+enum { RANGES_IGNORE = 0, RANGES_UNSATISFIABLE = -1, RANGES_REFUSED = -2 };
+
+/* Parse "bytes=spec, spec, ..." (RFC 9110 14.1.2) against size.  Returns
+ * the number of satisfiable ranges (in out, in the order asked); 0
+ * (RANGES_IGNORE) for a header to ignore (another unit, an invalid spec);
+ * RANGES_UNSATISFIABLE when no range is satisfiable; RANGES_REFUSED when
+ * it asks for more than max ranges or for more bytes in all than the file
+ * has (overlap: the amplification nginx and Apache had), which is answered
+ * as if there were no Range, like nginx's max_ranges. */
+static int parse_ranges(const char *v, size_t n, long long size, brange *out, int max)
+{
+    if (!v || n < 6 || strncasecmp(v, "bytes=", 6) != 0)
+        return RANGES_IGNORE;
+    v += 6;
+    n -= 6;
+    int count = 0, specs = 0;
+    long long total = 0;
+    size_t i = 0;
+    while (i <= n) {
+        size_t e = i;
+        while (e < n && v[e] != ',')
+            e++;
+        size_t s = i;
+        while (s < e && (v[s] == ' ' || v[s] == '\t'))
+            s++;
+        if (s < e) { /* empty list elements are allowed (RFC 9110 5.6.1) */
+            if (++specs > max)
+                return RANGES_REFUSED;
+            brange br;
+            int k = range_spec(v + s, e - s, size, &br);
+            if (k < 0)
+                return RANGES_IGNORE;
+            if (k > 0) {
+                total += br.to - br.from + 1;
+                if (total > size)
+                    return RANGES_REFUSED;
+                out[count++] = br;
+            }
+        }
+        i = e + 1;
+    }
+    if (!specs)
+        return RANGES_IGNORE;
+    return count ? count : RANGES_UNSATISFIABLE;
+}
+
+/* A Range answered as if absent because of max_ranges or overlap. */
+static void ranges_refused(resp *x)
+{
+    hs *h = x->h;
+    if (h->c_ranges_refused)
+        (*h->c_ranges_refused)++;
+    if (log_allowed(&h->ranges_log_at, &h->ranges_log_dropped)) {
+        nc_log_conn(x->c, NC_LOG_INFO,
+                    "Range with more than max_ranges (%lld) ranges or more bytes than the file: "
+                    "answered 200 with the whole file (%u more since the last line)",
+                    h->max_ranges, h->ranges_log_dropped);
+        h->ranges_log_dropped = 0;
+    }
+}
+
+/* Queue bytes [from, to] of the file: from the cache entry's memory, or
+ * as a file region of fd (own: the core closes fd after this region). */
+static void send_part(resp *x, const centry *e, int fd, long long from, long long to, int own)
+{
+    size_t len = (size_t)(to - from + 1);
+    if (e->body)
+        nc_send(x->c, nc_shared_data(e->body) + from, len);
+    else
+        nc_sendfile(x->c, fd, (off_t)from, len, own ? NC_FILE_OWN : 0);
+}
+
+/* 206 with multipart/byteranges (RFC 9110 14.6): one part per range, in
+ * the order asked, each with its Content-Type and Content-Range.  The
+ * part heads are built first, so Content-Length is exact. */
+static void send_multipart(resp *x, const centry *e, int fd, const brange *br, int count)
+{
+    char bound[40];
+    static unsigned serial;
+    /* Not in the content, in practice: the file's identity, the time and a counter. */
+    snprintf(bound, sizeof bound, "%016llx%08x", (unsigned long long)e->ino ^ (unsigned long long)e->size << 20,
+             (unsigned)nc_now_ms() ^ ++serial * 2654435761u);
+    nc_sb parts;
+    nc_sb_init_grow(&parts, NULL, 0, HEAD_MAX);
+    size_t at[MAX_RANGES + 1];
+    long long total = 0;
+    for (int i = 0; i < count; i++) {
+        at[i] = parts.len;
+        nc_sb_printf(&parts, "%s--%s\r\nContent-Type: %s%s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
+                     i ? "\r\n" : "", bound, e->type, e->text ? "; charset=utf-8" : "", br[i].from, br[i].to,
+                     (long long)e->size);
+        total += br[i].to - br[i].from + 1;
+    }
+    at[count] = parts.len;
+    nc_sb_printf(&parts, "\r\n--%s--\r\n", bound);
+    total += (long long)parts.len;
+    head_begin(x, 206);
+    nc_sb_printf(&x->hb,
+                 "Content-Type: multipart/byteranges; boundary=%s\r\nContent-Length: %lld\r\n"
+                 "Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
+                 bound, total, e->lastmod, e->etag);
+    int gave = 0; /* fd went to the core with the last part */
+    if (nc_sb_truncated(&parts)) {
+        nc_sb_free(&x->hb); /* cannot happen (part heads are small and few); a 500 rather than a wrong body */
+        error_page(x, 500, "");
+    } else if (head_send(x) == 0 && !x->head_only) {
+        for (int i = 0; i < count; i++) {
+            nc_send(x->c, parts.buf + at[i], at[i + 1] - at[i]);
+            /* one descriptor for all the parts: the core closes it after the last */
+            send_part(x, e, fd, br[i].from, br[i].to, i == count - 1);
+        }
+        nc_send(x->c, parts.buf + at[count], parts.len - at[count]);
+        x->sent = (unsigned long long)total;
+        gave = !e->body;
+    }
+    if (!gave && fd >= 0)
+        close(fd);
+    nc_sb_free(&parts);
 }
 
 /* Answer with a regular file: from the cache entry e (content in memory) or
@@ -879,29 +1061,29 @@ static int parse_range(const char *v, size_t n, long long size, long long *from,
 static void send_file(resp *x, const centry *e, int fd)
 {
     const http_req *r = x->r;
-    /* Conditional requests: If-None-Match wins over If-Modified-Since. */
-    int not_modified = 0;
-    if (r->inm) {
-        not_modified = etag_match(r->inm, r->inm_len, e->etag);
-    } else if (r->ims) {
-        time_t t;
-        if (parse_http_date(r->ims, r->ims_len, &t) == 0 && e->mtime.tv_sec <= t)
-            not_modified = 1;
-    }
-    if (not_modified) {
+    int pre = preconditions(r, e);
+    if (pre == 304) {
         head_begin(x, 304);
         nc_sb_printf(&x->hb, "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
         head_send(x);
+    } else if (pre == 412) {
+        error_page(x, 412, "");
+    }
+    if (pre) {
         if (fd >= 0)
             close(fd);
         return;
     }
-    long long size = (long long)e->size, from = 0, to = size - 1;
-    int rr = 0;
-    if (r->range && (!r->if_range || (r->if_range_len == strlen(e->etag) &&
-                                      memcmp(r->if_range, e->etag, r->if_range_len) == 0)))
-        rr = parse_range(r->range, r->range_len, size, &from, &to);
-    if (rr < 0) {
+    long long size = (long long)e->size;
+    brange br[MAX_RANGES];
+    int rr = r->range && if_range_ok(x->h, r, e)
+                 ? parse_ranges(r->range, r->range_len, size, br, (int)x->h->max_ranges)
+                 : RANGES_IGNORE;
+    if (rr == RANGES_REFUSED) {
+        ranges_refused(x);
+        rr = RANGES_IGNORE;
+    }
+    if (rr == RANGES_UNSATISFIABLE) {
         char more[64];
         snprintf(more, sizeof more, "Content-Range: bytes */%lld\r\n", size);
         if (fd >= 0)
@@ -909,7 +1091,12 @@ static void send_file(resp *x, const centry *e, int fd)
         error_page(x, 416, more);
         return;
     }
-    long long len = rr ? to - from + 1 : size;
+    if (rr > 1) {
+        send_multipart(x, e, fd, br, rr);
+        return;
+    }
+    long long from = rr ? br[0].from : 0, to = rr ? br[0].to : size - 1;
+    long long len = to - from + 1;
     head_begin(x, rr ? 206 : 200);
     nc_sb_printf(&x->hb,
                  "Content-Type: %s%s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\nETag: %s\r\n"
@@ -923,16 +1110,15 @@ static void send_file(resp *x, const centry *e, int fd)
         return;
     }
     x->sent = (unsigned long long)len;
-    if (e->body) {
-        if (!rr)
-            nc_send_shared(x->c, e->body);
-        else
-            nc_send(x->c, nc_shared_data(e->body) + from, (size_t)len);
-        if (fd >= 0)
-            close(fd);
+    if (e->body && !rr) {
+        nc_send_shared(x->c, e->body);
     } else {
-        nc_sendfile(x->c, fd, (off_t)from, (size_t)len, NC_FILE_OWN);
+        send_part(x, e, fd, from, to, 1);
+        if (!e->body)
+            fd = -1; /* the core's now */
     }
+    if (fd >= 0)
+        close(fd);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -992,18 +1178,6 @@ static char **read_names(int dirfd, size_t *count)
         qsort(names, n, sizeof *names, cmp_names); /* qsort(NULL, 0) is undefined */
     *count = n;
     return names;
-}
-
-/* One line per 10 s at most, with how many were left out since the last. */
-static int log_allowed(uint64_t *at, unsigned *dropped)
-{
-    uint64_t now = nc_now_ms();
-    if (*at && now - *at < 10000) {
-        (*dropped)++;
-        return 0;
-    }
-    *at = now;
-    return 1;
 }
 
 /* The autoindex page of the folder dirfd (rel is its path, "" the root):

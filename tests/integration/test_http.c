@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -210,6 +211,33 @@ static const char *hdr(const hres *r, const char *name)
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\nUser-Agent: netcore-test\r\n\r\n"
 
+/* Read the next response on c; check its status and, when given, one
+ * header's value and the body. */
+static void expect_next(t_client *c, int status, const char *name, const char *value, const char *body)
+{
+    hres r;
+    CU_ASSERT_EQUAL_FATAL(read_resp(c, &r, 0), 0);
+    if (r.status != status)
+        fprintf(stderr, "\n  want %d, got: %s\n", status, r.head);
+    CU_ASSERT_EQUAL(r.status, status);
+    if (name) {
+        const char *v = hdr(&r, name);
+        CU_ASSERT_PTR_NOT_NULL(v);
+        if (v)
+            CU_ASSERT_STRING_EQUAL(v, value);
+    }
+    if (body)
+        CU_ASSERT_STRING_EQUAL(r.body, body);
+    hres_free(&r);
+}
+
+/* Send raw on c, then check the response as expect_next does. */
+static void expect_next_after(t_client *c, const char *raw, int status, const char *body)
+{
+    CU_ASSERT_EQUAL(t_client_send(c, raw), 0);
+    expect_next(c, status, NULL, NULL, body);
+}
+
 static void test_basic(void)
 {
     hres r;
@@ -346,11 +374,7 @@ static void test_conditional_ranges_head(void)
             CU_ASSERT_STRING_EQUAL(r.body, ranges[i].body);
             hres_free(&r);
         }
-        /* several ranges, or a stale If-Range: the whole file */
-        CU_ASSERT_EQUAL(req(ports[pi], "GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1,5-6\r\n\r\n", &r), 0);
-        CU_ASSERT_EQUAL(r.status, 200);
-        CU_ASSERT_EQUAL(r.blen, 1000);
-        hres_free(&r);
+        /* a stale If-Range: the whole file */
         CU_ASSERT_EQUAL(req(ports[pi], "GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1\r\nIf-Range: \"stale\"\r\n\r\n", &r), 0);
         CU_ASSERT_EQUAL(r.status, 200);
         hres_free(&r);
@@ -364,6 +388,241 @@ static void test_conditional_ranges_head(void)
         CU_ASSERT_STRING_EQUAL(r.body, "hello world\n");
         hres_free(&r);
         t_client_free(c);
+    }
+}
+
+static void set_mtime(const char *rel, time_t t)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    struct timespec ts[2] = {{t, 0}, {t, 0}};
+    CU_ASSERT_EQUAL(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+/* GET path with extra header lines (each ending in CRLF) on port. */
+static int get_with(int port, const char *path, const char *extra, hres *r)
+{
+    char raw[4096];
+    snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n", path, extra);
+    return req(port, raw, r);
+}
+
+/* RFC 9110 13.1.1 If-Match, 13.1.4 If-Unmodified-Since (412), 13.1.5
+ * If-Range with an entity tag or an HTTP-date, evaluated in 13.2.2's
+ * order, on the cached and the sendfile paths.  Before, If-Match and
+ * If-Unmodified-Since were never evaluated and a date in If-Range never
+ * matched. */
+static void test_preconditions(void)
+{
+    put("dated.bin", "0123456789abcdefghij", 20);
+    set_mtime("dated.bin", 1577836800); /* Wed, 01 Jan 2020 00:00:00 GMT */
+    put("future.bin", "0123456789abcdefghij", 20);
+    set_mtime("future.bin", time(NULL) + 100); /* a Last-Modified not before Date: weak */
+    int ports[2] = {web, webnc};
+    for (int pi = 0; pi < 2; pi++) {
+        hres r;
+        CU_ASSERT_EQUAL_FATAL(get_with(ports[pi], "/dated.bin", "", &r), 0);
+        char etag[64], weak[80], line[256];
+        snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+        snprintf(weak, sizeof weak, "W/%s", etag);
+        CU_ASSERT_STRING_EQUAL(hdr(&r, "Last-Modified"), "Wed, 01 Jan 2020 00:00:00 GMT");
+        hres_free(&r);
+        const char *lm = "Wed, 01 Jan 2020 00:00:00 GMT";
+        struct {
+            const char *pre, *arg, *post; /* the header lines: pre arg post */
+            int status;
+            const char *range; /* Content-Range expected for 206 */
+        } cases[] = {
+            {"If-Match: ", etag, "\r\n", 200, NULL},
+            {"If-Match: \"other\", ", etag, "\r\n", 200, NULL},
+            {"If-Match: *", "", "\r\n", 200, NULL},
+            {"If-Match: \"other\"", "", "\r\n", 412, NULL},
+            {"If-Match: ", weak, "\r\n", 412, NULL}, /* strong comparison */
+            {"If-Match: \"other\"\r\nIf-None-Match: ", etag, "\r\n", 412, NULL}, /* If-Match first */
+            {"If-Unmodified-Since: ", lm, "\r\n", 200, NULL},
+            {"If-Unmodified-Since: ", "Tue, 31 Dec 2019 23:59:59 GMT", "\r\n", 412, NULL},
+            {"If-Unmodified-Since: ", "Sunday, 29-Dec-19 23:59:59 GMT", "\r\n", 412, NULL},
+            {"If-Unmodified-Since: ", "yesterday", "\r\n", 200, NULL}, /* invalid: ignored */
+            {"If-Match: ", etag, "\r\nIf-Unmodified-Since: Tue, 31 Dec 2019 23:59:59 GMT\r\n", 200, NULL},
+            {"If-Unmodified-Since: Thu, 01 Jan 2037 00:00:00 GMT\r\nIf-None-Match: ", etag, "\r\n", 304, NULL},
+            {"Range: bytes=0-3\r\nIf-Range: ", lm, "\r\n", 206, "bytes 0-3/20"},
+            {"Range: bytes=0-3\r\nIf-Range: ", "Wed, 01 Jan 2020 00:00:01 GMT", "\r\n", 200, NULL},
+            {"Range: bytes=0-3\r\nIf-Range: ", "not a date", "\r\n", 200, NULL},
+            {"Range: bytes=0-3\r\nIf-Range: ", etag, "\r\n", 206, "bytes 0-3/20"},
+            {"Range: bytes=0-3\r\nIf-Range: ", weak, "\r\n", 200, NULL},
+            {"If-Match: \"other\"\r\nRange: bytes=0-3", "", "\r\n", 412, NULL},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            snprintf(line, sizeof line, "%s%s%s", cases[i].pre, cases[i].arg, cases[i].post);
+            CU_ASSERT_EQUAL(get_with(ports[pi], "/dated.bin", line, &r), 0);
+            if (r.status != cases[i].status)
+                fprintf(stderr, "\n  %s  want %d got %d\n", line, cases[i].status, r.status);
+            CU_ASSERT_EQUAL(r.status, cases[i].status);
+            if (r.status == 412)
+                T_ASSERT_STR_CONTAINS(r.head, "HTTP/1.1 412 Precondition Failed\r\n");
+            if (r.status == 200)
+                CU_ASSERT_STRING_EQUAL(r.body, "0123456789abcdefghij");
+            if (cases[i].range && r.status == 206) {
+                CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Range"), cases[i].range);
+                CU_ASSERT_STRING_EQUAL(r.body, "0123");
+            }
+            hres_free(&r);
+        }
+        /* A Last-Modified that is not a second before Date is weak: If-Range with it never matches. */
+        CU_ASSERT_EQUAL_FATAL(get_with(ports[pi], "/future.bin", "", &r), 0);
+        snprintf(line, sizeof line, "Range: bytes=0-3\r\nIf-Range: %s\r\n", hdr(&r, "Last-Modified"));
+        hres_free(&r);
+        CU_ASSERT_EQUAL(get_with(ports[pi], "/future.bin", line, &r), 0);
+        CU_ASSERT_EQUAL(r.status, 200);
+        hres_free(&r);
+    }
+}
+
+/* The body of a multipart/byteranges answer, as RFC 9110 14.6 has it. */
+static void want_multipart(const hres *r, const char *type, const long long (*rg)[2], int n, const char *data,
+                           long long size)
+{
+    const char *ct = hdr(r, "Content-Type");
+    const char *b = ct ? strstr(ct, "multipart/byteranges; boundary=") : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    char bound[100], want[8192];
+    snprintf(bound, sizeof bound, "%s", b + strlen("multipart/byteranges; boundary="));
+    nc_sb sb;
+    nc_sb_init(&sb, want, sizeof want);
+    for (int i = 0; i < n; i++)
+        nc_sb_printf(&sb, "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n%.*s",
+                     i ? "\r\n" : "", bound, type, rg[i][0], rg[i][1], size, (int)(rg[i][1] - rg[i][0] + 1),
+                     data + rg[i][0]);
+    nc_sb_printf(&sb, "\r\n--%s--\r\n", bound);
+    CU_ASSERT(!nc_sb_truncated(&sb));
+    CU_ASSERT_EQUAL(r->blen, sb.len);
+    CU_ASSERT(r->blen == sb.len && memcmp(r->body, want, sb.len) == 0);
+}
+
+/* Several ranges: 206 multipart/byteranges (RFC 9110 14.6), in the order
+ * asked, on the cached and the sendfile paths; more than max_ranges (16)
+ * or more bytes in all than the file (overlap amplification) are served
+ * as if there were no Range (200, the whole file), as nginx does; two
+ * Range lines are ignored together; an invalid spec voids the header; no
+ * satisfiable range is 416.  Before, several ranges got the whole file. */
+static void test_multiple_ranges(void)
+{
+    char data[1001];
+    for (int i = 0; i < 1000; i++)
+        data[i] = (char)('A' + i % 26);
+    data[1000] = '\0';
+    int ports[2] = {web, webnc};
+    for (int pi = 0; pi < 2; pi++) {
+        hres r;
+        CU_ASSERT_EQUAL_FATAL(get_with(ports[pi], "/data.bin", "Range: bytes=0-1, 5-6\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 206);
+        CU_ASSERT_PTR_NULL(hdr(&r, "Content-Range"));
+        static const long long two[][2] = {{0, 1}, {5, 6}};
+        want_multipart(&r, "application/octet-stream", two, 2, data, 1000);
+        hres_free(&r);
+        /* out of order and overlapping a little, within the file's size: as asked */
+        CU_ASSERT_EQUAL(get_with(ports[pi], "/data.bin", "Range: bytes=990-,-3,,100-199,150-160\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 206);
+        static const long long four[][2] = {{990, 999}, {997, 999}, {100, 199}, {150, 160}};
+        want_multipart(&r, "application/octet-stream", four, 4, data, 1000);
+        long long mlen = r.clen;
+        hres_free(&r);
+        /* HEAD: the same head, no body */
+        t_client *c = t_client_new(ports[pi]);
+        CU_ASSERT_EQUAL(req_on(c, "HEAD /data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=990-,-3,,100-199,150-160\r\n\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 206);
+        CU_ASSERT_EQUAL(r.clen, mlen);
+        CU_ASSERT_EQUAL(r.blen, 0);
+        hres_free(&r);
+        expect_next_after(c, GET("/hello.txt"), 200, "hello world\n");
+        t_client_free(c);
+        /* 16 ranges: 206 with 16 parts; 17: the whole file */
+        char sixteen[512], seventeen[512];
+        nc_sb a;
+        nc_sb_init(&a, sixteen, sizeof sixteen);
+        nc_sb_puts(&a, "Range: bytes=");
+        long long rg[16][2];
+        for (int i = 0; i < 16; i++) {
+            rg[i][0] = rg[i][1] = 2 * i;
+            nc_sb_printf(&a, "%s%d-%d", i ? "," : "", 2 * i, 2 * i);
+        }
+        snprintf(seventeen, sizeof seventeen, "%s,32-32\r\n", sixteen);
+        nc_sb_puts(&a, "\r\n");
+        CU_ASSERT_EQUAL(get_with(ports[pi], "/data.bin", sixteen, &r), 0);
+        CU_ASSERT_EQUAL(r.status, 206);
+        want_multipart(&r, "application/octet-stream", (const long long (*)[2])rg, 16, data, 1000);
+        hres_free(&r);
+        static const char *const whole[] = {
+            NULL, /* seventeen */
+            "Range: bytes=0-999,0-999\r\n",       /* 2000 bytes of a 1000-byte file */
+            "Range: bytes=0-600, 400-999\r\n",    /* 1201 */
+            "Range: bytes=-1000,-1000\r\n",
+            "Range: bytes=0-1\r\nRange: bytes=5-6\r\n", /* two lines */
+            "Range: bytes=5-1\r\n",               /* invalid spec */
+            "Range: bytes=0-1,x\r\n",
+            "Range: pages=1-2\r\n",
+            "Range: bytes=\r\n",
+        };
+        for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+            const char *h = whole[i] ? whole[i] : seventeen;
+            CU_ASSERT_EQUAL(get_with(ports[pi], "/data.bin", h, &r), 0);
+            if (r.status != 200)
+                fprintf(stderr, "\n  %s  want 200 got %d\n", h, r.status);
+            CU_ASSERT_EQUAL(r.status, 200);
+            CU_ASSERT_EQUAL(r.blen, 1000);
+            CU_ASSERT(r.blen == 1000 && memcmp(r.body, data, 1000) == 0);
+            hres_free(&r);
+        }
+        /* one satisfiable range of several: a single part */
+        CU_ASSERT_EQUAL(get_with(ports[pi], "/data.bin", "Range: bytes=2000-3000, 3-4\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 206);
+        CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Range"), "bytes 3-4/1000");
+        CU_ASSERT_STRING_EQUAL(r.body, "DE");
+        hres_free(&r);
+        CU_ASSERT_EQUAL(get_with(ports[pi], "/data.bin", "Range: bytes=2000-3000, 5000-\r\n", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 416);
+        CU_ASSERT_STRING_EQUAL(hdr(&r, "Content-Range"), "bytes */1000");
+        hres_free(&r);
+    }
+    CU_ASSERT(t_wait_log(P, "Range with more than max_ranges (16) ranges or more bytes than the file", 1000));
+}
+
+/* Host and absolute-form authority (RFC 9112 3.2): 400 and a close for an
+ * invalid one, over a real socket; before, all were answered 200. */
+static void test_host_validation(void)
+{
+    static const char *const bad[] = {
+        "GET /hello.txt HTTP/1.1\r\nHost: example.com/\\:552\r\n\r\n",
+        "GET /hello.txt HTTP/1.1\r\nHost: 1.2.3.4:9000:80\r\n\r\n",
+        "GET /hello.txt HTTP/1.1\r\nHost: [abcd::1\r\n\r\n",
+        "GET http:/// HTTP/1.0\r\n\r\n",
+        "GET http://user@t/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /hello.txt HTTP/1.1\r\nHost: t:99999\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t_client *c = t_client_new(web);
+        hres r;
+        CU_ASSERT_EQUAL(req_on(c, bad[i], &r), 0);
+        if (r.status != 400)
+            fprintf(stderr, "\n  %s  want 400 got %d\n", bad[i], r.status);
+        T_ASSERT_STR_CONTAINS(r.head, "HTTP/1.1 400 Bad Request\r\n");
+        CU_ASSERT_STRING_EQUAL(hdr(&r, "Connection"), "close");
+        CU_ASSERT(t_wait_closed(c->fd, 2000));
+        hres_free(&r);
+        t_client_free(c);
+    }
+    static const char *const good[] = {
+        "GET /hello.txt HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        "GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "GET http://t/hello.txt HTTP/1.1\r\nHost: other\r\n\r\n",
+        "GET HTTP://T:80/hello.txt HTTP/1.0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        hres r;
+        CU_ASSERT_EQUAL(req(web, good[i], &r), 0);
+        CU_ASSERT_EQUAL(r.status, 200);
+        CU_ASSERT_STRING_EQUAL(r.body, "hello world\n");
+        hres_free(&r);
     }
 }
 
@@ -511,26 +770,6 @@ static void test_mime_autoindex_symlinks(void)
     CU_ASSERT_EQUAL(req(webnc, GET("/link-out"), &r), 0); /* follow_symlinks: true */
     CU_ASSERT_EQUAL(r.status, 200);
     CU_ASSERT_STRING_EQUAL(r.body, "TOPSECRET\n");
-    hres_free(&r);
-}
-
-/* Read the next response on c; check its status and, when given, one
- * header's value and the body. */
-static void expect_next(t_client *c, int status, const char *name, const char *value, const char *body)
-{
-    hres r;
-    CU_ASSERT_EQUAL_FATAL(read_resp(c, &r, 0), 0);
-    if (r.status != status)
-        fprintf(stderr, "\n  want %d, got: %s\n", status, r.head);
-    CU_ASSERT_EQUAL(r.status, status);
-    if (name) {
-        const char *v = hdr(&r, name);
-        CU_ASSERT_PTR_NOT_NULL(v);
-        if (v)
-            CU_ASSERT_STRING_EQUAL(v, value);
-    }
-    if (body)
-        CU_ASSERT_STRING_EQUAL(r.body, body);
     hres_free(&r);
 }
 
@@ -1016,6 +1255,9 @@ int add_http_suite(void)
         !CU_add_test(s, "every status: 301 400 403 404 405 413 414 416 431 505", test_statuses) ||
         !CU_add_test(s, "write_budget_bytes 4096: large responses interleave, every byte in order", test_write_budget) ||
         !CU_add_test(s, "304s, ranges, HEAD; cached and sendfile paths", test_conditional_ranges_head) ||
+        !CU_add_test(s, "If-Match, If-Unmodified-Since (412), If-Range by tag and date", test_preconditions) ||
+        !CU_add_test(s, "several ranges: multipart/byteranges; bounds on count and overlap", test_multiple_ranges) ||
+        !CU_add_test(s, "Host and absolute-form authority: 400 for invalid ones", test_host_validation) ||
         !CU_add_test(s, "keep-alive, pipelining, bodies, 1-byte pieces, 1.0", test_keepalive_pipelining) ||
         !CU_add_test(s, "34 traversal attempts: 400/403/404, never the file", test_traversal) ||
         !CU_add_test(s, "MIME types, autoindex escaping, follow_symlinks", test_mime_autoindex_symlinks) ||
