@@ -28,7 +28,8 @@
     X(reload)                                                                              \
     X(hostile)                                                                             \
     X(bchat)                                                                               \
-    X(strbuf)
+    X(strbuf)                                                                              \
+    X(http_module)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

@@ -72,7 +72,8 @@ typedef struct hs {
     /* timeouts: two lists, each sorted by deadline since its timeout is fixed */
     hconn *wait_head, *wait_tail; /* reading a request head */
     hconn *idle_head, *idle_tail; /* keep-alive, between requests */
-    nc_timer *sweep;
+    nc_timer *sweep;     /* started in on_listen, stopped in fini: */
+    nc_timer *log_timer; /* both hold h as their argument */
     /* cache */
     centry **ctab;
     size_t cbuckets, centries;
@@ -419,15 +420,21 @@ static int hs_listen(nc_listener *l)
     if (period < 5)
         period = 5;
     h->sweep = nc_timer_start((uint64_t)period, (uint64_t)period, sweep, h);
-    if (h->log_fd >= 0)
-        nc_timer_start(1000, 1000, log_tick, h);
-    return h->sweep ? 0 : -1;
+    if (!h->sweep || (h->log_fd >= 0 && !(h->log_timer = nc_timer_start(1000, 1000, log_tick, h)))) {
+        nc_log_listener(l, NC_LOG_ERROR, "cannot start the timeout and log timers: out of memory");
+        return -1; /* fini stops the one that started */
+    }
+    return 0;
 }
 
 static void hs_fini(nc_listener *l, void *instance)
 {
     (void)l;
     hs *h = instance;
+    /* Repeating timers live until stopped: left armed, they would fire with
+     * h freed. */
+    nc_timer_stop(h->sweep);
+    nc_timer_stop(h->log_timer);
     log_flush(h);
     free_instance(h);
 }
