@@ -230,6 +230,8 @@ def main():
         "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c"], "", "-ljansson"),
         "http": (["tests/fuzz/fuzz_http.c", "modules/http-static/parse.c", "modules/http-static/path.c",
                   "core/util.c"], "-Imodules/http-static", ""),
+        "httpresp": (["tests/fuzz/fuzz_httpresp.c", "tests/fuzz/stubs.c"] + sources("modules/http-static") +
+                     ["core/util.c"], "-Imodules/http-static", ""),
         "ft": (["tests/fuzz/fuzz_ft.c", "modules/file-transfer/proto.c", "core/util.c"],
                "-Imodules/file-transfer", ""),
         "bchat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/broadcast-chat/bchat.c",

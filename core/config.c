@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netcore/strbuf.h"
 
 /* Beside the executable (a build tree), relative to it (an installed tree
  * that was moved, or staged under DESTDIR), then the configured prefix. */
@@ -42,13 +43,13 @@ static int fail(char *err, size_t n, const char *file, const char *path, const c
     NC_PRINTF(5, 6);
 static int fail(char *err, size_t n, const char *file, const char *path, const char *fmt, ...)
 {
-    int k = snprintf(err, n, "%s: %s%s", file, path ? path : "", path ? ": " : "");
-    if (k >= 0 && (size_t)k < n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + k, n - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
+    nc_sb sb;
+    nc_sb_init(&sb, err, n);
+    nc_sb_printf(&sb, "%s: %s%s", file, path ? path : "", path ? ": " : "");
+    va_list ap;
+    va_start(ap, fmt);
+    nc_sb_vprintf(&sb, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -172,6 +173,8 @@ char *nc__config_module_path(const nc__config *cfg, const char *module, char *er
         for (int i = 0; i < 3; i++)
             dirs[i] = default_dirs[i];
     char looked[1024] = "";
+    nc_sb lk;
+    nc_sb_init(&lk, looked, sizeof looked);
     for (int i = 0; i < 3; i++) {
         if (!dirs[i])
             continue;
@@ -182,9 +185,8 @@ char *nc__config_module_path(const nc__config *cfg, const char *module, char *er
         if (access(p, F_OK) == 0)
             return p;
         /* Name only the folders that exist, unless none does. */
-        size_t l = strlen(looked);
         if (access(dirs[i], F_OK) == 0)
-            snprintf(looked + l, sizeof looked - l, "%s%s", l ? ", " : "", dirs[i]);
+            nc_sb_printf(&lk, "%s%s", lk.len ? ", " : "", dirs[i]);
         free(p);
         p = NULL;
     }

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netcore/strbuf.h"
+
 static int log_level = NC_LOG_INFO;
 static int log_format = NC_LOGFMT_TEXT;
 static int log_fd = 2;
@@ -78,21 +80,22 @@ void nc__log_close(void)
     log_path[0] = '\0';
 }
 
-/* Append s to the buffer as JSON string content (without quotes). */
-static size_t json_escape(char *out, size_t cap, size_t n, const char *s)
+/* Append s as JSON string content (without quotes), stopping before an
+ * escape that would leave fewer than `reserve` bytes free: an escape is
+ * written whole or not at all, so a cut line is still valid JSON. */
+static void json_escape(nc_sb *sb, const char *s, size_t reserve)
 {
-    for (; *s && n + 7 < cap; s++) {
+    for (; *s && sb->len + 7 + reserve <= sb->cap; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
+            char e[2] = {'\\', (char)ch};
+            nc_sb_append(sb, e, 2);
         } else if (ch < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+            nc_sb_printf(sb, "\\u%04x", ch);
         } else {
-            out[n++] = (char)ch;
+            nc_sb_putc(sb, (char)ch);
         }
     }
-    return n;
 }
 
 void nc__logv(int level, const char *listener, uint64_t conn, const char *fmt, va_list ap)
@@ -114,34 +117,31 @@ void nc__logv(int level, const char *listener, uint64_t conn, const char *fmt, v
     snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000000) % 1000);
 
-    size_t n;
+    /* One byte stays free for the newline; a text line too long is cut. */
+    nc_sb sb;
+    nc_sb_init(&sb, line, sizeof line - 1);
     if (log_format == NC_LOGFMT_JSON) {
-        n = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"pid\":%d",
-                             when, level_names[level], (int)getpid());
+        nc_sb_printf(&sb, "{\"time\":\"%s\",\"level\":\"%s\",\"pid\":%d", when, level_names[level],
+                     (int)getpid());
         if (listener) {
-            n += (size_t)snprintf(line + n, sizeof line - n, ",\"listener\":\"");
-            n = json_escape(line, sizeof line, n, listener);
-            line[n++] = '"';
+            nc_sb_puts(&sb, ",\"listener\":\"");
+            json_escape(&sb, listener, 256);
+            nc_sb_putc(&sb, '"');
         }
         if (conn)
-            n += (size_t)snprintf(line + n, sizeof line - n, ",\"conn\":%llu",
-                                  (unsigned long long)conn);
-        n += (size_t)snprintf(line + n, sizeof line - n, ",\"msg\":\"");
-        n = json_escape(line, sizeof line - 3, n, msg);
-        line[n++] = '"';
-        line[n++] = '}';
+            nc_sb_printf(&sb, ",\"conn\":%llu", (unsigned long long)conn);
+        nc_sb_puts(&sb, ",\"msg\":\"");
+        json_escape(&sb, msg, 2); /* room for the closing quote and brace */
+        nc_sb_puts(&sb, "\"}");
     } else {
-        n = (size_t)snprintf(line, sizeof line, "%s %s", when, level_names[level]);
+        nc_sb_printf(&sb, "%s %s", when, level_names[level]);
         if (listener && conn)
-            n += (size_t)snprintf(line + n, sizeof line - n, " [%s#%llu]", listener,
-                                  (unsigned long long)conn);
+            nc_sb_printf(&sb, " [%s#%llu]", listener, (unsigned long long)conn);
         else if (listener)
-            n += (size_t)snprintf(line + n, sizeof line - n, " [%s]", listener);
-        if (n < sizeof line)
-            n += (size_t)snprintf(line + n, sizeof line - n, " %s", msg);
-        if (n > sizeof line - 2)
-            n = sizeof line - 2;
+            nc_sb_printf(&sb, " [%s]", listener);
+        nc_sb_printf(&sb, " %s", msg);
     }
+    size_t n = sb.len;
     line[n++] = '\n';
     /* A failed log write has nowhere to be reported; the loop never waits on it. */
     ssize_t w = write(log_fd, line, n);

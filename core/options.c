@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "netcore/strbuf.h"
 
 #define MAX_ASKED 128
 
@@ -44,9 +45,10 @@ static void verror(nc_options *o, const char *key, const char *fmt, va_list ap)
     if (o->failed)
         return; /* the first error is the one worth reading */
     o->failed = 1;
-    int n = snprintf(o->err, sizeof o->err, "%s: %s.%s: ", o->file, o->prefix, key);
-    if (n > 0 && (size_t)n < sizeof o->err)
-        vsnprintf(o->err + n, sizeof o->err - (size_t)n, fmt, ap);
+    nc_sb sb;
+    nc_sb_init(&sb, o->err, sizeof o->err);
+    nc_sb_printf(&sb, "%s: %s.%s: ", o->file, o->prefix, key);
+    nc_sb_vprintf(&sb, fmt, ap);
 }
 
 int nc_opt_error(nc_options *o, const char *key, const char *fmt, ...)
@@ -143,11 +145,12 @@ int nc_opt_enum(nc_options *o, const char *key, const char *const *choices, int 
             *out = i;
             return 0;
         }
-    char list[256] = "";
-    size_t n = 0;
-    for (int i = 0; choices[i] && n < sizeof list; i++)
-        n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", i ? ", " : "", choices[i]);
-    return nc_opt_error(o, key, "expected one of %s", list);
+    char list[256];
+    nc_sb sb;
+    nc_sb_init(&sb, list, sizeof list);
+    for (int i = 0; choices[i]; i++)
+        nc_sb_printf(&sb, "%s\"%s\"", i ? ", " : "", choices[i]);
+    return nc_opt_error(o, key, "expected one of %s%s", list, nc_sb_truncated(&sb) ? "..." : "");
 }
 
 int nc_opt_strmap(nc_options *o, const char *key,

@@ -29,7 +29,9 @@
     X(ftclient)                                                                            \
     X(hostile)                                                                             \
     X(bchat)                                                                               \
-    X(log)
+    X(log)                                                                                 \
+    X(strbuf)                                                                              \
+    X(http_module)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

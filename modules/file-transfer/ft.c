@@ -30,6 +30,7 @@
 
 #include "ft.h"
 #include "netcore/netcore.h"
+#include "netcore/strbuf.h"
 
 #define SEP "<SEPARATOR>"
 #define SEP_QUIET_MS 30 /* the dialect has no terminator: a pause ends a message */
@@ -540,32 +541,29 @@ static void do_list(fconn *fc)
         return;
     }
     rewinddir(d); /* a dup shares the offset of earlier listings */
-    /* Count, then list: the count lets the client know where the list ends. */
-    size_t cap = 4096, len = 0, count = 0;
-    char *body = malloc(cap);
+    /* Count, then list: the count lets the client know where the list ends.
+     * The list is built whole (growable, no bound but memory) or not at all. */
+    nc_sb body;
+    nc_sb_init_grow(&body, NULL, 0, (size_t)-1 / 2);
+    size_t count = 0;
     struct dirent *e;
-    while (body && (e = readdir(d))) {
+    while ((e = readdir(d)) && !nc_sb_truncated(&body)) {
         struct stat st;
         if (e->d_name[0] == '.' || fstatat(fc->f->rootfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             !S_ISREG(st.st_mode))
             continue;
-        size_t need = strlen(e->d_name) + 48;
-        if (cap - len < need) {
-            char *nb = realloc(body, cap * 2 + need);
-            if (!nb)
-                break;
-            body = nb;
-            cap = cap * 2 + need;
-        }
-        len += (size_t)snprintf(body + len, cap - len, "%lld %lld %s\n", (long long)st.st_size,
-                                (long long)st.st_mtim.tv_sec, e->d_name);
+        nc_sb_printf(&body, "%lld %lld %s\n", (long long)st.st_size, (long long)st.st_mtim.tv_sec, e->d_name);
         count++;
     }
     closedir(d);
+    if (nc_sb_truncated(&body)) {
+        nc_sb_free(&body);
+        reply_err(fc, 500, "out of memory");
+        return;
+    }
     nc_sendf(fc->c, "OK %zu\n", count);
-    if (body)
-        nc_send(fc->c, body, len);
-    free(body);
+    nc_send(fc->c, nc_sb_str(&body), body.len);
+    nc_sb_free(&body);
 }
 
 static void do_get(fconn *fc, const ft_req *r)

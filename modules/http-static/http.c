@@ -20,8 +20,19 @@
 
 #include "http.h"
 #include "netcore/netcore.h"
+#include "netcore/strbuf.h"
 
 #define PIPELINE_QUEUE_MAX (256 * 1024) /* stop reading requests above this much queued */
+/* A response head never grows past this.  The longest is a 301 whose
+ * Location holds the path and query percent-encoded: up to 3 x
+ * max_request_line (at most 1 MiB) and some. */
+#define HEAD_MAX ((size_t)4 << 20)
+/* What a Location keeps unencoded besides the unreserved characters (RFC
+ * 3986 pchar); the path is decoded text, so '%' is encoded in it, while the
+ * query is the client's raw text, where an existing %XX stays as it is. */
+#define PATH_KEEP "/!$&'()*+,;=:@"
+#define QUERY_KEEP "/?!$&'()*+,;=:@%"
+#define MAX_RANGES 200 /* the most max_ranges may be (Apache's MaxRanges default) */
 
 typedef struct hconn hconn;
 
@@ -45,6 +56,8 @@ typedef struct hs {
     const char *root;
     int rootfd;
     const char *index;
+    char *rootreal; /* realpath(root): absolute symlinks that begin with it lead inside */
+    int no_openat2; /* openat2 failed with ENOSYS or EPERM: walk_beneath every path */
     int autoindex, follow_symlinks;
     const char *server;
     long long max_line, max_head, header_timeout, keepalive_timeout, max_body;
@@ -59,7 +72,8 @@ typedef struct hs {
     /* timeouts: two lists, each sorted by deadline since its timeout is fixed */
     hconn *wait_head, *wait_tail; /* reading a request head */
     hconn *idle_head, *idle_tail; /* keep-alive, between requests */
-    nc_timer *sweep;
+    nc_timer *sweep;     /* started in on_listen, stopped in fini: */
+    nc_timer *log_timer; /* both hold h as their argument */
     /* cache */
     centry **ctab;
     size_t cbuckets, centries;
@@ -68,7 +82,13 @@ typedef struct hs {
     time_t date_sec;
     char date[40];
     char logtime[40];
+    long long max_listing, max_ranges;
     uint64_t *c_requests, *c_2xx, *c_3xx, *c_4xx, *c_5xx, *c_cache_hits, *c_timeouts;
+    uint64_t *c_listing_limit, *c_ranges_refused;
+    uint64_t ranges_log_at; /* nc_now_ms() of the last "ranges refused" line */
+    unsigned ranges_log_dropped;
+    uint64_t listing_log_at; /* nc_now_ms() of the last "listing too large" line */
+    unsigned listing_log_dropped;
 } hs;
 
 enum { L_NONE, L_WAIT, L_IDLE };
@@ -210,33 +230,29 @@ static void log_flush(hs *h)
 
 #define LOGBUF 65536
 
-/* Copy a header value for the log, escaping quotes, backslashes and
- * control bytes so that a client cannot forge log lines. */
-static size_t log_field(char *out, size_t cap, const char *s, size_t n)
+/* Append a header value to the log line, escaping quotes, backslashes
+ * and control bytes so that a client cannot forge log lines; at most max
+ * bytes of escaped text, so that every field of a line fits. */
+static void log_field(nc_sb *sb, const char *s, size_t n, size_t max)
 {
-    size_t o = 0;
     if (!s || !n) {
-        out[0] = '-';
-        return 1;
+        nc_sb_putc(sb, '-');
+        return;
     }
-    for (size_t i = 0; i < n && o + 4 < cap; i++) {
+    size_t start = sb->len;
+    for (size_t i = 0; i < n && sb->len - start + 4 <= max; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f)
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+            nc_sb_printf(sb, "\\x%02X", c);
         else
-            out[o++] = (char)c;
+            nc_sb_putc(sb, (char)c);
     }
-    return o;
 }
 
 static void access_log(hs *h, nc_conn *c, const http_req *r, int status, unsigned long long bytes)
 {
     if (h->log_fd < 0)
         return;
-    char line[4096], f1[1024], f2[1024], f3[1200];
-    size_t n1 = r ? log_field(f1, sizeof f1, r->method, r->line_len) : log_field(f1, sizeof f1, NULL, 0);
-    size_t n2 = r ? log_field(f2, sizeof f2, r->referer, r->referer_len) : log_field(f2, sizeof f2, NULL, 0);
-    size_t n3 = r ? log_field(f3, sizeof f3, r->ua, r->ua_len) : log_field(f3, sizeof f3, NULL, 0);
     const char *peer = nc_conn_peer_str(c);
     /* "unix" peers and IPv6 brackets: the log shows the address alone. */
     char host[128];
@@ -248,16 +264,23 @@ static void access_log(hs *h, nc_conn *c, const http_req *r, int status, unsigne
         memmove(host, host + 1, strlen(host));
         *strchr(host, ']') = '\0';
     }
-    int n = snprintf(line, sizeof line, "%s - - [%s] \"%.*s\" %d %llu \"%.*s\" \"%.*s\"\n", host,
-                     h->logtime, (int)n1, f1, status, bytes, (int)n2, f2, (int)n3, f3);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof line)
-        n = sizeof line - 1;
-    if (h->loglen + (size_t)n > LOGBUF)
+    /* host (128) + time (40) + fields (1024 + 1024 + 1200) + the rest fit in 4096 */
+    char line[4096];
+    nc_sb sb;
+    nc_sb_init(&sb, line, sizeof line);
+    nc_sb_printf(&sb, "%s - - [%s] \"", host, h->logtime);
+    log_field(&sb, r ? r->method : NULL, r ? r->line_len : 0, 1024);
+    nc_sb_printf(&sb, "\" %d %llu \"", status, bytes);
+    log_field(&sb, r ? r->referer : NULL, r ? r->referer_len : 0, 1024);
+    nc_sb_puts(&sb, "\" \"");
+    log_field(&sb, r ? r->ua : NULL, r ? r->ua_len : 0, 1200);
+    nc_sb_puts(&sb, "\"\n");
+    if (nc_sb_truncated(&sb))
+        line[sb.len - 1] = '\n'; /* cannot happen with the bounds above; a line stays a line */
+    if (h->loglen + sb.len > LOGBUF)
         log_flush(h);
-    memcpy(h->logbuf + h->loglen, line, (size_t)n);
-    h->loglen += (size_t)n;
+    memcpy(h->logbuf + h->loglen, line, sb.len);
+    h->loglen += sb.len;
 }
 
 static void log_tick(nc_timer *t, void *arg)
@@ -309,6 +332,7 @@ static void free_instance(hs *h)
     free(h->ctab);
     if (h->rootfd >= 0)
         close(h->rootfd);
+    free(h->rootreal);
     if (h->log_fd > 2)
         close(h->log_fd);
     free(h->logbuf);
@@ -334,6 +358,8 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_int(o, "cache_valid_ms", 1000, 0, 3600000, &h->cache_valid) < 0 ||
         nc_opt_int(o, "cache_max_file_bytes", 65536, 0, 16 << 20, &h->cache_max_file) < 0 ||
         nc_opt_int(o, "cache_entries", 1024, 0, 1 << 20, &h->cache_max_entries) < 0 ||
+        nc_opt_int(o, "autoindex_max_bytes", 64LL << 20, 65536, 1LL << 30, &h->max_listing) < 0 ||
+        nc_opt_int(o, "max_ranges", 16, 1, MAX_RANGES, &h->max_ranges) < 0 ||
         nc_opt_path(o, "access_log", "off", &h->log_path) < 0 ||
         nc_opt_strmap(o, "mime_types", add_mime, h) < 0)
         goto fail;
@@ -350,7 +376,7 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
         goto fail;
     }
     h->rootfd = open(h->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (h->rootfd < 0) {
+    if (h->rootfd < 0 || !(h->rootreal = realpath(h->root, NULL))) {
         nc_opt_error(o, "root", "%s: %s", h->root, strerror(errno));
         goto fail;
     }
@@ -375,6 +401,8 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
     h->c_5xx = nc_counter(l, "responses_5xx");
     h->c_cache_hits = nc_counter(l, "cache_hits");
     h->c_timeouts = nc_counter(l, "header_timeouts");
+    h->c_listing_limit = nc_counter(l, "listings_too_large");
+    h->c_ranges_refused = nc_counter(l, "ranges_refused");
     *instance = h;
     return 0;
 fail:
@@ -392,15 +420,21 @@ static int hs_listen(nc_listener *l)
     if (period < 5)
         period = 5;
     h->sweep = nc_timer_start((uint64_t)period, (uint64_t)period, sweep, h);
-    if (h->log_fd >= 0)
-        nc_timer_start(1000, 1000, log_tick, h);
-    return h->sweep ? 0 : -1;
+    if (!h->sweep || (h->log_fd >= 0 && !(h->log_timer = nc_timer_start(1000, 1000, log_tick, h)))) {
+        nc_log_listener(l, NC_LOG_ERROR, "cannot start the timeout and log timers: out of memory");
+        return -1; /* fini stops the one that started */
+    }
+    return 0;
 }
 
 static void hs_fini(nc_listener *l, void *instance)
 {
     (void)l;
     hs *h = instance;
+    /* Repeating timers live until stopped: left armed, they would fire with
+     * h freed. */
+    nc_timer_stop(h->sweep);
+    nc_timer_stop(h->log_timer);
     log_flush(h);
     free_instance(h);
 }
@@ -422,20 +456,155 @@ static void hs_reopen(nc_listener *l)
 
 /* ---- files ---- */
 
-/* Open rel beneath the root: no "..", no absolute or escaping symlink
- * (unless follow_symlinks), and never blocking on a FIFO. */
-static int open_beneath(hs *h, const char *rel, int dirfd)
+#define MAX_LINKS 40  /* symlinks followed in one path, as the kernel allows */
+#define MAX_DEPTH 128 /* folders deep a walked path may go (404 beyond) */
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+
+/* Does the absolute symlink target t lead into the root?  Returns t made
+ * relative to the root ("" for the root itself), or NULL. */
+static const char *inside_root(const hs *h, const char *t)
+{
+    size_t rl = strcmp(h->rootreal, "/") == 0 ? 0 : strlen(h->rootreal);
+    if (strncmp(t, h->rootreal, rl) != 0 || (t[rl] != '/' && t[rl] != '\0'))
+        return NULL;
+    return t + rl;
+}
+
+/* Resolve rel beneath the root one component at a time, each opened with
+ * O_PATH | O_NOFOLLOW relative to its folder's descriptor, so that no
+ * component is ever resolved by the kernel through a symlink.  A symlink is
+ * read and followed by hand while it stays inside the root: a relative
+ * target from the link's folder (its ".." popping the folders walked, never
+ * above the root), an absolute one when it begins with the root's real
+ * path.  This is the fallback where openat2 is missing (ENOSYS: kernels
+ * before 5.6, seccomp profiles) and the path for absolute symlinks, which
+ * RESOLVE_BENEATH refuses even when they lead inside.  Returns a descriptor
+ * opened OPEN_FLAGS, or -1 with errno: EXDEV for a path leading out, ELOOP
+ * past MAX_LINKS, ENAMETOOLONG past MAX_DEPTH or PATH_MAX. */
+static int walk_beneath(const hs *h, const char *rel)
+{
+    int dirs[MAX_DEPTH + 1]; /* dirs[0] is the root (not ours to close) */
+    int depth = 0, links = 0, fd = -1, err = 0;
+    dirs[0] = h->rootfd;
+    char todo[PATH_MAX], leaf[NAME_MAX + 1] = "";
+    if (snprintf(todo, sizeof todo, "%s", rel) >= (int)sizeof todo) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    size_t pos = 0;
+    for (;;) {
+        while (todo[pos] == '/')
+            pos++;
+        if (!todo[pos])
+            break;
+        size_t len = strcspn(todo + pos, "/");
+        if (leaf[0]) {
+            err = ENOTDIR; /* a file with more path after it */
+            break;
+        }
+        if (len > NAME_MAX) {
+            err = ENAMETOOLONG;
+            break;
+        }
+        char name[NAME_MAX + 1];
+        memcpy(name, todo + pos, len);
+        name[len] = '\0';
+        pos += len;
+        if (!strcmp(name, "."))
+            continue;
+        if (!strcmp(name, "..")) {
+            if (depth == 0) {
+                err = EXDEV;
+                break;
+            }
+            close(dirs[depth--]);
+            continue;
+        }
+        int c = openat(dirs[depth], name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (c < 0 || fstat(c, &st) < 0) {
+            err = errno;
+            if (c >= 0)
+                close(c);
+            break;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char t[PATH_MAX];
+            ssize_t tl = readlinkat(c, "", t, sizeof t - 1);
+            close(c);
+            if (tl <= 0 || ++links > MAX_LINKS) {
+                err = tl < 0 ? errno : ELOOP;
+                break;
+            }
+            t[tl] = '\0';
+            const char *target = t;
+            if (t[0] == '/') {
+                if (!(target = inside_root(h, t))) {
+                    err = EXDEV;
+                    break;
+                }
+                while (depth > 0)
+                    close(dirs[depth--]); /* an absolute target starts again from the root */
+            }
+            /* The target's components, then what was left after the link. */
+            char rest[PATH_MAX];
+            int n = snprintf(rest, sizeof rest, "%s/%s", target, todo + pos);
+            if (n < 0 || (size_t)n >= sizeof rest) {
+                err = ENAMETOOLONG;
+                break;
+            }
+            memcpy(todo, rest, (size_t)n + 1);
+            pos = 0;
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (depth == MAX_DEPTH) {
+                close(c);
+                err = ENAMETOOLONG;
+                break;
+            }
+            dirs[++depth] = c;
+            continue;
+        }
+        close(c);
+        memcpy(leaf, name, len + 1); /* a file: it must be the last component */
+    }
+    if (!err) {
+        /* Reopen the last component for reading, by name in its folder and
+         * still without following: a symlink put there meanwhile fails. */
+        fd = leaf[0] ? openat(dirs[depth], leaf, OPEN_FLAGS | O_NOFOLLOW)
+                     : openat(dirs[depth], ".", OPEN_FLAGS | O_DIRECTORY);
+        if (fd < 0)
+            err = errno;
+    }
+    while (depth > 0)
+        close(dirs[depth--]);
+    errno = err;
+    return err ? -1 : fd;
+}
+
+/* Open rel beneath the root: no "..", no symlink leading out of it (unless
+ * follow_symlinks), and never blocking on a FIFO.  openat2 with
+ * RESOLVE_BENEATH first; the component walk where openat2 is missing or
+ * refused an absolute symlink (EXDEV), which may yet lead inside. */
+static int open_beneath(hs *h, const char *rel)
 {
     const char *p = rel[0] ? rel : ".";
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-                           .resolve = RESOLVE_NO_MAGICLINKS};
+    struct open_how how = {.flags = OPEN_FLAGS, .resolve = RESOLVE_NO_MAGICLINKS};
     if (!h->follow_symlinks)
         how.resolve |= RESOLVE_BENEATH;
-    int fd = (int)syscall(SYS_openat2, dirfd, p, &how, sizeof how);
-    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+    int fd = h->no_openat2 ? -1 : (int)syscall(SYS_openat2, h->rootfd, p, &how, sizeof how);
+    if (fd >= 0 || (!h->no_openat2 && errno != ENOSYS && errno != EPERM && errno != EXDEV))
         return fd;
-    /* No openat2 (old kernel, seccomp): refuse every symlink instead. */
-    return openat(dirfd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (h->follow_symlinks ? 0 : O_NOFOLLOW));
+    if (!h->no_openat2 && errno != EXDEV) {
+        h->no_openat2 = 1; /* it will not come back in this process */
+        nc_log(NC_LOG_WARN, "http-static: openat2 is not available (%s): paths under %s are resolved "
+                            "one component at a time instead",
+               strerror(errno), h->root);
+    }
+    if (h->follow_symlinks)
+        return openat(h->rootfd, p, OPEN_FLAGS);
+    return walk_beneath(h, rel);
 }
 
 static size_t chash(const char *k)
@@ -565,6 +734,7 @@ static const char *reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 412: return "Precondition Failed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
@@ -584,6 +754,8 @@ typedef struct resp {
     int keep;
     int status;
     unsigned long long sent; /* body bytes, for the log */
+    nc_sb hb;                /* the response head being built (head_begin .. head_send) */
+    char hbuf[2048];         /* where hb starts; it moves to the heap beyond */
 } resp;
 
 static void count_status(hs *h, int status)
@@ -593,36 +765,78 @@ static void count_status(hs *h, int status)
         (*k)++;
 }
 
-/* Status line and the headers every response has; `extra` is more header
- * lines (each ending in CRLF) or "". */
-static size_t head(resp *x, char *buf, size_t cap, int status, const char *extra)
+/* Start a response head in x->hb: the status line and the headers every
+ * response has.  The caller appends its own header lines (each ending in
+ * CRLF) to x->hb, then calls head_send. */
+static void head_begin(resp *x, int status)
 {
     hs *h = x->h;
     x->status = status;
-    int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\n%s%s%sDate: %s\r\n%s%s", status, reason(status),
-                     h->server[0] ? "Server: " : "", h->server, h->server[0] ? "\r\n" : "", h->date,
-                     extra, !x->keep ? "Connection: close\r\n" : (x->r && x->r->minor == 0) ? "Connection: keep-alive\r\n" : "");
-    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    nc_sb_init_grow(&x->hb, x->hbuf, sizeof x->hbuf, HEAD_MAX);
+    nc_sb_printf(&x->hb, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    if (h->server[0])
+        nc_sb_printf(&x->hb, "Server: %s\r\n", h->server);
+    nc_sb_printf(&x->hb, "Date: %s\r\n", h->date);
 }
 
+/* Finish the head (Connection, the blank line) and queue it.  Returns 0;
+ * or -1 when it did not fit in HEAD_MAX (or memory), in which case a bare
+ * 500 went out instead, the connection is to close, and the caller sends no
+ * body: a head is sent whole or not at all. */
+static int head_send(resp *x)
+{
+    if (!x->keep)
+        nc_sb_puts(&x->hb, "Connection: close\r\n");
+    else if (x->r && x->r->minor == 0)
+        nc_sb_puts(&x->hb, "Connection: keep-alive\r\n");
+    nc_sb_puts(&x->hb, "\r\n");
+    int ok = !nc_sb_truncated(&x->hb);
+    if (ok) {
+        nc_send(x->c, x->hb.buf, x->hb.len);
+    } else {
+        static const char fail[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n";
+        nc_send(x->c, fail, sizeof fail - 1);
+        x->status = 500;
+        x->keep = 0;
+    }
+    nc_sb_free(&x->hb);
+    return ok ? 0 : -1;
+}
+
+/* A small HTML error page; `extra` is more header lines (each ending in
+ * CRLF) or "". */
 static void error_page(resp *x, int status, const char *extra)
 {
-    char body[256], hdr[1024], more[512];
+    char body[256];
     int bl = snprintf(body, sizeof body,
                       "<!DOCTYPE html>\n<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>\n",
                       status, reason(status), status, reason(status));
-    snprintf(more, sizeof more, "%sContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n", extra, bl);
-    size_t hl = head(x, hdr, sizeof hdr - 2, status, more);
-    memcpy(hdr + hl, "\r\n", 2);
-    nc_send(x->c, hdr, hl + 2);
-    if (!x->head_only) {
+    head_begin(x, status);
+    nc_sb_puts(&x->hb, extra);
+    nc_sb_printf(&x->hb, "Content-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n", bl);
+    if (head_send(x) == 0 && !x->head_only) {
         nc_send(x->c, body, (size_t)bl);
         x->sent = (unsigned long long)bl;
     }
 }
 
-/* Does the If-None-Match list match the entity tag (weak comparison)? */
-static int etag_match(const char *list, size_t n, const char *etag)
+/* One line per 10 s at most, with how many were left out since the last. */
+static int log_allowed(uint64_t *at, unsigned *dropped)
+{
+    uint64_t now = nc_now_ms();
+    if (*at && now - *at < 10000) {
+        (*dropped)++;
+        return 0;
+    }
+    *at = now;
+    return 1;
+}
+
+/* Does the entity-tag list (If-Match, If-None-Match) match etag?  "*"
+ * matches any; strong comparison (If-Match, RFC 9110 8.8.3.2) never matches
+ * a weak tag (W/"..."), weak comparison (If-None-Match) ignores W/. */
+static int etag_match(const char *list, size_t n, const char *etag, int strong)
 {
     size_t el = strlen(etag);
     size_t i = 0;
@@ -631,7 +845,8 @@ static int etag_match(const char *list, size_t n, const char *etag)
             i++;
         if (i < n && list[i] == '*')
             return 1;
-        if (i + 2 < n && list[i] == 'W' && list[i + 1] == '/')
+        int weak = i + 2 < n && list[i] == 'W' && list[i + 1] == '/';
+        if (weak)
             i += 2;
         size_t s = i;
         while (i < n && list[i] != ',')
@@ -639,52 +854,213 @@ static int etag_match(const char *list, size_t n, const char *etag)
         size_t e = i;
         while (e > s && (list[e - 1] == ' ' || list[e - 1] == '\t'))
             e--;
-        if (e - s == el && memcmp(list + s, etag, el) == 0)
+        if (e - s == el && memcmp(list + s, etag, el) == 0 && !(weak && strong))
             return 1;
     }
     return 0;
 }
 
-/* Parse "bytes=a-b" against size: 1 with [*from, *to] set, 0 to ignore the
- * header (absent, malformed, several ranges), -1 unsatisfiable. */
-static int parse_range(const char *v, size_t n, long long size, long long *from, long long *to)
+/* The preconditions of RFC 9110 13.2.2, in its order, for GET and HEAD:
+ * If-Match (else If-Unmodified-Since) false: 412; If-None-Match (else
+ * If-Modified-Since) false: 304.  A date that does not parse makes its
+ * header ignored (13.1.3, 13.1.4).  Returns 0 to go on, or the status. */
+static int preconditions(const http_req *r, const centry *e)
 {
-    if (!v || n < 7 || strncasecmp(v, "bytes=", 6) != 0)
-        return 0;
-    v += 6;
-    n -= 6;
-    if (memchr(v, ',', n))
-        return 0; /* several ranges: answering 200 with the whole is allowed */
+    time_t t;
+    if (r->im) {
+        if (!etag_match(r->im, r->im_len, e->etag, 1))
+            return 412;
+    } else if (r->ius && parse_http_date(r->ius, r->ius_len, &t) == 0 && e->mtime.tv_sec > t) {
+        return 412;
+    }
+    if (r->inm) {
+        if (etag_match(r->inm, r->inm_len, e->etag, 0))
+            return 304;
+    } else if (r->ims && parse_http_date(r->ims, r->ims_len, &t) == 0 && e->mtime.tv_sec <= t) {
+        return 304;
+    }
+    return 0;
+}
+
+/* If-Range (RFC 9110 13.1.5): does the validator match, so that Range
+ * applies?  An entity tag by strong comparison; an HTTP-date when it is
+ * exactly the Last-Modified and that is strong (at least a second before
+ * the response's Date), since a file changed twice within a second would
+ * keep its date.  No If-Range: yes. */
+static int if_range_ok(const hs *h, const http_req *r, const centry *e)
+{
+    if (!r->if_range)
+        return 1;
+    const char *v = r->if_range;
+    size_t n = r->if_range_len;
+    if (n && (v[0] == '"' || (n > 1 && v[0] == 'W' && v[1] == '/')))
+        return v[0] == '"' && n == strlen(e->etag) && memcmp(v, e->etag, n) == 0;
+    time_t t;
+    return parse_http_date(v, n, &t) == 0 && t == e->mtime.tv_sec && e->mtime.tv_sec < h->date_sec;
+}
+
+typedef struct brange {
+    long long from, to; /* inclusive, within the file */
+} brange;
+
+/* A range-spec "a-b", "a-" or "-n" at v[0..n) (whitespace trimmed).
+ * Returns 1 satisfiable (out set), 0 unsatisfiable, -1 invalid. */
+static int range_spec(const char *v, size_t n, long long size, brange *out)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
     const char *dash = memchr(v, '-', n);
     if (!dash)
-        return 0;
+        return -1;
     long long a = -1, b = -1;
     for (const char *p = v; p < dash; p++) {
         if (*p < '0' || *p > '9' || a > (LLONG_MAX - 9) / 10)
-            return 0;
+            return -1;
         a = (a < 0 ? 0 : a * 10) + (*p - '0');
     }
     for (const char *p = dash + 1; p < v + n; p++) {
         if (*p < '0' || *p > '9' || b > (LLONG_MAX - 9) / 10)
-            return 0;
+            return -1;
         b = (b < 0 ? 0 : b * 10) + (*p - '0');
     }
     if (a < 0 && b < 0)
-        return 0;
+        return -1;
     if (a < 0) { /* suffix: the last b bytes */
-        if (b == 0)
-            return -1;
-        *from = b >= size ? 0 : size - b;
-        *to = size - 1;
-        return size > 0 ? 1 : -1;
+        if (b == 0 || size == 0)
+            return 0;
+        out->from = b >= size ? 0 : size - b;
+        out->to = size - 1;
+        return 1;
     }
     if (b >= 0 && b < a)
-        return 0;
-    if (a >= size)
         return -1;
-    *from = a;
-    *to = b < 0 || b >= size ? size - 1 : b;
+    if (a >= size)
+        return 0;
+    out->from = a;
+    out->to = b < 0 || b >= size ? size - 1 : b;
     return 1;
+}
+
+enum { RANGES_IGNORE = 0, RANGES_UNSATISFIABLE = -1, RANGES_REFUSED = -2 };
+
+/* Parse "bytes=spec, spec, ..." (RFC 9110 14.1.2) against size.  Returns
+ * the number of satisfiable ranges (in out, in the order asked); 0
+ * (RANGES_IGNORE) for a header to ignore (another unit, an invalid spec);
+ * RANGES_UNSATISFIABLE when no range is satisfiable; RANGES_REFUSED when
+ * it asks for more than max ranges or for more bytes in all than the file
+ * has (overlap: the amplification nginx and Apache had), which is answered
+ * as if there were no Range, like nginx's max_ranges. */
+static int parse_ranges(const char *v, size_t n, long long size, brange *out, int max)
+{
+    if (!v || n < 6 || strncasecmp(v, "bytes=", 6) != 0)
+        return RANGES_IGNORE;
+    v += 6;
+    n -= 6;
+    int count = 0, specs = 0;
+    long long total = 0;
+    size_t i = 0;
+    while (i <= n) {
+        size_t e = i;
+        while (e < n && v[e] != ',')
+            e++;
+        size_t s = i;
+        while (s < e && (v[s] == ' ' || v[s] == '\t'))
+            s++;
+        if (s < e) { /* empty list elements are allowed (RFC 9110 5.6.1) */
+            if (++specs > max)
+                return RANGES_REFUSED;
+            brange br;
+            int k = range_spec(v + s, e - s, size, &br);
+            if (k < 0)
+                return RANGES_IGNORE;
+            if (k > 0) {
+                total += br.to - br.from + 1;
+                if (total > size)
+                    return RANGES_REFUSED;
+                out[count++] = br;
+            }
+        }
+        i = e + 1;
+    }
+    if (!specs)
+        return RANGES_IGNORE;
+    return count ? count : RANGES_UNSATISFIABLE;
+}
+
+/* A Range answered as if absent because of max_ranges or overlap. */
+static void ranges_refused(resp *x)
+{
+    hs *h = x->h;
+    if (h->c_ranges_refused)
+        (*h->c_ranges_refused)++;
+    if (log_allowed(&h->ranges_log_at, &h->ranges_log_dropped)) {
+        nc_log_conn(x->c, NC_LOG_INFO,
+                    "Range with more than max_ranges (%lld) ranges or more bytes than the file: "
+                    "answered 200 with the whole file (%u more since the last line)",
+                    h->max_ranges, h->ranges_log_dropped);
+        h->ranges_log_dropped = 0;
+    }
+}
+
+/* Queue bytes [from, to] of the file: from the cache entry's memory, or
+ * as a file region of fd (own: the core closes fd after this region). */
+static void send_part(resp *x, const centry *e, int fd, long long from, long long to, int own)
+{
+    size_t len = (size_t)(to - from + 1);
+    if (e->body)
+        nc_send(x->c, nc_shared_data(e->body) + from, len);
+    else
+        nc_sendfile(x->c, fd, (off_t)from, len, own ? NC_FILE_OWN : 0);
+}
+
+/* 206 with multipart/byteranges (RFC 9110 14.6): one part per range, in
+ * the order asked, each with its Content-Type and Content-Range.  The
+ * part heads are built first, so Content-Length is exact. */
+static void send_multipart(resp *x, const centry *e, int fd, const brange *br, int count)
+{
+    char bound[40];
+    static unsigned serial;
+    /* Not in the content, in practice: the file's identity, the time and a counter. */
+    snprintf(bound, sizeof bound, "%016llx%08x", (unsigned long long)e->ino ^ (unsigned long long)e->size << 20,
+             (unsigned)nc_now_ms() ^ ++serial * 2654435761u);
+    nc_sb parts;
+    nc_sb_init_grow(&parts, NULL, 0, HEAD_MAX);
+    size_t at[MAX_RANGES + 1];
+    long long total = 0;
+    for (int i = 0; i < count; i++) {
+        at[i] = parts.len;
+        nc_sb_printf(&parts, "%s--%s\r\nContent-Type: %s%s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
+                     i ? "\r\n" : "", bound, e->type, e->text ? "; charset=utf-8" : "", br[i].from, br[i].to,
+                     (long long)e->size);
+        total += br[i].to - br[i].from + 1;
+    }
+    at[count] = parts.len;
+    nc_sb_printf(&parts, "\r\n--%s--\r\n", bound);
+    total += (long long)parts.len;
+    head_begin(x, 206);
+    nc_sb_printf(&x->hb,
+                 "Content-Type: multipart/byteranges; boundary=%s\r\nContent-Length: %lld\r\n"
+                 "Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
+                 bound, total, e->lastmod, e->etag);
+    int gave = 0; /* fd went to the core with the last part */
+    if (nc_sb_truncated(&parts)) {
+        nc_sb_free(&x->hb); /* cannot happen (part heads are small and few); a 500 rather than a wrong body */
+        error_page(x, 500, "");
+    } else if (head_send(x) == 0 && !x->head_only) {
+        for (int i = 0; i < count; i++) {
+            nc_send(x->c, parts.buf + at[i], at[i + 1] - at[i]);
+            /* one descriptor for all the parts: the core closes it after the last */
+            send_part(x, e, fd, br[i].from, br[i].to, i == count - 1);
+        }
+        nc_send(x->c, parts.buf + at[count], parts.len - at[count]);
+        x->sent = (unsigned long long)total;
+        gave = !e->body;
+    }
+    if (!gave && fd >= 0)
+        close(fd);
+    nc_sb_free(&parts);
 }
 
 /* Answer with a regular file: from the cache entry e (content in memory) or
@@ -692,98 +1068,64 @@ static int parse_range(const char *v, size_t n, long long size, long long *from,
 static void send_file(resp *x, const centry *e, int fd)
 {
     const http_req *r = x->r;
-    /* Conditional requests: If-None-Match wins over If-Modified-Since. */
-    int not_modified = 0;
-    if (r->inm) {
-        not_modified = etag_match(r->inm, r->inm_len, e->etag);
-    } else if (r->ims) {
-        time_t t;
-        if (parse_http_date(r->ims, r->ims_len, &t) == 0 && e->mtime.tv_sec <= t)
-            not_modified = 1;
+    int pre = preconditions(r, e);
+    if (pre == 304) {
+        head_begin(x, 304);
+        nc_sb_printf(&x->hb, "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
+        head_send(x);
+    } else if (pre == 412) {
+        error_page(x, 412, "");
     }
-    char hdr[2048], more[1024];
-    if (not_modified) {
-        snprintf(more, sizeof more, "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
-        size_t hl = head(x, hdr, sizeof hdr - 2, 304, more);
-        memcpy(hdr + hl, "\r\n", 2);
-        nc_send(x->c, hdr, hl + 2);
+    if (pre) {
         if (fd >= 0)
             close(fd);
         return;
     }
-    long long size = (long long)e->size, from = 0, to = size - 1;
-    int rr = 0;
-    if (r->range && (!r->if_range || (r->if_range_len == strlen(e->etag) &&
-                                      memcmp(r->if_range, e->etag, r->if_range_len) == 0)))
-        rr = parse_range(r->range, r->range_len, size, &from, &to);
-    if (rr < 0) {
+    long long size = (long long)e->size;
+    brange br[MAX_RANGES];
+    int rr = r->range && if_range_ok(x->h, r, e)
+                 ? parse_ranges(r->range, r->range_len, size, br, (int)x->h->max_ranges)
+                 : RANGES_IGNORE;
+    if (rr == RANGES_REFUSED) {
+        ranges_refused(x);
+        rr = RANGES_IGNORE;
+    }
+    if (rr == RANGES_UNSATISFIABLE) {
+        char more[64];
         snprintf(more, sizeof more, "Content-Range: bytes */%lld\r\n", size);
         if (fd >= 0)
             close(fd);
         error_page(x, 416, more);
         return;
     }
-    long long len = rr ? to - from + 1 : size;
-    int k = snprintf(more, sizeof more,
-                     "Content-Type: %s%s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\nETag: %s\r\n"
-                     "Accept-Ranges: bytes\r\n",
-                     e->type, e->text ? "; charset=utf-8" : "", len, e->lastmod, e->etag);
+    if (rr > 1) {
+        send_multipart(x, e, fd, br, rr);
+        return;
+    }
+    long long from = rr ? br[0].from : 0, to = rr ? br[0].to : size - 1;
+    long long len = to - from + 1;
+    head_begin(x, rr ? 206 : 200);
+    nc_sb_printf(&x->hb,
+                 "Content-Type: %s%s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\nETag: %s\r\n"
+                 "Accept-Ranges: bytes\r\n",
+                 e->type, e->text ? "; charset=utf-8" : "", len, e->lastmod, e->etag);
     if (rr)
-        snprintf(more + k, sizeof more - (size_t)k, "Content-Range: bytes %lld-%lld/%lld\r\n", from, to, size);
-    size_t hl = head(x, hdr, sizeof hdr - 2, rr ? 206 : 200, more);
-    memcpy(hdr + hl, "\r\n", 2);
-    nc_send(x->c, hdr, hl + 2);
-    if (x->head_only || len == 0) {
+        nc_sb_printf(&x->hb, "Content-Range: bytes %lld-%lld/%lld\r\n", from, to, size);
+    if (head_send(x) < 0 || x->head_only || len == 0) {
         if (fd >= 0)
             close(fd);
         return;
     }
     x->sent = (unsigned long long)len;
-    if (e->body) {
-        if (!rr)
-            nc_send_shared(x->c, e->body);
-        else
-            nc_send(x->c, nc_shared_data(e->body) + from, (size_t)len);
-        if (fd >= 0)
-            close(fd);
+    if (e->body && !rr) {
+        nc_send_shared(x->c, e->body);
     } else {
-        nc_sendfile(x->c, fd, (off_t)from, (size_t)len, NC_FILE_OWN);
+        send_part(x, e, fd, from, to, 1);
+        if (!e->body)
+            fd = -1; /* the core's now */
     }
-}
-
-static int html_escape(char *out, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
-        if (rep) {
-            size_t l = strlen(rep);
-            memcpy(out + o, rep, l);
-            o += l;
-        } else {
-            out[o++] = *s;
-        }
-    }
-    out[o] = '\0';
-    return (int)o;
-}
-
-static int url_escape(char *out, size_t cap, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (; *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c)) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return (int)o;
+    if (fd >= 0)
+        close(fd);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -791,78 +1133,130 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void listing(resp *x, int dirfd, const char *urlpath)
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The names in a folder, sorted; NULL (and errno) when it cannot be read
+ * whole: a listing is complete or not sent. */
+static char **read_names(int dirfd, size_t *count)
 {
     int fd = dup(dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
             close(fd);
-        error_page(x, 500, "");
-        return;
+        return NULL;
     }
     rewinddir(d); /* a dup shares the directory offset */
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    int failed = 0;
+    errno = 0;
+    while (!failed && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
+            if (!nn) {
+                failed = 1;
                 break;
+            }
             names = nn;
         }
-        names[n++] = strdup(de->d_name);
+        if (!(names[n] = strdup(de->d_name)))
+            failed = 1;
+        else
+            n++;
+    }
+    if (errno)
+        failed = 1; /* readdir's error, or ENOMEM from above */
+    closedir(d);
+    if (failed) {
+        free_names(names, n);
+        return NULL;
     }
     if (n)
         qsort(names, n, sizeof *names, cmp_names); /* qsort(NULL, 0) is undefined */
-    size_t bcap = 1024 + n * 1400, bl = 0;
-    char *body = malloc(bcap);
-    char esc[1200], href[1200], title[1200];
-    html_escape(title, sizeof title, urlpath);
-    bl += (size_t)snprintf(body + bl, bcap - bl,
-                           "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of %s</title></head>\n"
-                           "<body><h1>Index of %s</h1><table>\n<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
-                           "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n",
-                           title, title);
-    for (size_t i = 0; i < n; i++) {
-        if (!names[i])
-            continue;
+    *count = n;
+    return names;
+}
+
+/* The autoindex page of the folder dirfd (rel is its path, "" the root):
+ * built whole in a growable buffer up to autoindex_max_bytes; a folder whose
+ * page would be larger gets 500, never a cut page. */
+static void listing(resp *x, int dirfd, const char *rel)
+{
+    hs *h = x->h;
+    size_t n = 0;
+    char **names = read_names(dirfd, &n);
+    if (!names) {
+        nc_log_conn(x->c, NC_LOG_ERROR, "reading the folder /%s for its listing: %s", rel, strerror(errno));
+        error_page(x, 500, "");
+        return;
+    }
+    nc_sb b;
+    nc_sb_init_grow(&b, NULL, 0, (size_t)h->max_listing);
+    char title[4200];
+    nc_sb t;
+    nc_sb_init(&t, title, sizeof title);
+    nc_sb_putc(&t, '/');
+    nc_sb_puts(&t, rel);
+    if (rel[0])
+        nc_sb_putc(&t, '/');
+    nc_sb_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    nc_sb_html(&b, title, t.len);
+    nc_sb_puts(&b, "</title></head>\n<body><h1>Index of ");
+    nc_sb_html(&b, title, t.len);
+    nc_sb_puts(&b, "</h1><table>\n<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
+                   "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    for (size_t i = 0; i < n && !nc_sb_truncated(&b); i++) {
         struct stat st;
         if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
+            continue; /* gone since readdir */
         int isdir = S_ISDIR(st.st_mode);
-        html_escape(esc, sizeof esc, names[i]);
-        url_escape(href, sizeof href, names[i]);
-        char when[40], size[32];
+        size_t nl = strlen(names[i]);
+        char when[40];
         struct tm tm;
         gmtime_r(&st.st_mtim.tv_sec, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        nc_sb_puts(&b, "<tr><td><a href=\"");
+        nc_sb_pct(&b, names[i], nl, ""); /* nothing but unreserved: safe inside the attribute too */
+        nc_sb_puts(&b, isdir ? "/\">" : "\">");
+        nc_sb_html(&b, names[i], nl);
         if (isdir)
-            snprintf(size, sizeof size, "-");
+            nc_sb_printf(&b, "/</a></td><td>-</td><td>%s</td></tr>\n", when);
         else
-            snprintf(size, sizeof size, "%lld", (long long)st.st_size);
-        bl += (size_t)snprintf(body + bl, bcap - bl,
-                               "<tr><td><a href=\"%s%s\">%s%s</a></td><td>%s</td><td>%s</td></tr>\n", href,
-                               isdir ? "/" : "", esc, isdir ? "/" : "", size, when);
-        free(names[i]);
+            nc_sb_printf(&b, "</a></td><td>%lld</td><td>%s</td></tr>\n", (long long)st.st_size, when);
     }
-    bl += (size_t)snprintf(body + bl, bcap - bl, "</table></body></html>\n");
-    free(names);
-    closedir(d);
-    char hdr[1024], more[256];
-    snprintf(more, sizeof more, "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", bl);
-    size_t hl = head(x, hdr, sizeof hdr - 2, 200, more);
-    memcpy(hdr + hl, "\r\n", 2);
-    nc_send(x->c, hdr, hl + 2);
-    if (!x->head_only) {
-        nc_send(x->c, body, bl);
-        x->sent = bl;
+    nc_sb_puts(&b, "</table></body></html>\n");
+    free_names(names, n);
+    if (nc_sb_truncated(&b)) {
+        if (h->c_listing_limit)
+            (*h->c_listing_limit)++;
+        if (log_allowed(&h->listing_log_at, &h->listing_log_dropped)) {
+            nc_log_conn(x->c, NC_LOG_WARN,
+                        "listing of /%s (%zu names) is over autoindex_max_bytes (%lld) or out of memory: "
+                        "answered 500 (%u more since the last line)",
+                        rel, n, h->max_listing, h->listing_log_dropped);
+            h->listing_log_dropped = 0;
+        }
+        nc_sb_free(&b);
+        error_page(x, 500, "");
+        return;
     }
-    free(body);
+    head_begin(x, 200);
+    nc_sb_printf(&x->hb, "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n", b.len);
+    if (head_send(x) == 0 && !x->head_only) {
+        nc_send(x->c, b.buf, b.len);
+        x->sent = b.len;
+    }
+    nc_sb_free(&b);
 }
 
 static int errno_status(int e)
@@ -880,6 +1274,31 @@ static int errno_status(int e)
     default:
         return 500;
     }
+}
+
+/* 301 from a folder named without its trailing slash to the same with it.
+ * The Location is built from the resolved path (never the raw target, so
+ * "//evil.example/../docs" leads to "/docs/", not to another host), with
+ * every byte a URI may not hold percent-encoded, and the client's query
+ * kept. */
+static void redirect_slash(resp *x, const char *rel, const char *query, size_t qlen)
+{
+    char lbuf[1024];
+    nc_sb loc;
+    nc_sb_init_grow(&loc, lbuf, sizeof lbuf, HEAD_MAX);
+    nc_sb_puts(&loc, "Location: /");
+    nc_sb_pct(&loc, rel, strlen(rel), PATH_KEEP);
+    nc_sb_putc(&loc, '/');
+    if (query) {
+        nc_sb_putc(&loc, '?');
+        nc_sb_pct(&loc, query, qlen, QUERY_KEEP);
+    }
+    nc_sb_puts(&loc, "\r\n");
+    if (nc_sb_truncated(&loc))
+        error_page(x, 500, "");
+    else
+        error_page(x, 301, nc_sb_str(&loc));
+    nc_sb_free(&loc);
 }
 
 static void serve(resp *x)
@@ -904,7 +1323,7 @@ static void serve(resp *x)
         send_file(x, e, -1);
         return;
     }
-    int fd = open_beneath(h, rel, h->rootfd);
+    int fd = open_beneath(h, rel);
     if (fd < 0) {
         if (e)
             cache_unlink(h, e);
@@ -921,22 +1340,17 @@ static void serve(resp *x)
     char filebuf[4200];
     if (S_ISDIR(st.st_mode)) {
         if (!dir_slash) {
-            /* The path as the client wrote it, plus the slash (and query). */
-            char loc[4200], more[4400];
-            const char *qm = memchr(r->target, '?', r->target_len);
-            size_t pl = qm ? (size_t)(qm - r->target) : r->target_len;
-            snprintf(loc, sizeof loc, "%.*s/%s%.*s", (int)pl, r->target, query ? "?" : "", (int)qlen,
-                     query ? query : "");
-            snprintf(more, sizeof more, "Location: %s\r\n", loc);
             close(fd);
-            error_page(x, 301, more);
+            redirect_slash(x, rel, query, qlen);
             return;
         }
-        int ifd = open_beneath(h, h->index, fd);
+        nc_sb fb;
+        nc_sb_init(&fb, filebuf, sizeof filebuf);
+        nc_sb_printf(&fb, "%s%s%s", rel, rel[0] ? "/" : "", h->index);
+        int ifd = nc_sb_truncated(&fb) ? -1 : open_beneath(h, filebuf);
         struct stat ist;
         if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
-            snprintf(filebuf, sizeof filebuf, "%s%s%s", rel, rel[0] ? "/" : "", h->index);
-            file = filebuf; /* opened beneath its folder, the folder beneath the root */
+            file = filebuf;
             close(fd);
             fd = ifd;
             st = ist;
@@ -944,9 +1358,7 @@ static void serve(resp *x)
             if (ifd >= 0)
                 close(ifd);
             if (h->autoindex) {
-                char urlpath[4200];
-                snprintf(urlpath, sizeof urlpath, "/%s%s", rel, rel[0] ? "/" : "");
-                listing(x, fd, urlpath);
+                listing(x, fd, rel);
             } else {
                 error_page(x, 403, "");
             }

@@ -21,16 +21,31 @@ typedef struct http_req {
     int conn_close, conn_keepalive;
     long long content_length;  /* -1: none */
     int chunked;               /* Transfer-Encoding present */
-    const char *inm, *ims, *range, *if_range, *ua, *referer;
-    size_t inm_len, ims_len, range_len, if_range_len, ua_len, referer_len;
+    const char *inm, *ims, *im, *ius, *range, *if_range, *ua, *referer;
+    size_t inm_len, ims_len, im_len, ius_len, range_len, if_range_len, ua_len, referer_len;
+    int range_lines;           /* Range field lines seen; past one, range is NULL (ignored) */
     size_t line_len;           /* the request line, without its line end */
 } http_req;
+
+/* Is s[0..n) a valid Host field value (RFC 9112 3.2, RFC 3986 3.2.2):
+ * empty, or uri-host [":" port] where uri-host is an IP-literal in brackets
+ * (IPv6 or IPvFuture), or a non-empty reg-name (an IPv4 address is one) of
+ * unreserved, sub-delims and %XX, and port is up to 5 digits no more than
+ * 65535?  Returns 1 or 0. */
+int http_host_valid(const char *s, size_t n);
+
+/* 7 or 8 when t[0..n) starts with "http://" or "https://" (any case): an
+ * absolute-form target; else 0. */
+size_t http_scheme_len(const char *t, size_t n);
 
 /* Parse the request head at buf[0..len).  Returns the head's length in
  * bytes (request line, headers, blank line) with req filled in; 0 when the
  * head is not complete yet (call again with more); or -STATUS for a request
- * to refuse: -400 malformed, -414 request line over max_line, -431 head over
- * max_head, -505 an HTTP major version other than 1.  *scan is where the
+ * to refuse: -400 malformed (an invalid Host value, or an absolute-form
+ * target whose authority is empty, has userinfo or is not a valid host,
+ * included), -414 request line over max_line, -431 head over max_head,
+ * -505 an HTTP major version other than 1.  Two or more Range lines leave
+ * range NULL (the request is served as if it had none).  *scan is where the
  * search for the end of the head resumes (0 for a new request), so feeding
  * a head one byte at a time costs linear time.  Empty lines before a request
  * line are part of the head. */

@@ -2,6 +2,7 @@
  * could let two parties disagree about where a request ends (header names,
  * Content-Length, Transfer-Encoding, obsolete line folding), lenient where it
  * costs nothing (bare LF line ends, empty lines before the request). */
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,6 +38,100 @@ static int has_token(const char *v, size_t n, const char *tok)
             return 1;
     }
     return 0;
+}
+
+static int hexdig(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 3986 unreserved and sub-delims: what a reg-name holds besides %XX. */
+static int regchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("-._~!$&'()*+,;=", c));
+}
+
+/* "[" ( IPv6address / "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) ) "]"
+ * at s[0..n); returns its length or 0. */
+static size_t ip_literal(const char *s, size_t n)
+{
+    const char *close = memchr(s, ']', n);
+    if (!close)
+        return 0;
+    size_t l = (size_t)(close - s) - 1;
+    const char *a = s + 1;
+    if (l && (a[0] == 'v' || a[0] == 'V')) {
+        size_t i = 1;
+        while (i < l && hexdig((unsigned char)a[i]))
+            i++;
+        if (i == 1 || i >= l - 1 || a[i] != '.')
+            return 0;
+        for (i++; i < l; i++)
+            if (!regchar((unsigned char)a[i]) && a[i] != ':')
+                return 0;
+        return l + 2;
+    }
+    char buf[INET6_ADDRSTRLEN + 8];
+    struct in6_addr in6;
+    if (l == 0 || l >= sizeof buf)
+        return 0;
+    memcpy(buf, a, l);
+    buf[l] = '\0';
+    return inet_pton(AF_INET6, buf, &in6) == 1 ? l + 2 : 0;
+}
+
+int http_host_valid(const char *s, size_t n)
+{
+    if (n == 0)
+        return 1; /* RFC 9112 3.2: empty when the target has no authority */
+    size_t i = 0;
+    if (s[0] == '[') {
+        if (!(i = ip_literal(s, n)))
+            return 0;
+    } else {
+        while (i < n && s[i] != ':') {
+            if (regchar((unsigned char)s[i]))
+                i++;
+            else if (s[i] == '%' && i + 2 < n && hexdig((unsigned char)s[i + 1]) && hexdig((unsigned char)s[i + 2]))
+                i += 3;
+            else
+                return 0;
+        }
+        if (i == 0)
+            return 0; /* ":80": an http host is never empty (RFC 9110 4.2.1) */
+    }
+    if (i == n)
+        return 1;
+    if (s[i++] != ':' || n - i > 5)
+        return 0;
+    long port = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        port = port * 10 + (s[i] - '0');
+    }
+    return port <= 65535;
+}
+
+size_t http_scheme_len(const char *t, size_t n)
+{
+    return n >= 7 && strncasecmp(t, "http://", 7) == 0 ? 7 : n >= 8 && strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
+}
+
+/* An absolute-form target (RFC 9112 3.2.2): "http://" or "https://" (any
+ * case), then an authority that must be a valid, non-empty host without
+ * userinfo.  Returns 1 when t is not absolute-form or is valid, else 0. */
+static int absolute_ok(const char *t, size_t n)
+{
+    size_t sl = http_scheme_len(t, n);
+    if (!sl)
+        return 1;
+    const char *a = t + sl;
+    size_t al = 0;
+    while (sl + al < n && a[al] != '/' && a[al] != '?' && a[al] != '#')
+        al++;
+    return al > 0 && !memchr(a, '@', al) && http_host_valid(a, al);
 }
 
 /* Find the end of the head from *scan on: the blank line.  Returns the
@@ -105,6 +200,8 @@ long http_parse(const char *buf, size_t len, size_t *scan, size_t max_line, size
         return -400;
     req->target = p;
     req->target_len = (size_t)(q - p);
+    if (!absolute_ok(req->target, req->target_len))
+        return -400;
     p = q + 1;
     if (e - p != 8 || memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' || p[5] > '9' || p[6] != '.' ||
         p[7] < '0' || p[7] > '9')
@@ -144,7 +241,7 @@ long http_parse(const char *buf, size_t len, size_t *scan, size_t max_line, size
                 return -400;
         size_t vlen = (size_t)(vend - v);
         if (ieq(name, nlen, "host")) {
-            if (n_host++)
+            if (n_host++ || !http_host_valid(v, vlen))
                 return -400;
             req->host = v;
             req->host_len = vlen;
@@ -172,8 +269,17 @@ long http_parse(const char *buf, size_t len, size_t *scan, size_t max_line, size
             req->inm = v, req->inm_len = vlen;
         } else if (ieq(name, nlen, "if-modified-since")) {
             req->ims = v, req->ims_len = vlen;
+        } else if (ieq(name, nlen, "if-match")) {
+            req->im = v, req->im_len = vlen;
+        } else if (ieq(name, nlen, "if-unmodified-since")) {
+            req->ius = v, req->ius_len = vlen;
         } else if (ieq(name, nlen, "range")) {
-            req->range = v, req->range_len = vlen;
+            /* Two lines combine into "bytes=a, bytes=b", which is no valid
+             * range-set: the request is served as if it had no Range. */
+            if (req->range_lines++)
+                req->range = NULL, req->range_len = 0;
+            else
+                req->range = v, req->range_len = vlen;
         } else if (ieq(name, nlen, "if-range")) {
             req->if_range = v, req->if_range_len = vlen;
         } else if (ieq(name, nlen, "user-agent")) {

@@ -24,20 +24,17 @@ int http_path(const char *t, size_t n, char *out, size_t cap, int *dir_slash, co
     *query = NULL;
     *qlen = 0;
     *dir_slash = 0;
-    /* absolute-form: scheme://authority/path */
-    if (n > 7 && (strncmp(t, "http://", 7) == 0 || (n > 8 && strncmp(t, "https://", 8) == 0))) {
-        const char *a = (const char *)memchr(t, ':', n) + 3;
-        const char *slash = memchr(a, '/', n - (size_t)(a - t));
-        if (!slash) {
-            t = "/";
-            n = 1;
-        } else {
-            n -= (size_t)(slash - t);
-            t = slash;
-        }
+    /* absolute-form: scheme://authority[/path][?query][#fragment], the
+     * authority already checked by http_parse; an empty path is "/" */
+    size_t sl = http_scheme_len(t, n);
+    int absolute = sl > 0;
+    if (absolute) {
+        size_t a = sl;
+        while (a < n && t[a] != '/' && t[a] != '?' && t[a] != '#')
+            a++;
+        t += a;
+        n -= a;
     }
-    if (n == 0 || t[0] != '/')
-        return -400;
     const char *hash = memchr(t, '#', n);
     if (hash)
         n = (size_t)(hash - t);
@@ -47,6 +44,12 @@ int http_path(const char *t, size_t n, char *out, size_t cap, int *dir_slash, co
         *qlen = n - (size_t)(qm + 1 - t);
         n = (size_t)(qm - t);
     }
+    if (absolute && n == 0) {
+        t = "/";
+        n = 1;
+    }
+    if (n == 0 || t[0] != '/')
+        return -400;
     /* Decode into out, with a leading '/' kept as a sentinel. */
     char tmp[4096];
     if (n >= sizeof tmp || n >= cap)

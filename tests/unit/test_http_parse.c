@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "netcore/strbuf.h"
 #include "suites.h"
 
 static long parse(const char *s, http_req *r)
@@ -85,10 +86,115 @@ static void test_refusals(void)
     snprintf(big, sizeof big, "GET /%0*d", 9000, 0);
     CU_ASSERT_EQUAL(http_parse(big, strlen(big), &scan, 8192, 8192, &r), -414);
     scan = 0;
-    int k = snprintf(big, sizeof big, "GET / HTTP/1.1\r\n");
+    nc_sb sb;
+    nc_sb_init(&sb, big, sizeof big);
+    nc_sb_puts(&sb, "GET / HTTP/1.1\r\n");
     for (int i = 0; i < 300; i++)
-        k += snprintf(big + k, sizeof big - (size_t)k, "X-H%d: 0123456789012345678901234567890\r\n", i);
-    CU_ASSERT_EQUAL(http_parse(big, (size_t)k, &scan, 8192, 8192, &r), -431);
+        nc_sb_printf(&sb, "X-H%d: 0123456789012345678901234567890\r\n", i);
+    CU_ASSERT(!nc_sb_truncated(&sb));
+    CU_ASSERT_EQUAL(http_parse(big, sb.len, &scan, 8192, 8192, &r), -431);
+}
+
+/* Parse s fed one byte at a time: every shorter prefix must ask for more,
+ * and the whole must give the same as parsing it in one piece. */
+static long parse_bytewise(const char *s, http_req *r)
+{
+    size_t n = strlen(s), scan = 0;
+    http_req whole;
+    long want = parse(s, &whole);
+    for (size_t i = 1; i < n; i++) {
+        long got = http_parse(s, i, &scan, 8192, 8192, r);
+        if (got != 0) {
+            fprintf(stderr, "\n  %s: answered %ld after %zu of %zu bytes\n", s, got, i, n);
+            return got;
+        }
+    }
+    long got = http_parse(s, n, &scan, 8192, 8192, r);
+    CU_ASSERT_EQUAL(got, want);
+    return got;
+}
+
+/* Host (RFC 9112 3.2, RFC 3986 3.2.2) and the authority of absolute-form
+ * targets (RFC 9112 3.2.2): an invalid one is 400, whole or byte by byte. */
+static void test_host_authority(void)
+{
+    static const struct {
+        const char *line, *host; /* host NULL: no Host line */
+        int ok;
+    } cases[] = {
+        {"GET / HTTP/1.1", "example.com", 1},
+        {"GET / HTTP/1.1", "example.com:8080", 1},
+        {"GET / HTTP/1.1", "1.2.3.4", 1},
+        {"GET / HTTP/1.1", "[::1]:80", 1},
+        {"GET / HTTP/1.1", "[2001:db8::7]", 1},
+        {"GET / HTTP/1.1", "[v7.fe:x]", 1},
+        {"GET / HTTP/1.1", "a%41b.example", 1},
+        {"GET / HTTP/1.1", "h:", 1},
+        {"GET / HTTP/1.1", "", 1},
+        {"GET / HTTP/1.1", "xn--bcher-kva.example:65535", 1},
+        {"GET / HTTP/1.1", "example.com/\\:552", 0},
+        {"GET / HTTP/1.1", "1.2.3.4:9000:80", 0},
+        {"GET / HTTP/1.1", "[abcd::1", 0},
+        {"GET / HTTP/1.1", "[abcd::1]x", 0},
+        {"GET / HTTP/1.1", "[::g]", 0},
+        {"GET / HTTP/1.1", "[]", 0},
+        {"GET / HTTP/1.1", "[v.x]", 0},
+        {"GET / HTTP/1.1", ":80", 0},
+        {"GET / HTTP/1.1", "h:65536", 0},
+        {"GET / HTTP/1.1", "h:123456", 0},
+        {"GET / HTTP/1.1", "h:8a", 0},
+        {"GET / HTTP/1.1", "exa mple", 0},
+        {"GET / HTTP/1.1", "user@h", 0},
+        {"GET / HTTP/1.1", "a%4", 0},
+        {"GET / HTTP/1.1", "\xc3\xa9.example", 0},
+        {"GET http:/// HTTP/1.0", NULL, 0},
+        {"GET http:// HTTP/1.0", NULL, 0},
+        {"GET http://user@h/ HTTP/1.1", "h", 0},
+        {"GET http://[::1/x HTTP/1.1", "h", 0},
+        {"GET http://h:99999/ HTTP/1.1", "h", 0},
+        {"GET http://h\\x/ HTTP/1.1", "h", 0},
+        {"GET http://h/x HTTP/1.1", "h", 1},
+        {"GET HTTP://H:80/x HTTP/1.1", "other", 1},
+        {"GET https://h?q HTTP/1.1", "h", 1},
+        {"GET http://[::1]:8080/ HTTP/1.0", NULL, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char head[512];
+        if (cases[i].host)
+            snprintf(head, sizeof head, "%s\r\nHost: %s\r\n\r\n", cases[i].line, cases[i].host);
+        else
+            snprintf(head, sizeof head, "%s\r\n\r\n", cases[i].line);
+        http_req r;
+        long got = parse_bytewise(head, &r);
+        long want = cases[i].ok ? (long)strlen(head) : -400;
+        if (got != want)
+            fprintf(stderr, "\n  %s / Host: %s: want %ld got %ld\n", cases[i].line,
+                    cases[i].host ? cases[i].host : "(none)", want, got);
+        CU_ASSERT_EQUAL(got, want);
+    }
+}
+
+/* Two Range lines are ignored together, however the head is cut; the
+ * conditional headers are picked up. */
+static void test_range_lines_conditionals(void)
+{
+    http_req r;
+    const char *two = "GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nX: y\r\nrange: bytes=5-6\r\n\r\n";
+    CU_ASSERT_EQUAL(parse_bytewise(two, &r), (long)strlen(two));
+    CU_ASSERT_PTR_NULL(r.range);
+    CU_ASSERT_EQUAL(r.range_lines, 2);
+    const char *three = "GET / HTTP/1.1\r\nRange: bytes=0-1\r\nRange: bytes=5-6\r\nRange: bytes=7-8\r\n\r\n";
+    CU_ASSERT_EQUAL(parse_bytewise(three, &r), (long)strlen(three));
+    CU_ASSERT_PTR_NULL(r.range);
+    const char *one = "GET / HTTP/1.1\r\nRange: bytes=0-1, 5-6\r\n\r\n";
+    CU_ASSERT_EQUAL(parse_bytewise(one, &r), (long)strlen(one));
+    CU_ASSERT(r.range && r.range_len == 14 && r.range_lines == 1);
+    const char *cond = "GET / HTTP/1.1\r\nIf-Match: \"a\", \"b\"\r\nIf-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                       "If-Range: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n";
+    CU_ASSERT_EQUAL(parse_bytewise(cond, &r), (long)strlen(cond));
+    CU_ASSERT(r.im && r.im_len == 8 && memcmp(r.im, "\"a\", \"b\"", 8) == 0);
+    CU_ASSERT(r.ius && r.ius_len == 29);
+    CU_ASSERT(r.if_range && r.if_range_len == 29);
 }
 
 static void test_paths(void)
@@ -109,6 +215,9 @@ static void test_paths(void)
         {"/f#frag", "f", 0},
         {"http://host:80/x/y", "x/y", 0},
         {"http://host", "", 1},
+        {"HTTP://host/a", "a", 0},
+        {"https://host?x=/y", "", 1}, /* the authority ends at '?', the query is not the path */
+        {"http://host#/y", "", 1},
         {"/%252e%252e/x", "%2e%2e/x", 0}, /* decoded once only */
         {"/a/%2e%2e/b", "b", 0},           /* an encoded ".." inside stays inside */
         {"/..", NULL, 0},
@@ -175,6 +284,8 @@ int add_http_parse_suite(void)
         !CU_add_test(s, "a head fed one byte at a time", test_bytewise) ||
         !CU_add_test(s, "refusals: 400, 414, 431, 505", test_refusals) ||
         !CU_add_test(s, "target paths and traversal attempts", test_paths) ||
+        !CU_add_test(s, "Host and absolute-form authority (RFC 9112 3.2), byte by byte", test_host_authority) ||
+        !CU_add_test(s, "two Range lines ignored; If-Match, If-Unmodified-Since, If-Range", test_range_lines_conditionals) ||
         !CU_add_test(s, "MIME types, built in and extended", test_mime))
         return -1;
     return 0;

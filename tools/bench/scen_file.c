@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "netcore/strbuf.h"
 
 struct fstate {
     unsigned char want[32]; /* download: the server's hash */
@@ -97,11 +98,17 @@ static int file_start(run *r)
         unsigned char h[32];
         unsigned int hl;
         EVP_Digest(s->data, r->o->size, h, &hl, EVP_sha256(), NULL);
-        int n = snprintf(s->put, sizeof s->put, "PUT %zu ", r->o->size);
+        nc_sb sb;
+        nc_sb_init(&sb, s->put, sizeof s->put);
+        nc_sb_printf(&sb, "PUT %zu ", r->o->size);
         for (int i = 0; i < 32; i++)
-            n += snprintf(s->put + n, sizeof s->put - (size_t)n, "%02x", h[i]);
-        n += snprintf(s->put + n, sizeof s->put - (size_t)n, " %s\n", r->o->name);
-        s->putlen = (size_t)n;
+            nc_sb_printf(&sb, "%02x", h[i]);
+        nc_sb_printf(&sb, " %s\n", r->o->name);
+        if (nc_sb_truncated(&sb)) {
+            fprintf(stderr, "netcore-bench: file: --name %s is too long for a PUT line\n", r->o->name);
+            return -1;
+        }
+        s->putlen = sb.len;
     } else if (!r->o->no_verify && fetch_sha(r, s->want) < 0) {
         return -1;
     }
