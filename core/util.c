@@ -1,8 +1,12 @@
-/* util.c -- small text helpers of the public API: UTF-8 validation, JSON
- * string escaping and base64, shared by the modules that speak text; on
- * x86-64 with AVX2 (checked at run time) the scans and the encoder take 32
- * bytes a step. */
+/* util.c -- small helpers of the public API: UTF-8 validation, JSON
+ * string escaping and base64, shared by the modules that speak text (on
+ * x86-64 with AVX2, checked at run time, the scans and the encoder take 32
+ * bytes a step); and the check that a file could be created at start. */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "netcore/netcore.h"
 
@@ -293,4 +297,30 @@ size_t nc_base64_encode(char *out, size_t cap, const void *sv, size_t n)
         out[o++] = '=';
     }
     return o;
+}
+
+int nc_path_writable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return -EISDIR;
+        return access(path, W_OK) < 0 ? -errno : 0;
+    }
+    if (errno != ENOENT)
+        return -errno;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(dir, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    return access(dir, W_OK | X_OK) < 0 ? -errno : 0;
 }

@@ -17,7 +17,7 @@ extern "C" {
  * MINOR grows when something is appended; a module built for a newer MINOR
  * than the core's is refused, an older one is accepted.  See docs/abi.md. */
 #define NC_ABI_MAJOR 1
-#define NC_ABI_MINOR 0
+#define NC_ABI_MINOR 1
 #define NC_MODULE_MAGIC 0x6e636d31u /* "ncm1" */
 
 #if defined(__GNUC__)
@@ -216,6 +216,13 @@ NC_EXPORT int nc_utf8_valid(const void *s, size_t n);
  * text; when that exceeds cap, nothing useful was written and the caller
  * retries with a buffer of the returned size.  Worst case: 6 * n. */
 NC_EXPORT size_t nc_json_escape(char *out, size_t cap, const char *s, size_t n);
+/* Whether this process could open path for appending, creating it if need
+ * be, without creating anything now: an existing file it may write (not a
+ * folder), or a new name in an existing folder it may write into.  For
+ * `init`, which also runs for `netcore -t` and must change nothing on disk:
+ * check there, create the file in `on_listen`.  Returns 0 or a negative
+ * errno (-ENOENT: no such folder; -EISDIR; -EACCES ...).  Since ABI 1.1. */
+NC_EXPORT int nc_path_writable(const char *path);
 /* Standard base64 (RFC 4648, with padding) of s[0..n) into out; returns the
  * length, 4 * ceil(n / 3), or that length without writing when it exceeds
  * cap. */

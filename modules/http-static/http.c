@@ -381,9 +381,11 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
         goto fail;
     }
     if (strcmp(h->log_path, "off") != 0) {
-        h->log_fd = open_log(h);
-        if (h->log_fd < 0) {
-            nc_opt_error(o, "access_log", "%s: %s", h->log_path, strerror(errno));
+        /* Checked here, opened (and created) by on_listen: init also runs
+         * for `netcore -t`, which changes nothing on disk. */
+        int rc = strcmp(h->log_path, "-") == 0 ? 0 : nc_path_writable(h->log_path);
+        if (rc < 0) {
+            nc_opt_error(o, "access_log", "%s: %s", h->log_path, strerror(-rc));
             goto fail;
         }
         h->logbuf = malloc(LOGBUF);
@@ -413,6 +415,13 @@ fail:
 static int hs_listen(nc_listener *l)
 {
     hs *h = nc_listener_instance(l);
+    if (h->logbuf) {
+        h->log_fd = open_log(h);
+        if (h->log_fd < 0) {
+            nc_log_listener(l, NC_LOG_ERROR, "access_log %s: %s", h->log_path, strerror(errno));
+            return -1;
+        }
+    }
     long long period = h->header_timeout < h->keepalive_timeout ? h->header_timeout : h->keepalive_timeout;
     period /= 4;
     if (period > 250)

@@ -203,6 +203,25 @@ static void test_check_writes_nothing(void)
     struct stat st;
     CU_ASSERT(stat(root, &st) == 0 && S_ISDIR(st.st_mode)); /* a start makes it */
     CU_ASSERT_EQUAL(t_stop(s, SIGTERM, 5000), 0);
+    /* http-static's access_log: checked, not created, by -t */
+    char logp[400], www[400];
+    snprintf(logp, sizeof logp, "%s/access-t.log", t_tmpdir());
+    snprintf(www, sizeof www, "%s", t_tmpdir());
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s\",\"access_log\":\"%s\"}}]}",
+             www, logp);
+    p = write_conf("logt.json", json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 0);
+    CU_ASSERT_EQUAL(access(logp, F_OK), -1);
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"root\":\"%s\",\"access_log\":\"%s/nodir/a.log\"}}]}",
+             www, www);
+    p = write_conf("logt2.json", json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", p, NULL), 1);
+    snprintf(want, sizeof want, "listeners[0].options.access_log: %s/nodir/a.log: No such file or directory", www);
+    T_ASSERT_STR_CONTAINS(out, want);
     /* under a file, a root cannot be made: -t says so */
     snprintf(root, sizeof root, "%s/ftroot.json/files", t_tmpdir());
     snprintf(json, sizeof json,

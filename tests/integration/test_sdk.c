@@ -185,19 +185,19 @@ static void test_list_modules(void)
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof cmd, "%s/bin/netcore --list-modules", prefix_root);
     CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
-    T_ASSERT_STR_CONTAINS(out, "netcore 0.1.0, module ABI 1.0\n");
+    T_ASSERT_STR_CONTAINS(out, "netcore 0.1.0, module ABI 1.1\n");
     T_ASSERT_STR_CONTAINS(out, "/usr/local/lib/netcore/modules:\n");
-    T_ASSERT_STR_CONTAINS(out, "  echo             1.0.0    ABI 1.0  sends every byte back (TCP, Unix, UDP)\n");
-    T_ASSERT_STR_CONTAINS(out, "  http-static      1.0.0    ABI 1.0  ");
+    T_ASSERT_STR_CONTAINS(out, "  echo             1.0.0    ABI 1.1  sends every byte back (TCP, Unix, UDP)\n");
+    T_ASSERT_STR_CONTAINS(out, "  http-static      1.0.0    ABI 1.1  ");
     /* a folder with a broken module: listed with the reason */
     char json[512];
     snprintf(json, sizeof json, "{\"modules_dir\":\"%s/tests/modules\",\"listeners\":[]}", t_builddir()[0] == '/' ? t_builddir() : t_build_path(""));
     const char *conf = t_write_file("list.json", json);
     snprintf(cmd, sizeof cmd, "%s/bin/netcore --list-modules -c %s", prefix_root, conf);
     CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
-    T_ASSERT_STR_CONTAINS(out, "  bad_abi.so       cannot be loaded: module ABI 2.0 does not match netcore ABI 1.0\n");
+    T_ASSERT_STR_CONTAINS(out, "  bad_abi.so       cannot be loaded: module ABI 2.0 does not match netcore ABI 1.1\n");
     T_ASSERT_STR_CONTAINS(out, "  no_symbol.so     cannot be loaded: no \"netcore_module\" symbol: not a netcore module\n");
-    T_ASSERT_STR_CONTAINS(out, "  testmod          0.0.1    ABI 1.0");
+    T_ASSERT_STR_CONTAINS(out, "  testmod          0.0.1    ABI 1.1");
 }
 
 static void test_headers(void)
