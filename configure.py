@@ -227,7 +227,7 @@ def main():
       "-std=c11 -D_GNU_SOURCE -Iinclude -Icore -Itests/fuzz $extra $in -o $out $libs")
     w("  description = FUZZ $out")
     fuzz = {
-        "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c"], "", "-ljansson"),
+        "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c", "core/util.c"], "", "-ljansson"),
         "http": (["tests/fuzz/fuzz_http.c", "modules/http-static/parse.c", "modules/http-static/path.c",
                   "core/util.c"], "-Imodules/http-static", ""),
         "httpresp": (["tests/fuzz/fuzz_httpresp.c", "tests/fuzz/stubs.c"] + sources("modules/http-static") +

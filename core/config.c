@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "log.h"
 #include "netcore/strbuf.h"
 
@@ -94,8 +95,16 @@ static int check_object(json_t *obj, const struct key *keys, size_t nkeys, void 
         for (size_t i = 0; i < nkeys; i++)
             if (strcmp(keys[i].name, k) == 0)
                 key = &keys[i];
-        if (!key)
+        if (!key) {
+            const char *names[64];
+            size_t nn = 0;
+            for (size_t i = 0; i < nkeys && nn < 64; i++)
+                names[nn++] = keys[i].name;
+            const char *near = nc__nearest(k, names, nn);
+            if (near)
+                return fail(err, errlen, file, sub, "unknown key (did you mean \"%s\"?)", near);
             return fail(err, errlen, file, sub, "unknown key");
+        }
         int ok;
         if (strcmp(k, "workers") == 0 && !*path) {
             ok = json_is_integer(v) || (json_is_string(v) && !strcmp(json_string_value(v), "auto"));
@@ -276,8 +285,12 @@ static int parse_listener(nc__config *cfg, size_t i, json_t *obj, char *err, siz
         lc->transport = NC_TCP;
     else if (strcmp(tr, "udp") == 0)
         lc->transport = NC_UDP;
-    else
-        return fail(err, errlen, cfg->path, sub, "expected \"tcp\" or \"udp\", not \"%s\"", tr);
+    else {
+        static const char *const tr_names[] = {"tcp", "udp"};
+        const char *near = nc__nearest(tr, tr_names, 2);
+        return fail(err, errlen, cfg->path, sub, "expected \"tcp\" or \"udp\", not \"%s\"%s%s%s", tr,
+                    near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+    }
     if (lc->addr.ss.ss_family == AF_UNIX) {
         if (lc->transport == NC_UDP)
             return fail(err, errlen, cfg->path, sub,
@@ -380,15 +393,22 @@ static int parse_root(nc__config *cfg, char *err, size_t errlen)
         if (check_object(log, log_keys, 3, NULL, cfg->path, "log", err, errlen) < 0)
             return -1;
         const char *lv = str_or(log, "level", "info");
-        if ((cfg->log_level = nc__log_level_parse(lv)) < 0)
+        if ((cfg->log_level = nc__log_level_parse(lv)) < 0) {
+            static const char *const levels[] = {"error", "warn", "info", "debug"};
+            const char *near = nc__nearest(lv, levels, 4);
             return fail(err, errlen, cfg->path, "log.level",
-                        "expected \"error\", \"warn\", \"info\" or \"debug\", not \"%s\"", lv);
+                        "expected \"error\", \"warn\", \"info\" or \"debug\", not \"%s\"%s%s%s", lv,
+                        near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+        }
         const char *fmt = str_or(log, "format", "text");
         if (strcmp(fmt, "json") == 0)
             cfg->log_format = NC_LOGFMT_JSON;
-        else if (strcmp(fmt, "text") != 0)
-            return fail(err, errlen, cfg->path, "log.format",
-                        "expected \"text\" or \"json\", not \"%s\"", fmt);
+        else if (strcmp(fmt, "text") != 0) {
+            static const char *const formats[] = {"text", "json"};
+            const char *near = nc__nearest(fmt, formats, 2);
+            return fail(err, errlen, cfg->path, "log.format", "expected \"text\" or \"json\", not \"%s\"%s%s%s",
+                        fmt, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+        }
         const char *f = str_or(log, "file", NULL);
         if (f && strcmp(f, "-") != 0) {
             if (f[0] == '\0')
@@ -435,7 +455,13 @@ int nc__config_parse(const char *text, size_t len, const char *path, nc__config 
     json_error_t je;
     cfg->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!cfg->root) {
-        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        /* jansson says "'}' expected near '"listen"'" where a comma is
+         * missing between two members (or "']' expected" between two
+         * elements): say what that almost always means. */
+        int comma = (strncmp(je.text, "'}' expected near '", 19) == 0 && je.text[19] == '"') ||
+                    (strncmp(je.text, "']' expected near '", 19) == 0 && je.text[19] != ']');
+        snprintf(err, errlen, "%s:%d:%d: %s%s", path, je.line, je.column, je.text,
+                 comma ? " (a missing comma before it?)" : "");
         nc__config_free(cfg);
         return -1;
     }

@@ -221,6 +221,12 @@ void nc__work_on_event(void);
 unsigned nc__work_pending(void);
 void nc__work_shutdown(void);
 
+/* util.c */
+/* The candidate closest to word by edit distance, if close enough to be a
+ * typo of it (1 edit for short words, up to 3 for long ones), else NULL:
+ * "did you mean" in config errors. */
+const char *nc__nearest(const char *word, const char *const *cands, size_t n);
+
 /* proctitle.c */
 /* Before anything reads argv (getopt): makes argv[] and the environment
  * copies, so their original space can hold the title. */

@@ -148,9 +148,12 @@ int nc_opt_enum(nc_options *o, const char *key, const char *const *choices, int 
     char list[256];
     nc_sb sb;
     nc_sb_init(&sb, list, sizeof list);
-    for (int i = 0; choices[i]; i++)
-        nc_sb_printf(&sb, "%s\"%s\"", i ? ", " : "", choices[i]);
-    return nc_opt_error(o, key, "expected one of %s%s", list, nc_sb_truncated(&sb) ? "..." : "");
+    size_t n = 0;
+    for (; choices[n]; n++)
+        nc_sb_printf(&sb, "%s\"%s\"", n ? ", " : "", choices[n]);
+    const char *near = s ? nc__nearest(s, choices, n) : NULL;
+    return nc_opt_error(o, key, "expected one of %s%s%s%s%s", list, nc_sb_truncated(&sb) ? "..." : "",
+                        near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
 }
 
 int nc_opt_strmap(nc_options *o, const char *key,
@@ -173,15 +176,11 @@ int nc_opt_strmap(nc_options *o, const char *key,
     return 0;
 }
 
-const char *nc__options_finish(nc_options *o, int init_rc)
+/* A key the module never asked for: reported before anything else, since a
+ * misspelt key is the likeliest cause of a "missing" one ("rooot" beside a
+ * missing "root"), with the nearest key the module knows. */
+static const char *unknown_key(nc_options *o)
 {
-    if (o->failed)
-        return o->err;
-    if (init_rc != 0) {
-        snprintf(o->err, sizeof o->err, "%s: %s: the module refused its options", o->file,
-                 o->prefix);
-        return o->err;
-    }
     if (!o->obj)
         return NULL;
     const char *k;
@@ -194,9 +193,37 @@ const char *nc__options_finish(nc_options *o, int init_rc)
             if (strcmp(o->asked[i], k) == 0)
                 break;
         if (i == o->nasked) {
-            snprintf(o->err, sizeof o->err, "%s: %s.%s: unknown option", o->file, o->prefix, k);
+            const char *near = nc__nearest(k, o->asked, o->nasked);
+            if (near)
+                snprintf(o->err, sizeof o->err, "%s: %s.%s: unknown option (did you mean \"%s\"?)", o->file,
+                         o->prefix, k, near);
+            else
+                snprintf(o->err, sizeof o->err, "%s: %s.%s: unknown option", o->file, o->prefix, k);
             return o->err;
         }
     }
     return NULL;
+}
+
+const char *nc__options_finish(nc_options *o, int init_rc)
+{
+    /* The module may have stopped asking at its first error: only then can
+     * an unasked key be a later option rather than a typo -- so with a
+     * failure, report an unknown key only when it is a typo of an asked one. */
+    if (o->failed || init_rc != 0) {
+        char saved[sizeof o->err];
+        snprintf(saved, sizeof saved, "%s", o->err);
+        const char *u = unknown_key(o);
+        if (u && strstr(u, "(did you mean"))
+            return u;
+        snprintf(o->err, sizeof o->err, "%s", saved);
+    }
+    if (o->failed)
+        return o->err;
+    if (init_rc != 0) {
+        snprintf(o->err, sizeof o->err, "%s: %s: the module refused its options", o->file,
+                 o->prefix);
+        return o->err;
+    }
+    return unknown_key(o);
 }

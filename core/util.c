@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "netcore/netcore.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -323,4 +324,47 @@ int nc_path_writable(const char *path)
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
     return access(dir, W_OK | X_OK) < 0 ? -errno : 0;
+}
+
+/* Edit distance of a and b, a swap of two neighbours counting as one edit
+ * ("tpc" for "tcp"; optimal string alignment), or limit + 1 when larger. */
+static size_t distance(const char *a, const char *b, size_t limit)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return limit + 1;
+    unsigned char d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1u < v)
+                v = d[i - 1][j] + 1u;
+            if (d[i][j - 1] + 1u < v)
+                v = d[i][j - 1] + 1u;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1u < v)
+                v = d[i - 2][j - 2] + 1u;
+            d[i][j] = (unsigned char)v;
+        }
+    return d[la][lb] > limit ? limit + 1 : d[la][lb];
+}
+
+const char *nc__nearest(const char *word, const char *const *cands, size_t n)
+{
+    size_t len = strlen(word), limit = len < 4 ? 1 : len < 9 ? 2 : 3;
+    const char *best = NULL;
+    size_t bd = limit + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!cands[i])
+            continue;
+        size_t d = distance(word, cands[i], limit);
+        if (d < bd) {
+            bd = d;
+            best = cands[i];
+        }
+    }
+    return best;
 }

@@ -79,7 +79,14 @@ static void test_check_bad(void)
               "listeners[0].options.banner: expected a string");
     check_bad("bad3.json", "{\"listeners\":[{\"module\":\"echo\",\"listen\":\"127.0.0.1:1\","
                            "\"options\":{\"baner\":\"x\"}}]}",
-              "listeners[0].options.baner: unknown option");
+              "listeners[0].options.baner: unknown option (did you mean \"banner\"?)");
+    /* a misspelt required key: the typo is named, not the key it hides */
+    check_bad("bad3b.json", "{\"listeners\":[{\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:1\","
+                            "\"options\":{\"rooot\":\"/tmp/x\"}}]}",
+              "listeners[0].options.rooot: unknown option (did you mean \"root\"?)");
+    check_bad("bad3c.json", "{\"listeners\":[{\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:1\","
+                            "\"options\":{\"root\":\"/tmp\",\"dialect\":\"seperator\"}}]}",
+              "listeners[0].options.dialect: expected one of \"native\", \"separator\" (did you mean \"separator\"?)");
     snprintf(json, sizeof json,
              "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:1\","
              "\"options\":{\"must_be_even\":3}}]}",
