@@ -18,6 +18,15 @@ static int log_fd = 2;
 static char log_path[4096];
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+/* Who writes: "master", "worker0", "check"; with the pid on every line, so
+ * that the master's lines and each worker's can be told apart (nginx's
+ * error log puts its pid on every line too). */
+static char log_role[24] = "netcore";
+
+void nc__log_role(const char *role)
+{
+    snprintf(log_role, sizeof log_role, "%s", role);
+}
 
 int nc__log_level_parse(const char *s)
 {
@@ -121,8 +130,8 @@ void nc__logv(int level, const char *listener, uint64_t conn, const char *fmt, v
     nc_sb sb;
     nc_sb_init(&sb, line, sizeof line - 1);
     if (log_format == NC_LOGFMT_JSON) {
-        nc_sb_printf(&sb, "{\"time\":\"%s\",\"level\":\"%s\",\"pid\":%d", when, level_names[level],
-                     (int)getpid());
+        nc_sb_printf(&sb, "{\"time\":\"%s\",\"level\":\"%s\",\"role\":\"%s\",\"pid\":%d", when,
+                     level_names[level], log_role, (int)getpid());
         if (listener) {
             nc_sb_puts(&sb, ",\"listener\":\"");
             json_escape(&sb, listener, 256);
@@ -134,7 +143,7 @@ void nc__logv(int level, const char *listener, uint64_t conn, const char *fmt, v
         json_escape(&sb, msg, 2); /* room for the closing quote and brace */
         nc_sb_puts(&sb, "\"}");
     } else {
-        nc_sb_printf(&sb, "%s %s", when, level_names[level]);
+        nc_sb_printf(&sb, "%s %s %s[%d]", when, level_names[level], log_role, (int)getpid());
         if (listener && conn)
             nc_sb_printf(&sb, " [%s#%llu]", listener, (unsigned long long)conn);
         else if (listener)

@@ -13,6 +13,8 @@ enum nc__log_format { NC_LOGFMT_TEXT = 0, NC_LOGFMT_JSON = 1 };
 /* Configure; path NULL or "-" means stderr.  Returns 0 or -errno (the old
  * destination stays in use on failure). */
 int nc__log_setup(int level, int format, const char *path);
+/* The role named on this process's lines ("master", "worker0", "check"). */
+void nc__log_role(const char *role);
 /* Reopen the log file (SIGUSR1).  Returns 0 or -errno. */
 int nc__log_reopen(void);
 void nc__log_close(void);

@@ -106,6 +106,7 @@ static int preflight(nc__config *c, int quiet)
             dup2(nul, 1);
         }
         nc__proctitle_set("netcore: checking %s", c->path);
+        nc__log_role("check");
         int rc = NC_EXIT_CONFIG;
         if (nc__server_preload(c) == 0) {
             rc = drop_privileges(c) < 0 ? NC_EXIT_CONFIG : nc__server_check(c, quiet);
@@ -237,6 +238,9 @@ static int spawn(int index)
             _exit(NC_EXIT_CONFIG);
         }
         nc__proctitle_set("netcore: worker %d (generation %u)", index, generation);
+        char role[24];
+        snprintf(role, sizeof role, "worker%d", index);
+        nc__log_role(role);
         if (nc__server_preload(cfg) < 0)
             _exit(NC_EXIT_CONFIG);
         if (drop_privileges(cfg) < 0)
@@ -524,6 +528,7 @@ int nc__master_run(nc__config *initial)
         return NC_EXIT_RUNTIME;
     }
     *cfg = *initial; /* the master owns it from here (reload replaces it) */
+    nc__log_role("master");
     memset(initial, 0, sizeof *initial);
     int rc = NC_EXIT_OK;
 

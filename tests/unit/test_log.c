@@ -23,8 +23,9 @@ static void test_negative_level(void)
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     CU_ASSERT(n > 0);
-    T_ASSERT_STR_CONTAINS(buf, "Z error negative 1\n");
-    T_ASSERT_STR_CONTAINS(buf, "Z error negative 2\n");
+    T_ASSERT_STR_CONTAINS(buf, "Z error netcore[");
+    T_ASSERT_STR_CONTAINS(buf, "] negative 1\n");
+    T_ASSERT_STR_CONTAINS(buf, "] negative 2\n");
     CU_ASSERT_PTR_NULL(strstr(buf, "above debug"));
 }
 
