@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netcore/deadline.h"
 #include "netcore/netcore.h"
 
 typedef struct session session;
@@ -31,6 +32,8 @@ typedef struct bchat {
     room *room;
     long long max_message;
     long long max_backlog;
+    long long message_timeout;
+    nc_deadlines messages;
     uint64_t *c_broadcasts, *c_deliveries, *c_dropped, *c_errors;
 } bchat;
 
@@ -49,6 +52,10 @@ struct session {
     unsigned depth;
     size_t pos;            /* bytes of the current object seen so far */
     size_t skipped;        /* bytes discarded looking for a newline */
+    /* message_timeout_ms: the clock runs from the first byte after the last
+     * complete object; the line ending after an object ("\r\n") is free. */
+    nc_deadline dl;
+    unsigned free_ws;
 };
 
 static room *rooms;
@@ -85,6 +92,8 @@ static void room_put(room *r)
     free(r);
 }
 
+static void message_expired(nc_conn *c);
+
 static int bc_init(nc_listener *l, nc_options *o, void **instance)
 {
     bchat *b = calloc(1, sizeof *b);
@@ -93,7 +102,8 @@ static int bc_init(nc_listener *l, nc_options *o, void **instance)
         return nc_opt_error(o, "room", "out of memory");
     if (nc_opt_str(o, "room", nc_listener_name(l), &rname) < 0 ||
         nc_opt_int(o, "max_message", 64 * 1024, 16, 64LL << 20, &b->max_message) < 0 ||
-        nc_opt_int(o, "max_backlog", 8LL << 20, 1024, 1LL << 36, &b->max_backlog) < 0) {
+        nc_opt_int(o, "max_backlog", 8LL << 20, 1024, 1LL << 36, &b->max_backlog) < 0 ||
+        nc_opt_int(o, "message_timeout_ms", 10000, 0, 86400000, &b->message_timeout) < 0) {
         free(b);
         return -1;
     }
@@ -110,6 +120,8 @@ static int bc_init(nc_listener *l, nc_options *o, void **instance)
     b->c_deliveries = nc_counter(l, "deliveries");
     b->c_dropped = nc_counter(l, "slow_consumers_dropped");
     b->c_errors = nc_counter(l, "protocol_errors");
+    nc_deadlines_init(&b->messages, (uint64_t)b->message_timeout, "a complete message", "message_timeout_ms",
+                      nc_counter(l, "message_timeouts"), message_expired);
     *instance = b;
     return 0;
 }
@@ -118,6 +130,7 @@ static void bc_fini(nc_listener *l, void *instance)
 {
     (void)l;
     bchat *b = instance;
+    nc_deadlines_stop(&b->messages);
     room_put(b->room);
     free(b);
 }
@@ -138,6 +151,22 @@ static void send_error(session *s, const char *what)
     int k = snprintf(buf, sizeof buf, "{\"status\":\"error\",\"error\":\"%.*s\"}\n", (int)n, esc);
     nc_send(s->c, buf, (size_t)k);
     count(s->b->c_errors, 1);
+}
+
+static void message_expired(nc_conn *c)
+{
+    session *s = nc_conn_data(c);
+    char why[96];
+    snprintf(why, sizeof why, "no complete message within message_timeout_ms (%lld): closing",
+             s->b->message_timeout);
+    send_error(s, why);
+}
+
+/* A framed object ended (handled or skipped whole): the clock stops. */
+static void object_end(session *s)
+{
+    nc_deadline_disarm(&s->b->messages, &s->dl);
+    s->free_ws = 2;
 }
 
 /* Queue msg on one recipient, unless its backlog says it stopped reading. */
@@ -220,6 +249,7 @@ static int bc_accept(nc_conn *c)
 static void bc_close(nc_conn *c)
 {
     session *s = nc_conn_data(c);
+    nc_deadline_disarm(&s->b->messages, &s->dl);
     leave(s);
     free(s->nick);
     free(s->raw);
@@ -325,6 +355,13 @@ static ssize_t bc_data(nc_conn *c, const char *data, size_t len)
     session *s = nc_conn_data(c);
     size_t max = (size_t)s->b->max_message;
     size_t i = 0;
+    unsigned char first = (unsigned char)data[0];
+    if (s->state == S_IDLE && s->free_ws && (first == ' ' || first == '\t' || first == '\r' || first == '\n'))
+        s->free_ws--;
+    else {
+        s->free_ws = 0;
+        nc_deadline_arm(&s->b->messages, &s->dl, c);
+    }
     /* Scan from where the last call stopped: s->pos bytes of the current
      * object are already known good and were left unconsumed. */
     if (s->state != S_IDLE && s->state != S_SKIP_LINE && !s->skipping)
@@ -365,6 +402,7 @@ static ssize_t bc_data(nc_conn *c, const char *data, size_t len)
             else if (ch == '}' || ch == ']') {
                 if (--s->depth == 0) {
                     s->state = S_IDLE;
+                    object_end(s);
                     if (s->skipping) {
                         s->skipping = 0;
                         return (ssize_t)(i + 1);

@@ -40,7 +40,8 @@ static int setup(void)
              "{\"name\":\"web\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\",\"max_connections\":20000,"
              "\"options\":{\"root\":\"%s/conf/www\",\"header_timeout_ms\":1000}},"
              "{\"name\":\"files\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\"}},"
-             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}",
+             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"header_timeout_ms\":1000}}]}",
              cwd, ftroot);
     P = t_start_conf(json);
     return P ? 0 : -1;
@@ -298,6 +299,36 @@ static void test_descriptor_exhaustion(void)
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
 
+static int status_served(int port)
+{
+    int fd = t_connect_tcp(port);
+    t_send_all(fd, "GET /status HTTP/1.1\r\n\r\n", 24);
+    char buf[256];
+    size_t n = t_recv_exact(fd, buf, 17, 3000);
+    close(fd);
+    return n == 17 && memcmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0;
+}
+
+/* Slowloris on the status listener: a request head trickled a byte every
+ * 250 ms gets 408 at header_timeout_ms (1000) and the close. */
+static void test_slowloris_status(void)
+{
+    int sp = t_port(P, "status");
+    t_trickle *t = t_slowloris(sp, 30, "GET /metrics HTTP/1.1\r\n", 'x', 250, 12, status_served);
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 2500);
+    static const char want[] = "HTTP/1.1 408 Request Timeout\r\n";
+    static const char body[] = "\r\n\r\nrequest head not received within header_timeout_ms\n";
+    for (int i = 0; i < t->n; i++) {
+        CU_ASSERT_EQUAL(strncmp(t->got[i], want, sizeof want - 1), 0);
+        size_t n = strlen(t->got[i]);
+        CU_ASSERT(n > sizeof body && strcmp(t->got[i] + n - (sizeof body - 1), body) == 0);
+    }
+    t_trickle_free(t);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(sp, "status", "header_timeouts"), 30);
+}
+
 int add_hostile_suite(void)
 {
     CU_pSuite s = CU_add_suite("hostile", setup, teardown);
@@ -306,7 +337,8 @@ int add_hostile_suite(void)
         !CU_add_test(s, "resets and half-closes at many points of every protocol", test_resets_and_half_closes) ||
         !CU_add_test(s, "garbage and oversized input to every module", test_garbage_and_oversized) ||
         !CU_add_test(s, "a slow echo reader is dropped at send_timeout_ms", test_slow_echo_reader) ||
-        !CU_add_test(s, "ulimit -n 256 and 2000 connection attempts", test_descriptor_exhaustion))
+        !CU_add_test(s, "ulimit -n 256 and 2000 connection attempts", test_descriptor_exhaustion) ||
+        !CU_add_test(s, "slowloris on status: 408 at header_timeout_ms", test_slowloris_status))
         return -1;
     return 0;
 }
