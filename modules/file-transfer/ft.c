@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ft.h"
+#include "netcore/deadline.h"
 #include "netcore/netcore.h"
 
 #define SEP "<SEPARATOR>"
@@ -37,7 +38,12 @@ typedef struct ft {
     long long max_uploads;
     int dialect;
     int uploads; /* in progress */
-    uint64_t *c_up, *c_down, *c_refused, *c_bytes_up;
+    /* Slowloris bounds (docs/hardening.md): a request line must be complete
+     * within command_timeout_ms of its first byte; an upload body must bring
+     * upload_min_rate bytes/s in every upload_rate_window_ms. */
+    long long command_timeout, min_rate, rate_window;
+    nc_deadlines cmds;
+    uint64_t *c_up, *c_down, *c_refused, *c_bytes_up, *c_slow;
 } ft;
 
 enum { S_CMD, S_BODY, S_WAIT, S_SEP_FIRST, S_SEP_BODY, S_DONE };
@@ -68,6 +74,9 @@ struct fconn {
     nc_timer *quiet; /* separator dialect: waiting for the first message to end */
     int quiet_done;  /* ... and it has */
     int eof;         /* the peer shut down its side */
+    nc_deadline dl;  /* command_timeout_ms, while a request line is unfinished */
+    nc_timer *rate;  /* upload_rate_window_ms, while a body is read */
+    long long rate_bytes; /* body bytes in the current window */
     /* SHA256 job */
     char name[FT_NAME_MAX + 1];
     int sha_err;
@@ -102,6 +111,8 @@ static void remove_stale(ft *f)
     closedir(d);
 }
 
+static void cmd_expired(nc_conn *c);
+
 static int ft_init(nc_listener *l, nc_options *o, void **instance)
 {
     ft *f = calloc(1, sizeof *f);
@@ -112,7 +123,10 @@ static int ft_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_int(o, "max_file_size", 1LL << 40, 0, 1LL << 50, &f->max_file) < 0 ||
         nc_opt_bool(o, "read_only", 0, &f->read_only) < 0 ||
         nc_opt_int(o, "max_concurrent_uploads", 16, 1, 100000, &f->max_uploads) < 0 ||
-        nc_opt_enum(o, "dialect", dialects, D_NATIVE, &f->dialect) < 0)
+        nc_opt_enum(o, "dialect", dialects, D_NATIVE, &f->dialect) < 0 ||
+        nc_opt_int(o, "command_timeout_ms", 10000, 0, 86400000, &f->command_timeout) < 0 ||
+        nc_opt_int(o, "upload_min_rate", 1024, 0, 1LL << 40, &f->min_rate) < 0 ||
+        nc_opt_int(o, "upload_rate_window_ms", 20000, 100, 86400000, &f->rate_window) < 0)
         goto fail;
     if (!f->root) {
         nc_opt_error(o, "root", "missing (the folder files are stored in)");
@@ -143,6 +157,9 @@ static int ft_init(nc_listener *l, nc_options *o, void **instance)
     f->c_down = nc_counter(l, "downloads");
     f->c_refused = nc_counter(l, "refused");
     f->c_bytes_up = nc_counter(l, "bytes_uploaded");
+    f->c_slow = nc_counter(l, "slow_uploads_dropped");
+    nc_deadlines_init(&f->cmds, (uint64_t)f->command_timeout, "a complete request line", "command_timeout_ms",
+                      nc_counter(l, "command_timeouts"), cmd_expired);
     *instance = f;
     return 0;
 fail:
@@ -162,6 +179,7 @@ static void ft_fini(nc_listener *l, void *instance)
 {
     (void)l;
     ft *f = instance;
+    nc_deadlines_stop(&f->cmds);
     close(f->rootfd);
     free(f);
 }
@@ -304,8 +322,11 @@ static void upload_commit(void *arg)
     u->result = 0;
 }
 
+static void body_end(fconn *fc);
+
 static void fconn_free(fconn *fc)
 {
+    body_end(fc);
     if (fc->up)
         upload_free(fc->up);
     if (fc->quiet)
@@ -349,9 +370,66 @@ static void upload_done(void *arg)
         nc_close(fc->c, NC_CLOSE_FLUSH);
 }
 
+/* ---- upload bodies: the minimum rate ---- */
+
+static void rate_check(nc_timer *t, void *arg);
+
+static void body_begin(fconn *fc, int state)
+{
+    fc->state = state;
+    fc->rate_bytes = 0;
+    if (fc->f->min_rate && !fc->rate)
+        fc->rate = nc_timer_start((uint64_t)fc->f->rate_window, (uint64_t)fc->f->rate_window, rate_check, fc);
+}
+
+static void body_end(fconn *fc)
+{
+    if (fc->rate)
+        nc_timer_stop(fc->rate);
+    fc->rate = NULL;
+}
+
+/* Every upload_rate_window_ms: a body that brought less than upload_min_rate
+ * bytes/s in the window is dropped, which frees its upload slot at once.
+ * One log line a second at most, with the count of the others. */
+static void rate_check(nc_timer *t, void *arg)
+{
+    (void)t;
+    fconn *fc = arg;
+    ft *f = fc->f;
+    long long need = f->min_rate * f->rate_window / 1000;
+    if (fc->rate_bytes >= need || !fc->up) {
+        fc->rate_bytes = 0;
+        return;
+    }
+    static uint64_t last_log;
+    static unsigned unlogged;
+    uint64_t now = nc_now_ms();
+    unlogged++;
+    if (now - last_log >= 1000) {
+        nc_log_conn(fc->c, NC_LOG_WARN,
+                    "upload of %s dropped: %lld bytes in %lld ms, below upload_min_rate (%lld bytes/s); "
+                    "%u such drops since the last line",
+                    fc->up->name, fc->rate_bytes, f->rate_window, f->min_rate, unlogged);
+        last_log = now;
+        unlogged = 0;
+    }
+    bump(f->c_slow, 1);
+    body_end(fc);
+    char msg[128];
+    snprintf(msg, sizeof msg, "upload slower than upload_min_rate (%lld bytes/s over %lld ms): dropped", f->min_rate,
+             f->rate_window);
+    reply_err(fc, 408, msg);
+    upload_free(fc->up);
+    fc->up = NULL;
+    fc->state = S_DONE;
+    nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
 static void upload_finish(fconn *fc)
 {
     upload *u = fc->up;
+    body_end(fc);
     unsigned int len = 0;
     EVP_DigestFinal_ex(u->md, u->got, &len);
     fc->state = S_WAIT;
@@ -489,9 +567,20 @@ static void do_get(fconn *fc, const ft_req *r)
 
 /* ---- the native protocol ---- */
 
+static void cmd_expired(nc_conn *c)
+{
+    fconn *fc = nc_conn_data(c);
+    char msg[96];
+    snprintf(msg, sizeof msg, "request line not complete within command_timeout_ms (%lld)", fc->f->command_timeout);
+    reply_err(fc, 408, msg);
+}
+
 static ssize_t native_line(fconn *fc, const char *data, size_t len)
 {
     const char *nl = memchr(data, '\n', len);
+    /* Only a well-formed request stops the clock: a trickle of bytes, or of
+     * empty or broken lines, is closed at command_timeout_ms. */
+    nc_deadline_arm(&fc->f->cmds, &fc->dl, fc->c);
     if (!nl) {
         if (len > FT_LINE_MAX) {
             reply_err(fc, 400, "request line too long");
@@ -507,6 +596,7 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
         reply_err(fc, 400, why);
         return (ssize_t)(n + 1);
     }
+    nc_deadline_disarm(&fc->f->cmds, &fc->dl);
     switch (r.op) {
     case FT_LIST:
         do_list(fc);
@@ -536,7 +626,7 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
             break;
         }
         nc_send(fc->c, "CONTINUE\n", 9);
-        fc->state = S_BODY;
+        body_begin(fc, S_BODY);
         if (r.size == 0)
             upload_finish(fc);
         break;
@@ -604,7 +694,7 @@ static void sep_message(fconn *fc, const char *data, size_t len, size_t *used)
         fc->up = upload_start(fc, name, size, NULL, &code, &msg);
         if (fc->up) {
             nc_send(fc->c, "ok", 2);
-            fc->state = S_SEP_BODY;
+            body_begin(fc, S_SEP_BODY);
             return;
         }
         reply_err(fc, code, msg);
@@ -653,6 +743,7 @@ static ssize_t ft_data(nc_conn *c, const char *data, size_t len)
              * already closed with fewer */
             nc_log_conn(c, NC_LOG_WARN, "upload of %s dropped: %zu bytes arrived for %lld announced",
                         u->name, (size_t)(u->size - u->remaining) + len, u->size);
+            body_end(fc);
             upload_free(u);
             fc->up = NULL;
             fc->state = S_DONE;
@@ -660,6 +751,7 @@ static ssize_t ft_data(nc_conn *c, const char *data, size_t len)
             return (ssize_t)len;
         }
         upload_feed(u, data, take);
+        fc->rate_bytes += (long long)take;
         if (u->remaining == 0 && (fc->state == S_BODY || fc->eof))
             upload_finish(fc);
         return (ssize_t)take;
@@ -708,6 +800,7 @@ static void ft_eof(nc_conn *c)
         }
         nc_log_conn(c, NC_LOG_WARN, "upload of %s dropped: %lld of %lld bytes arrived%s", u->name,
                     u->size - u->remaining, u->size, u->werr == EMSGSIZE ? " (and more)" : "");
+        body_end(fc);
         upload_free(u);
         fc->up = NULL;
     }
@@ -717,6 +810,8 @@ static void ft_eof(nc_conn *c)
 static void ft_close(nc_conn *c)
 {
     fconn *fc = nc_conn_data(c);
+    nc_deadline_disarm(&fc->f->cmds, &fc->dl);
+    body_end(fc);
     if (fc->state == S_WAIT) {
         fc->gone = 1; /* the job's done frees it */
         if (fc->quiet) {

@@ -21,7 +21,7 @@
 #include "suites.h"
 
 static t_proc *P;
-static int ft, ro, sep, small;
+static int ft, ro, sep, small, slow;
 static char root[256];
 
 static int setup(void)
@@ -41,8 +41,12 @@ static int setup(void)
              "{\"name\":\"ro\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\",\"read_only\":true}},"
              "{\"name\":\"sep\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\",\"dialect\":\"separator\"}},"
              "{\"name\":\"small\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\","
-             "\"max_file_size\":1000,\"max_concurrent_uploads\":1}}]}",
-             root, root, root, root);
+             "\"max_file_size\":1000,\"max_concurrent_uploads\":1}},"
+             "{\"name\":\"slow\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\","
+             "\"command_timeout_ms\":1000,\"upload_min_rate\":1000,\"upload_rate_window_ms\":1000,"
+             "\"max_concurrent_uploads\":4}},"
+             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}",
+             root, root, root, root, root);
     P = t_start_conf(json);
     if (!P)
         return -1;
@@ -50,6 +54,7 @@ static int setup(void)
     ro = t_port(P, "ro");
     sep = t_port(P, "sep");
     small = t_port(P, "small");
+    slow = t_port(P, "slow");
     return access(stale, F_OK) == 0 ? -1 : 0; /* the stale temporary is gone */
 }
 
@@ -437,6 +442,80 @@ static void test_hostile_names_and_limits(void)
     t_client_free(c2);
 }
 
+static int list_served(int port)
+{
+    t_client *c = t_client_new(port);
+    char line[512];
+    t_client_send(c, "LIST\n");
+    int ok = t_readline(c, line, sizeof line, 3000) > 0 && strncmp(line, "OK ", 3) == 0;
+    t_client_free(c);
+    return ok;
+}
+
+/* Slowloris: a request line trickled a byte every 250 ms gets ERR 408 at
+ * command_timeout_ms (1000) and the close; so does a trickle of empty
+ * lines (each an error, none a request); LIST is served meanwhile. */
+static void test_slowloris_commands(void)
+{
+    static const char want[] = "ERR 408 request line not complete within command_timeout_ms (1000)\n";
+    t_trickle *t = t_slowloris(slow, 20, "LI", 'x', 250, 12, list_served);
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 2500);
+    for (int i = 0; i < t->n; i++)
+        CU_ASSERT_STRING_EQUAL(t->got[i], want);
+    t_trickle_free(t);
+    t = t_slowloris(slow, 5, NULL, '\n', 250, 12, NULL);
+    CU_ASSERT_EQUAL(t->open, 0);
+    for (int i = 0; i < t->n; i++) {
+        size_t n = strlen(t->got[i]);
+        CU_ASSERT(n > sizeof want && strcmp(t->got[i] + n - (sizeof want - 1), want) == 0);
+    }
+    t_trickle_free(t);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(t_port(P, "status"), "slow", "command_timeouts"), 25);
+}
+
+/* Upload slots: 4 uploads announcing 1 GB and sending a byte every 300 ms
+ * hold all 4 slots (a fifth gets 503) until upload_min_rate (1000 B/s over
+ * 1000 ms windows) drops them with ERR 408; then a normal upload succeeds
+ * and no temporary is left. */
+static void test_slow_uploads_dropped(void)
+{
+    char req[128];
+    t_trickle *t = t_trickle_start(slow, 4, NULL);
+    for (int i = 0; i < 4; i++) {
+        snprintf(req, sizeof req, "PUT 1000000000 - trickle%d\n", i);
+        t_send_all(t->fd[i], req, strlen(req));
+    }
+    usleep(100000);
+    t_client *c = t_client_new(slow);
+    t_client_send(c, "PUT 5 - normal.txt\n");
+    T_LINE(c, "ERR 503 too many uploads at once (max_concurrent_uploads)");
+    for (int k = 0; k < 15 && t->open; k++)
+        t_trickle_step(t, 'z', 300);
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 3500);
+    for (int i = 0; i < t->n; i++)
+        CU_ASSERT_STRING_EQUAL(t->got[i], "CONTINUE\nERR 408 upload slower than upload_min_rate (1000 bytes/s "
+                                          "over 1000 ms): dropped\n");
+    t_trickle_free(t);
+    t_client_send(c, "PUT 5 - normal.txt\n");
+    T_LINE(c, "CONTINUE");
+    t_client_send(c, "hello");
+    T_LINE(c, "OK 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    t_client_free(c);
+    CU_ASSERT(stored_is("normal.txt", "hello", 5));
+    for (int i = 0; i < 4; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/trickle%d", root, i);
+        CU_ASSERT_EQUAL(access(p, F_OK), -1);
+    }
+    CU_ASSERT_EQUAL(temporaries(), 0);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(t_port(P, "status"), "slow", "slow_uploads_dropped"), 4);
+    CU_ASSERT(t_wait_log(P, "below upload_min_rate (1000 bytes/s)", 100));
+}
+
 /* What the tutorial scripts send: one connection per transfer. */
 static void test_separator_dialect(void)
 {
@@ -549,6 +628,8 @@ int add_ft_suite(void)
         !CU_add_test(s, "a file replaced during its download: one version whole", test_replaced_during_download) ||
         !CU_add_test(s, "hostile names, protocol errors, read-only and limits", test_hostile_names_and_limits) ||
         !CU_add_test(s, "the <SEPARATOR> dialect, both directions", test_separator_dialect) ||
+        !CU_add_test(s, "slowloris: request lines closed at command_timeout_ms", test_slowloris_commands) ||
+        !CU_add_test(s, "slow uploads dropped at upload_min_rate; slots free again", test_slow_uploads_dropped) ||
         !CU_add_test(s, "20 parallel downloads of 64 MiB, memory flat", test_parallel_downloads))
         return -1;
     return 0;
