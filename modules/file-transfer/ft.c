@@ -77,9 +77,16 @@ struct fconn {
     nc_deadline dl;  /* command_timeout_ms, while a request line is unfinished */
     nc_timer *rate;  /* upload_rate_window_ms, while a body is read */
     long long rate_bytes; /* body bytes in the current window */
-    /* SHA256 job */
+    /* SHA256 job: hashed SHA_SLICE bytes per work job, the file and the
+     * digest kept here between slices (owned by the connection; the job
+     * and its done never run at once) */
     char name[FT_NAME_MAX + 1];
-    int sha_err;
+    int sha_fd;           /* -1: not open */
+    EVP_MD_CTX *sha_md;
+    int sha_more;         /* work: the file has more to hash */
+    int sha_code;         /* work: 0, or the ERR code ... */
+    const char *sha_msg;  /* ... and its message (static text) */
+    int sha_err;          /* a read error's errno */
     unsigned char sha[32];
 };
 
@@ -324,8 +331,11 @@ static void upload_commit(void *arg)
 
 static void body_end(fconn *fc);
 
+static void sha_reset(fconn *fc);
+
 static void fconn_free(fconn *fc)
 {
+    sha_reset(fc);
     body_end(fc);
     if (fc->up)
         upload_free(fc->up);
@@ -441,51 +451,6 @@ static void upload_finish(fconn *fc)
     }
 }
 
-/* ---- SHA256 of a stored file ---- */
-
-static void sha_work(void *arg)
-{
-    fconn *fc = arg;
-    int fd = openat(fc->f->rootfd, fc->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        fc->sha_err = errno;
-        return;
-    }
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    static __thread char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        EVP_DigestUpdate(md, buf, (size_t)n);
-    fc->sha_err = n < 0 ? errno : 0;
-    unsigned int len;
-    EVP_DigestFinal_ex(md, fc->sha, &len);
-    EVP_MD_CTX_free(md);
-    close(fd);
-}
-
-static void sha_done(void *arg)
-{
-    fconn *fc = arg;
-    if (fc->gone) {
-        fconn_free(fc);
-        return;
-    }
-    if (fc->sha_err) {
-        reply_err(fc, fc->sha_err == ENOENT ? 404 : 500, fc->sha_err == ENOENT ? "no such file" : strerror(fc->sha_err));
-    } else {
-        char h[65];
-        hex(h, fc->sha);
-        nc_sendf(fc->c, "OK %s\n", h);
-    }
-    fc->state = S_CMD;
-    nc_conn_resume(fc->c);
-    if (fc->eof)
-        nc_close(fc->c, NC_CLOSE_FLUSH);
-}
-
-/* ---- downloads and listing ---- */
-
 /* Open a stored regular file; returns the fd, or -1 with code and msg set. */
 static int open_file(ft *f, const char *name, struct stat *st, int *code, const char **msg)
 {
@@ -502,6 +467,92 @@ static int open_file(ft *f, const char *name, struct stat *st, int *code, const 
     }
     return fd;
 }
+
+/* ---- SHA256 of a stored file ----
+ *
+ * Fair share of the work threads: a connection has at most one job in
+ * flight (it is paused meanwhile), and a hash is cut into slices of
+ * SHA_SLICE bytes, each slice a job of its own submitted at the back of the
+ * queue; so eight clients hashing 512 MB files delay another client's
+ * upload commit by a few slices, not by whole files.  The file is opened
+ * with O_NONBLOCK and O_NOFOLLOW and refused unless regular (open_file), so
+ * a FIFO in the root cannot block a work thread in open or read. */
+
+#define SHA_SLICE (8u << 20)
+
+static void sha_reset(fconn *fc)
+{
+    if (fc->sha_fd >= 0)
+        close(fc->sha_fd);
+    fc->sha_fd = -1;
+    if (fc->sha_md)
+        EVP_MD_CTX_free(fc->sha_md);
+    fc->sha_md = NULL;
+}
+
+static void sha_work(void *arg)
+{
+    fconn *fc = arg;
+    fc->sha_more = 0;
+    if (fc->sha_fd < 0) {
+        struct stat st;
+        fc->sha_fd = open_file(fc->f, fc->name, &st, &fc->sha_code, &fc->sha_msg);
+        if (fc->sha_fd < 0)
+            return;
+        fc->sha_md = EVP_MD_CTX_new();
+        if (!fc->sha_md || !EVP_DigestInit_ex(fc->sha_md, EVP_sha256(), NULL)) {
+            fc->sha_code = 500, fc->sha_msg = "out of memory";
+            return;
+        }
+    }
+    static __thread char buf[1 << 16];
+    size_t done = 0;
+    ssize_t n = 0;
+    while (done < SHA_SLICE && (n = read(fc->sha_fd, buf, sizeof buf)) > 0) {
+        EVP_DigestUpdate(fc->sha_md, buf, (size_t)n);
+        done += (size_t)n;
+    }
+    if (n < 0) {
+        fc->sha_err = errno;
+        return;
+    }
+    if (n > 0) {
+        fc->sha_more = 1; /* a full slice: the rest in a later job */
+        return;
+    }
+    unsigned int len;
+    EVP_DigestFinal_ex(fc->sha_md, fc->sha, &len);
+}
+
+static void sha_done(void *arg)
+{
+    fconn *fc = arg;
+    if (fc->gone) {
+        fconn_free(fc);
+        return;
+    }
+    if (fc->sha_more && !fc->sha_code && !fc->sha_err) {
+        if (nc_work_submit(sha_work, sha_done, fc) == 0)
+            return;
+        fc->sha_code = 500, fc->sha_msg = "out of memory";
+    }
+    sha_reset(fc);
+    if (fc->sha_code) {
+        reply_err(fc, fc->sha_code, fc->sha_msg);
+    } else if (fc->sha_err) {
+        reply_err(fc, 500, strerror(fc->sha_err));
+    } else {
+        char h[65];
+        hex(h, fc->sha);
+        nc_sendf(fc->c, "OK %s\n", h);
+    }
+    fc->state = S_CMD;
+    nc_conn_resume(fc->c);
+    if (fc->eof)
+        nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
+/* ---- downloads and listing ---- */
 
 static void do_list(fconn *fc)
 {
@@ -610,10 +661,11 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
         break;
     case FT_SHA256:
         snprintf(fc->name, sizeof fc->name, "%s", r.name);
+        fc->sha_code = fc->sha_err = 0;
         fc->state = S_WAIT;
         nc_conn_pause(fc->c);
         if (nc_work_submit(sha_work, sha_done, fc) < 0) {
-            fc->sha_err = ENOMEM;
+            fc->sha_code = 500, fc->sha_msg = "out of memory";
             sha_done(fc);
         }
         break;
@@ -722,6 +774,7 @@ static int ft_accept(nc_conn *c)
     if (!fc)
         return -1;
     fc->c = c;
+    fc->sha_fd = -1;
     fc->f = nc_listener_instance(nc_conn_listener(c));
     fc->state = fc->f->dialect == D_SEPARATOR ? S_SEP_FIRST : S_CMD;
     nc_conn_set_data(c, fc);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -516,6 +517,91 @@ static void test_slow_uploads_dropped(void)
     CU_ASSERT(t_wait_log(P, "below upload_min_rate (1000 bytes/s)", 100));
 }
 
+/* A FIFO in the root: SHA256 of it is refused at once (it used to block a
+ * work thread in open(2) for ever, two of them both threads, and SIGTERM
+ * then never finished); SIGTERM exits within shutdown_timeout_ms. */
+static void test_sha256_fifo(void)
+{
+    char r3[300], fifo[340], json[1024], line[256];
+    snprintf(r3, sizeof r3, "%s/ftfifo", t_tmpdir());
+    mkdir(r3, 0755);
+    snprintf(fifo, sizeof fifo, "%s/pipe", r3);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0644), 0);
+    snprintf(json, sizeof json,
+             "{\"shutdown_timeout_ms\":1000,\"listeners\":[{\"name\":\"fifo\",\"module\":\"file-transfer\","
+             "\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\"}}]}",
+             r3);
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "fifo");
+    t_client *a = t_client_new(port), *b = t_client_new(port), *c = t_client_new(port);
+    t_client_send(a, "SHA256 pipe\n");
+    t_client_send(b, "SHA256 pipe\n");
+    T_LINE(a, "ERR 403 not a regular file");
+    T_LINE(b, "ERR 403 not a regular file");
+    t_client_send(c, "PUT 2 - x\n"); /* the work threads are free: an upload's commit */
+    T_LINE(c, "CONTINUE");
+    t_client_send(c, "hi");
+    CU_ASSERT(t_readline(c, line, sizeof line, 3000) > 0 && strncmp(line, "OK ", 3) == 0);
+    t_client_send(a, "SHA256 pipe\n"); /* and a client that keeps asking */
+    t_client *d = t_client_new(port);
+    t_client_send(d, "SHA256 pipe\n");
+    usleep(100000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 2500), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CU_ASSERT((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+    t_client_free(a);
+    t_client_free(b);
+    t_client_free(c);
+    t_client_free(d);
+}
+
+/* Fair share of the work threads: 8 clients hashing a 256 MiB file each
+ * (a hash is cut into 8 MiB jobs, each queued behind the others') delay a
+ * 5-byte upload's commit by a few slices, not by whole files (it took
+ * about a second before); every hash is right. */
+static void test_sha256_fair_share(void)
+{
+    char big[300], line[256], want[80] = "";
+    snprintf(big, sizeof big, "%s/zeros.bin", root);
+    int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, 256LL << 20) == 0);
+    close(fd);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "sha256sum %s", big);
+    FILE *sum = popen(cmd, "r");
+    CU_ASSERT_FATAL(sum != NULL && fscanf(sum, "%64s", want + 3) == 1);
+    pclose(sum);
+    memcpy(want, "OK ", 3);
+    enum { N = 8 };
+    t_client *h[N];
+    for (int i = 0; i < N; i++) {
+        h[i] = t_client_new(ft);
+        t_client_send(h[i], "SHA256 zeros.bin\n");
+    }
+    usleep(50000);
+    t_client *up = t_client_new(ft);
+    t_client_send(up, "PUT 5 - five.txt\n");
+    T_LINE(up, "CONTINUE");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t_client_send(up, "hello");
+    T_LINE(up, "OK 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    fprintf(stderr, "(upload answered in %ld ms behind %d hashes) ", ms, N);
+    CU_ASSERT(ms < 250);
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT(t_readline(h[i], line, sizeof line, 20000) > 0);
+        CU_ASSERT_STRING_EQUAL(line, want);
+        t_client_free(h[i]);
+    }
+    t_client_free(up);
+    unlink(big);
+}
+
 /* What the tutorial scripts send: one connection per transfer. */
 static void test_separator_dialect(void)
 {
@@ -630,6 +716,8 @@ int add_ft_suite(void)
         !CU_add_test(s, "the <SEPARATOR> dialect, both directions", test_separator_dialect) ||
         !CU_add_test(s, "slowloris: request lines closed at command_timeout_ms", test_slowloris_commands) ||
         !CU_add_test(s, "slow uploads dropped at upload_min_rate; slots free again", test_slow_uploads_dropped) ||
+        !CU_add_test(s, "SHA256 of a FIFO refused; SIGTERM within shutdown_timeout_ms", test_sha256_fifo) ||
+        !CU_add_test(s, "8 SHA256 of 256 MiB: a 5-byte upload still answered at once", test_sha256_fair_share) ||
         !CU_add_test(s, "20 parallel downloads of 64 MiB, memory flat", test_parallel_downloads))
         return -1;
     return 0;
