@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netcore/deadline.h"
 #include "netcore/netcore.h"
@@ -256,6 +257,26 @@ static void bc_close(nc_conn *c)
     free(s);
 }
 
+/* Why nick (n bytes of valid UTF-8) cannot be a nickname, or NULL.  The
+ * server's notices come from "System": nobody may look like them.  Controls
+ * (C0, DEL, C1) and bidirectional overrides and isolates (U+202A..U+202E,
+ * U+2066..U+2069) would let a name rewrite how the lines around it read. */
+static const char *nick_refused(const char *nick, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)nick;
+    if (n == 6 && strncasecmp(nick, "System", 6) == 0)
+        return "nickname \"System\" is reserved";
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7f || (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f))
+            return "nickname must not contain control characters";
+        if (u[i] == 0xe2 && i + 2 < n &&
+            ((u[i + 1] == 0x80 && u[i + 2] >= 0xaa && u[i + 2] <= 0xae) ||
+             (u[i + 1] == 0x81 && u[i + 2] >= 0xa6 && u[i + 2] <= 0xa9)))
+            return "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)";
+    }
+    return NULL;
+}
+
 static void do_login(session *s, json_t *obj)
 {
     json_t *nv = json_object_get(obj, "nickname");
@@ -269,11 +290,11 @@ static void do_login(session *s, json_t *obj)
         send_error(s, "nickname must be 1 to 64 bytes");
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)nick[i] < 0x20 || nick[i] == 0x7f) {
-            send_error(s, "nickname must not contain control characters");
-            return;
-        }
+    const char *why = nick_refused(nick, n);
+    if (why) {
+        send_error(s, why);
+        return;
+    }
     if (s->id) {
         send_error(s, "already logged in");
         return;

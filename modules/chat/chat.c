@@ -227,13 +227,67 @@ static void chat_close(nc_conn *c)
     free(u);
 }
 
+/* A C0 control (but tab), DEL, or a C1 control (U+0080..U+009F, C2 80..9F
+ * in UTF-8) at s[i]: how many bytes it takes, else 0. */
+static size_t control_at(const unsigned char *s, size_t i, size_t n)
+{
+    if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+        return 1;
+    if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+        return 2;
+    return 0;
+}
+
+/* Relayed text goes to someone's terminal: a CR, an escape sequence or a
+ * C1 control there could rewrite what they see (a forged line from the
+ * desk, a cleared screen).  Each is written out as visible text instead:
+ * C0 and DEL as \xHH, C1 as \uHHHH.  Returns text itself when it has none,
+ * else a malloc'd copy (*len updated), or NULL when out of memory. */
+static const char *defang(const char *text, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = *len, i = 0;
+    while (i < n && !control_at(s, i, n))
+        i++;
+    if (i == n)
+        return text;
+    static const char hexd[] = "0123456789abcdef";
+    char *out = malloc(4 * n), *o = out; /* a control grows 4 times at most (C0: 1 -> 4, C1: 2 -> 6) */
+    if (!out)
+        return NULL;
+    memcpy(o, text, i);
+    o += i;
+    while (i < n) {
+        size_t k = control_at(s, i, n);
+        unsigned char c = k == 2 ? s[i + 1] : s[i];
+        if (k) {
+            memcpy(o, k == 1 ? "\\x" : "\\u00", k == 1 ? 2 : 4);
+            o += k == 1 ? 2 : 4;
+            *o++ = hexd[c >> 4];
+            *o++ = hexd[c & 15];
+        } else {
+            *o++ = (char)c;
+        }
+        i += k ? k : 1;
+    }
+    *len = (size_t)(o - out);
+    return out;
+}
+
 static void deliver(chat *ch, user *from, user *to, const char *text, size_t n)
 {
     char head[NICK_MAX + 4];
     int hl = snprintf(head, sizeof head, "<%s> ", from->nick);
+    const char *safe = defang(text, &n);
+    if (!safe) {
+        err(from->c, "out of memory: message dropped");
+        return;
+    }
     nc_send(to->c, head, (size_t)hl);
-    nc_send(to->c, text, n);
+    nc_send(to->c, safe, n);
     nc_send(to->c, "\n", 1);
+    if (safe != text)
+        free((void *)(uintptr_t)safe);
     if (ch->c_messages)
         (*ch->c_messages)++;
 }

@@ -143,6 +143,28 @@ static void test_errors(void)
     T_LINE(a, "{\"status\":\"error\",\"error\":\"nickname must be 1 to 64 bytes\"}");
     t_client_send(a, "{\"type\":\"login\",\"nickname\":\"a\\u0007b\"}");
     T_LINE(a, "{\"status\":\"error\",\"error\":\"nickname must not contain control characters\"}");
+    /* The notices' sender is reserved (any case); C1 controls and bidi
+     * overrides or isolates are refused, as \u escapes and as raw UTF-8. */
+    static const struct {
+        const char *nick, *error;
+    } refused[] = {
+        {"System", "nickname \\\"System\\\" is reserved"},
+        {"sYSTEM", "nickname \\\"System\\\" is reserved"},
+        {"a\\u0085b", "nickname must not contain control characters"},
+        {"a\xc2\x9b" "b", "nickname must not contain control characters"},
+        {"a\\u007fb", "nickname must not contain control characters"},
+        {"x\\u202ey", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+        {"x\xe2\x80\xaay", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+        {"x\\u2066y", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+        {"x\xe2\x81\xa9y", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char req[256], want_err[256];
+        snprintf(req, sizeof req, "{\"type\":\"login\",\"nickname\":\"%s\"}", refused[i].nick);
+        snprintf(want_err, sizeof want_err, "{\"status\":\"error\",\"error\":\"%s\"}", refused[i].error);
+        t_client_send(a, req);
+        T_LINE(a, want_err);
+    }
     /* A newline inside a string breaks the object; the next line is fine. */
     t_client_send(a, "{\"type\":\"login\",\"nick\nname\":\"x\"}\n");
     T_LINE(a, "{\"status\":\"error\",\"error\":\"malformed JSON: control character in a string\"}");

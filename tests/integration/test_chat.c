@@ -135,6 +135,25 @@ static void test_desk(void)
     t_client_free(carol);
 }
 
+/* Relayed text cannot drive the recipient's terminal: a CR that would
+ * forge a line from the desk, escape sequences, BEL, DEL and C1 controls
+ * arrive as visible \xHH / \u00HH text; a tab, UTF-8 and a trailing CR
+ * (CRLF) are kept as they are.  The exact bytes, over /msg and the desk. */
+static void test_controls_escaped(void)
+{
+    t_client *mallory = join(desk_port, "mallory"), *victim = join(desk_port, "victim");
+    t_client_send(mallory, "/msg victim \r<support> your password please\x1b[K\x07\tok \xc3\xa9\xc2\x85\x7f!\r\n");
+    char line[512];
+    CU_ASSERT(t_readline(victim, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "<mallory> \\x0d<support> your password please\\x1b[K\\x07\tok \xc3\xa9\\u0085\\x7f!");
+    t_client_free(victim);
+    t_client *desk = join(desk_port, "support");
+    t_client_send(mallory, "hi\x1b]0;owned\x07\x1b[2J\x01" "end\n");
+    T_LINE(desk, "<mallory> hi\\x1b]0;owned\\x07\\x1b[2J\\x01end");
+    t_client_free(desk);
+    t_client_free(mallory);
+}
+
 static void test_long_lines(void)
 {
     t_client *a = join(desk_port, "longa");
@@ -220,6 +239,7 @@ int add_chat_suite(void)
     if (!s || !CU_add_test(s, "/nick, /msg, /who, errors keep the line usable", test_nick_msg_who) ||
         !CU_add_test(s, "1-byte pieces and several lines per packet", test_segmentation) ||
         !CU_add_test(s, "the desk flow", test_desk) ||
+        !CU_add_test(s, "C0 and C1 controls in relayed text arrive escaped", test_controls_escaped) ||
         !CU_add_test(s, "too-long lines are dropped with an error", test_long_lines) ||
         !CU_add_test(s, "clients vanishing mid-line; /quit", test_vanishing_clients) ||
         !CU_add_test(s, "slowloris: tricklers closed at line_timeout_ms", test_slowloris))
