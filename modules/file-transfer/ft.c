@@ -46,7 +46,15 @@ typedef struct ft {
     uint64_t *c_up, *c_down, *c_refused, *c_bytes_up, *c_slow;
 } ft;
 
-enum { S_CMD, S_BODY, S_WAIT, S_SEP_FIRST, S_SEP_BODY, S_DONE };
+enum { S_CMD, S_BODY, S_WAIT, S_SEP_FIRST, S_SEP_BODY, S_SEP_SEND, S_DONE };
+
+/* A separator download's header is padded with spaces to SEP_HEADER bytes
+ * and the file follows only once the header has left and SEP_HEADER_PAUSE_MS
+ * passed: the tutorials' client reads the header with one recv(1024) and
+ * splits it on <SEPARATOR>, so anything sent with the header ends up in
+ * its size field.  docs/protocols/file-transfer.md has the reasoning. */
+#define SEP_HEADER 1024
+#define SEP_HEADER_PAUSE_MS 20
 
 typedef struct fconn fconn;
 
@@ -73,6 +81,9 @@ struct fconn {
     upload *up;
     nc_timer *quiet; /* separator dialect: waiting for the first message to end */
     int quiet_done;  /* ... and it has */
+    nc_timer *pause; /* separator download: the pause between header and file */
+    int dl_fd;       /* ... the file to send then (-1: none) */
+    size_t dl_size;
     int eof;         /* the peer shut down its side */
     nc_deadline dl;  /* command_timeout_ms, while a request line is unfinished */
     nc_timer *rate;  /* upload_rate_window_ms, while a body is read */
@@ -341,6 +352,10 @@ static void fconn_free(fconn *fc)
         upload_free(fc->up);
     if (fc->quiet)
         nc_timer_stop(fc->quiet);
+    if (fc->pause)
+        nc_timer_stop(fc->pause);
+    if (fc->dl_fd >= 0)
+        close(fc->dl_fd);
     free(fc);
 }
 
@@ -689,6 +704,45 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
 
 /* ---- the <SEPARATOR> dialect ---- */
 
+static void header_sent(nc_timer *t, void *arg)
+{
+    (void)t;
+    fconn *fc = arg;
+    if (nc_conn_queued(fc->c)) { /* the header is still on its way out */
+        fc->pause = nc_timer_start(SEP_HEADER_PAUSE_MS, 0, header_sent, fc);
+        if (fc->pause)
+            return;
+    }
+    fc->pause = NULL;
+    nc_sendfile(fc->c, fc->dl_fd, 0, fc->dl_size, NC_FILE_OWN);
+    fc->dl_fd = -1;
+    fc->state = S_DONE;
+    nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
+/* Send the padded header now, the file (fd, owned from here) after the
+ * pause.  Returns 0 when the file follows, -1 when the caller closes now
+ * (an empty file: the header is everything). */
+static int sep_download(fconn *fc, int fd, size_t size)
+{
+    char hdr[SEP_HEADER];
+    int n = snprintf(hdr, sizeof hdr, "0" SEP "%zu", size);
+    memset(hdr + n, ' ', sizeof hdr - (size_t)n);
+    nc_send(fc->c, hdr, sizeof hdr);
+    bump(fc->f->c_down, 1);
+    if (size && (fc->pause = nc_timer_start(SEP_HEADER_PAUSE_MS, 0, header_sent, fc))) {
+        fc->dl_fd = fd;
+        fc->dl_size = size;
+        fc->state = S_SEP_SEND;
+        return 0;
+    }
+    if (size) /* no timer: send it at once rather than not at all */
+        nc_sendfile(fc->c, fd, 0, size, NC_FILE_OWN);
+    else
+        close(fd);
+    return -1;
+}
+
 static void sep_message(fconn *fc, const char *data, size_t len, size_t *used)
 {
     *used = len;
@@ -710,10 +764,8 @@ static void sep_message(fconn *fc, const char *data, size_t len, size_t *used)
             int fd = open_file(fc->f, name, &st, &code, &msg);
             if (fd < 0) {
                 reply_err(fc, code, msg);
-            } else {
-                nc_sendf(fc->c, "0" SEP "%lld", (long long)st.st_size);
-                nc_sendfile(fc->c, fd, 0, (size_t)st.st_size, NC_FILE_OWN);
-                bump(fc->f->c_down, 1);
+            } else if (sep_download(fc, fd, (size_t)st.st_size) == 0) {
+                return;
             }
         }
         fc->state = S_DONE;
@@ -775,6 +827,7 @@ static int ft_accept(nc_conn *c)
         return -1;
     fc->c = c;
     fc->sha_fd = -1;
+    fc->dl_fd = -1;
     fc->f = nc_listener_instance(nc_conn_listener(c));
     fc->state = fc->f->dialect == D_SEPARATOR ? S_SEP_FIRST : S_CMD;
     nc_conn_set_data(c, fc);
@@ -841,8 +894,8 @@ static void ft_eof(nc_conn *c)
 {
     fconn *fc = nc_conn_data(c);
     fc->eof = 1;
-    if (fc->state == S_SEP_FIRST && fc->quiet)
-        return; /* its message is buffered: the timer hands it over */
+    if ((fc->state == S_SEP_FIRST && fc->quiet) || fc->state == S_SEP_SEND)
+        return; /* its message is buffered, or its file waits: a timer goes on */
     if (fc->state == S_WAIT)
         return; /* the job's done answers and closes */
     if (fc->state == S_SEP_BODY) {

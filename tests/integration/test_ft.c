@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "netcore/netcore.h"
 #include "suites.h"
 
 static t_proc *P;
@@ -602,10 +605,108 @@ static void test_sha256_fair_share(void)
     unlink(big);
 }
 
+/* The tutorial's download client, step for step: send the name (no
+ * terminator), ONE recv(1024) for the header, decode it (UTF-8), split it
+ * on <SEPARATOR> into exactly two parts, status "0", size = int() of the
+ * rest (Python's: surrounding whitespace allowed, digits only), then recv
+ * until the server closes and write it all.  Returns 1 when the file
+ * arrived whole and equal to want. */
+static int tutorial_download(int port, const char *name, const char *want, size_t size)
+{
+    int fd = t_connect_tcp(port);
+    if (fd < 0)
+        return 0;
+    t_send_all(fd, name, strlen(name));
+    char hdr[1025];
+    ssize_t r = recv(fd, hdr, 1024, 0);
+    int ok = r > 0 && nc_utf8_valid(hdr, (size_t)r);
+    if (ok) {
+        hdr[r] = '\0';
+        char *mark = strstr(hdr, "<SEPARATOR>");
+        char *sz = mark ? mark + 11 : NULL;
+        ok = mark && !strstr(sz, "<SEPARATOR>") && mark - hdr == 1 && hdr[0] == '0';
+        while (ok && *sz == ' ')
+            sz++;
+        char *end = sz;
+        while (ok && *end >= '0' && *end <= '9')
+            end++;
+        ok = ok && end > sz && strspn(end, " \t\r\n") == strlen(end) && strtoull(sz, NULL, 10) == size;
+    }
+    char *got = malloc(size + 65536);
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = recv(fd, got + n, size + 65536 - n, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    ok = ok && n == size && memcmp(got, want, size) == 0;
+    free(got);
+    close(fd);
+    return ok;
+}
+
+typedef struct dl_series {
+    const char *name;
+    const char *data;
+    size_t size;
+    int whole; /* of 200 */
+} dl_series;
+
+static void *series(void *arg)
+{
+    dl_series *d = arg;
+    for (int i = 0; i < 200; i++)
+        d->whole += tutorial_download(sep, d->name, d->data, d->size);
+    return NULL;
+}
+
+/* 200 downloads in a row with the tutorial's exact client logic, of files of
+ * 0 B, 1 B, 1 KiB and 3 MiB (the four series side by side): every one
+ * whole.  Before, header and file came in one write, so recv(1024) got file
+ * bytes in the size field (a bad size for text, a decode error for binary). */
+static void test_tutorial_download_client(void)
+{
+    static dl_series d[4] = {{"t0.bin", NULL, 0, 0}, {"t1.bin", NULL, 1, 0}, {"t1k.txt", NULL, 1024, 0},
+                             {"t3m.bin", NULL, 3 << 20, 0}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        char *b = malloc(d[i].size + 1), p[600];
+        for (size_t k = 0; k < d[i].size; k++)
+            b[k] = i == 2 ? (char)('a' + k % 26) : (char)(rand() & 0xff); /* 1 KiB of text, the others binary */
+        if (i == 1)
+            b[0] = (char)0xff; /* never valid UTF-8 */
+        snprintf(p, sizeof p, "%s/%s", root, d[i].name);
+        write_file(p, b, d[i].size);
+        d[i].data = b;
+        d[i].whole = 0;
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, series, &d[i]);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        if (d[i].whole != 200)
+            fprintf(stderr, "\n  %s: %d of 200 whole\n", d[i].name, d[i].whole);
+        CU_ASSERT_EQUAL(d[i].whole, 200);
+        free((void *)(uintptr_t)d[i].data);
+    }
+}
+
 /* What the tutorial scripts send: one connection per transfer. */
+/* A separator download's answer: the header padded with spaces to 1024
+ * bytes, then the file. */
+static size_t sep_answer(char *out, long long size, const char *body)
+{
+    int n = snprintf(out, 1025, "0<SEPARATOR>%lld", size);
+    memset(out + n, ' ', 1024 - (size_t)n);
+    strcpy(out + 1024, body);
+    return 1024 + strlen(body);
+}
+
 static void test_separator_dialect(void)
 {
-    char buf[256];
+    char buf[2048], want[2048];
+    sep_answer(want, 12, "hello, world");
     int fd = t_connect_tcp(sep);
     t_send_all(fd, "tut.txt<SEPARATOR>12", 20);
     CU_ASSERT_EQUAL(t_recv_exact(fd, buf, 2, 5000), 2);
@@ -628,14 +729,14 @@ static void test_separator_dialect(void)
     int eof = 0;
     size_t n = t_recv_all(fd, buf, sizeof buf - 1, 5000, &eof);
     buf[n] = '\0';
-    CU_ASSERT_STRING_EQUAL(buf, "0<SEPARATOR>12hello, world");
+    CU_ASSERT_STRING_EQUAL(buf, want);
     CU_ASSERT_EQUAL(eof, 1);
     close(fd);
     fd = t_connect_tcp(sep);
     t_send_all(fd, "tut.txt", 7); /* no terminator at all */
     n = t_recv_all(fd, buf, sizeof buf - 1, 5000, &eof);
     buf[n] = '\0';
-    CU_ASSERT_STRING_EQUAL(buf, "0<SEPARATOR>12hello, world");
+    CU_ASSERT_STRING_EQUAL(buf, want);
     close(fd);
     fd = t_connect_tcp(sep);
     t_send_all(fd, "missing.txt", 11);
@@ -714,6 +815,8 @@ int add_ft_suite(void)
         !CU_add_test(s, "a file replaced during its download: one version whole", test_replaced_during_download) ||
         !CU_add_test(s, "hostile names, protocol errors, read-only and limits", test_hostile_names_and_limits) ||
         !CU_add_test(s, "the <SEPARATOR> dialect, both directions", test_separator_dialect) ||
+        !CU_add_test(s, "the tutorial's download client: 200 x 0 B, 1 B, 1 KiB, 3 MiB, all whole",
+                     test_tutorial_download_client) ||
         !CU_add_test(s, "slowloris: request lines closed at command_timeout_ms", test_slowloris_commands) ||
         !CU_add_test(s, "slow uploads dropped at upload_min_rate; slots free again", test_slow_uploads_dropped) ||
         !CU_add_test(s, "SHA256 of a FIFO refused; SIGTERM within shutdown_timeout_ms", test_sha256_fifo) ||
