@@ -2,12 +2,15 @@
  * small pool of threads; their completions come back to the reactor through
  * an eventfd, so the loop itself never waits on a disk.  Threads start on
  * the first submission (as many of WORK_THREADS as the system allows, at
- * least one); at exit the queue is drained before they stop. */
+ * least one); at exit the queue is drained before they stop, but never past
+ * shutdown_timeout_ms: a job stuck in the kernel (a hung disk) is cancelled
+ * then, so a SIGTERM always ends the process. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -26,6 +29,8 @@ typedef struct job {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t idle_cv = PTHREAD_COND_INITIALIZER; /* a job ended or a thread left */
+static unsigned running;                                 /* jobs inside work() now */
 static job *todo_head, *todo_tail, *done_head, *done_tail;
 static pthread_t threads[WORK_THREADS];
 static unsigned nthreads; /* started: the queue runs on as many as could start */
@@ -36,6 +41,8 @@ static uint32_t work_evkind = EV_WORK;
 static void *worker(void *unused)
 {
     (void)unused;
+    /* Cancellable only inside a job, never while holding mu. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
     pthread_mutex_lock(&mu);
     for (;;) {
         while (!todo_head && !stopping)
@@ -46,9 +53,14 @@ static void *worker(void *unused)
         todo_head = j->next;
         if (!todo_head)
             todo_tail = NULL;
+        running++;
         pthread_mutex_unlock(&mu);
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
         j->work(j->arg);
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         pthread_mutex_lock(&mu);
+        running--;
+        pthread_cond_broadcast(&idle_cv);
         j->next = NULL;
         if (done_tail)
             done_tail->next = j;
@@ -59,6 +71,7 @@ static void *worker(void *unused)
         ssize_t w = write(efd, &one, sizeof one);
         (void)w;
     }
+    pthread_cond_broadcast(&idle_cv);
     pthread_mutex_unlock(&mu);
     return NULL;
 }
@@ -133,21 +146,60 @@ void nc__work_on_event(void)
     }
 }
 
+/* The reactor waits for these before it stops, but not past its stop
+ * deadline (shutdown_timeout_ms): then nc__work_shutdown deals with them. */
 unsigned nc__work_pending(void)
 {
+    if (nc__R.stopping && nc__R.now >= nc__R.stop_deadline)
+        return 0;
     return pending;
 }
 
+/* Wait until the queue is empty and no job runs, or until deadline (ms,
+ * monotonic); returns the jobs still queued or running.  mu held. */
+static unsigned wait_idle(uint64_t deadline)
+{
+    for (;;) {
+        unsigned left = running;
+        for (job *j = todo_head; j; j = j->next)
+            left++;
+        uint64_t now = nc__clock_ms();
+        if (!left || now >= deadline)
+            return left;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts); /* the condvar's clock */
+        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&idle_cv, &mu, &ts);
+    }
+}
+
 /* At exit: let queued jobs finish (an upload's fsync), deliver their
- * completions, stop the threads. */
+ * completions, stop the threads.  Jobs still running at the stop deadline
+ * (at least a second from now) are cancelled at their next cancellation
+ * point (read, open, fsync...): their done is never called, and what they
+ * held is left to the process's exit. */
 void nc__work_shutdown(void)
 {
     if (!started)
         return;
+    uint64_t now = nc__clock_ms();
+    uint64_t deadline = nc__R.stopping ? nc__R.stop_deadline : now + (uint64_t)nc__R.shutdown_timeout_ms;
+    if (deadline < now + 1000)
+        deadline = now + 1000;
     pthread_mutex_lock(&mu);
     stopping = 1;
     pthread_cond_broadcast(&cv);
+    unsigned stuck = wait_idle(deadline);
     pthread_mutex_unlock(&mu);
+    if (stuck) {
+        nc__log(NC_LOG_ERROR, NULL, 0,
+                "work queue: %u job%s still running past shutdown_timeout_ms (%lld); cancelling them", stuck,
+                stuck == 1 ? "" : "s", nc__R.shutdown_timeout_ms);
+        for (unsigned i = 0; i < nthreads; i++)
+            pthread_cancel(threads[i]);
+    }
     for (unsigned i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     nc__work_on_event();
@@ -155,4 +207,6 @@ void nc__work_shutdown(void)
     efd = -1;
     nthreads = 0;
     started = stopping = 0;
+    running = 0; /* cancelled jobs, and any queued behind them, are given up */
+    todo_head = todo_tail = NULL;
 }

@@ -592,3 +592,108 @@ int t_no_line(t_client *c, int ms)
     char line[8192];
     return t_readline(c, line, sizeof line, ms) < 0;
 }
+
+/* ---- slowloris clients ---- */
+
+t_trickle *t_trickle_start(int port, int n, const char *prefix)
+{
+    t_trickle *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    for (int i = 0; i < T_TRICKLE_MAX; i++)
+        t->fd[i] = -1;
+    if (n > T_TRICKLE_MAX)
+        n = T_TRICKLE_MAX;
+    for (int i = 0; i < n; i++) {
+        t->fd[i] = t_connect_tcp(port);
+        if (t->fd[i] < 0)
+            continue;
+        t->n++;
+        t->open++;
+        if (prefix)
+            t_send_all(t->fd[i], prefix, strlen(prefix));
+    }
+    t->born_ms = now_ms();
+    return t;
+}
+
+/* Take what arrived on each connection without waiting; a closed one (EOF
+ * or reset) is noted with the time since the start. */
+static void trickle_read(t_trickle *t)
+{
+    for (int i = 0; i < T_TRICKLE_MAX; i++) {
+        if (t->fd[i] < 0 || t->closed[i])
+            continue;
+        for (;;) {
+            char b[4096];
+            ssize_t r = recv(t->fd[i], b, sizeof b, MSG_DONTWAIT);
+            if (r > 0) {
+                size_t room = sizeof t->got[i] - 1 - t->got_len[i];
+                size_t k = (size_t)r < room ? (size_t)r : room;
+                memcpy(t->got[i] + t->got_len[i], b, k);
+                t->got_len[i] += k;
+                t->got[i][t->got_len[i]] = '\0';
+                continue;
+            }
+            if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                t->closed[i] = 1;
+                t->open--;
+                t->closed_ms = now_ms() - t->born_ms;
+            }
+            break;
+        }
+    }
+}
+
+int t_trickle_step(t_trickle *t, char byte, int gap_ms)
+{
+    trickle_read(t);
+    for (int i = 0; i < T_TRICKLE_MAX; i++)
+        if (t->fd[i] >= 0 && !t->closed[i])
+            (void)send(t->fd[i], &byte, 1, MSG_NOSIGNAL);
+    usleep((useconds_t)gap_ms * 1000);
+    trickle_read(t);
+    return t->open;
+}
+
+void t_trickle_free(t_trickle *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < T_TRICKLE_MAX; i++)
+        if (t->fd[i] >= 0)
+            close(t->fd[i]);
+    free(t);
+}
+
+t_trickle *t_slowloris(int port, int n, const char *prefix, char byte, int gap_ms, int steps,
+                       int (*served)(int port))
+{
+    t_trickle *t = t_trickle_start(port, n, prefix);
+    if (!t)
+        return NULL;
+    CU_ASSERT_EQUAL(t->n, n);
+    for (int k = 0; k < steps && t->open; k++) {
+        t_trickle_step(t, byte, gap_ms);
+        if (k == 0 && served)
+            CU_ASSERT(served(port)); /* served while the tricklers hold connections */
+    }
+    return t;
+}
+
+long long t_counter(int status_port, const char *listener, const char *counter)
+{
+    int fd = t_connect_tcp(status_port);
+    if (fd < 0)
+        return -1;
+    t_send_all(fd, "GET /metrics HTTP/1.0\r\n\r\n", 25);
+    static char buf[1 << 17];
+    int eof = 0;
+    size_t n = t_recv_all(fd, buf, sizeof buf - 1, 3000, &eof);
+    buf[n] = '\0';
+    close(fd);
+    char key[256];
+    snprintf(key, sizeof key, "netcore_module_counter_total{listener=\"%s\",counter=\"%s\"} ", listener, counter);
+    const char *p = strstr(buf, key);
+    return p ? atoll(p + strlen(key)) : -1;
+}

@@ -111,3 +111,29 @@ int t_expect_line(t_client *c, const char *want, int ms);
     } while (0)
 /* No line arrives within ms. */
 int t_no_line(t_client *c, int ms);
+
+/* Slowloris: n connections (at most T_TRICKLE_MAX) that send one byte each
+ * per step.  Unused slots have fd -1 (so zero-filled fd 0 never counts). */
+#define T_TRICKLE_MAX 64
+typedef struct t_trickle {
+    int n, open;             /* connected; not yet closed by the server */
+    int fd[T_TRICKLE_MAX];
+    int closed[T_TRICKLE_MAX];
+    char got[T_TRICKLE_MAX][512]; /* what each received (NUL-terminated, cut) */
+    size_t got_len[T_TRICKLE_MAX];
+    long long born_ms, closed_ms; /* start; when the last close was seen */
+} t_trickle;
+/* Connect n clients to 127.0.0.1:port, each sending prefix (may be NULL). */
+t_trickle *t_trickle_start(int port, int n, const char *prefix);
+/* Send byte on every open one, wait gap_ms, collect replies and closes;
+ * returns how many are still open. */
+int t_trickle_step(t_trickle *t, char byte, int gap_ms);
+void t_trickle_free(t_trickle *t);
+/* n tricklers send prefix, then byte every gap_ms for at most steps steps
+ * (fewer once the server closed them all); after the first step served(port)
+ * must return 1 (may be NULL).  The caller checks closes and replies. */
+t_trickle *t_slowloris(int port, int n, const char *prefix, char byte, int gap_ms, int steps,
+                       int (*served)(int port));
+/* A module counter as /metrics of the status listener shows it, or -1.
+ * Workers publish once a second: wait that long after the event. */
+long long t_counter(int status_port, const char *listener, const char *counter);

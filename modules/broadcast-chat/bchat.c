@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "netcore/deadline.h"
 #include "netcore/netcore.h"
 
 typedef struct session session;
@@ -31,6 +33,8 @@ typedef struct bchat {
     room *room;
     long long max_message;
     long long max_backlog;
+    long long message_timeout;
+    nc_deadlines messages;
     uint64_t *c_broadcasts, *c_deliveries, *c_dropped, *c_errors;
 } bchat;
 
@@ -49,6 +53,10 @@ struct session {
     unsigned depth;
     size_t pos;            /* bytes of the current object seen so far */
     size_t skipped;        /* bytes discarded looking for a newline */
+    /* message_timeout_ms: the clock runs from the first byte after the last
+     * complete object; the line ending after an object ("\r\n") is free. */
+    nc_deadline dl;
+    unsigned free_ws;
 };
 
 static room *rooms;
@@ -85,6 +93,8 @@ static void room_put(room *r)
     free(r);
 }
 
+static void message_expired(nc_conn *c);
+
 static int bc_init(nc_listener *l, nc_options *o, void **instance)
 {
     bchat *b = calloc(1, sizeof *b);
@@ -93,7 +103,8 @@ static int bc_init(nc_listener *l, nc_options *o, void **instance)
         return nc_opt_error(o, "room", "out of memory");
     if (nc_opt_str(o, "room", nc_listener_name(l), &rname) < 0 ||
         nc_opt_int(o, "max_message", 64 * 1024, 16, 64LL << 20, &b->max_message) < 0 ||
-        nc_opt_int(o, "max_backlog", 8LL << 20, 1024, 1LL << 36, &b->max_backlog) < 0) {
+        nc_opt_int(o, "max_backlog", 8LL << 20, 1024, 1LL << 36, &b->max_backlog) < 0 ||
+        nc_opt_int(o, "message_timeout_ms", 10000, 0, 86400000, &b->message_timeout) < 0) {
         free(b);
         return -1;
     }
@@ -110,6 +121,8 @@ static int bc_init(nc_listener *l, nc_options *o, void **instance)
     b->c_deliveries = nc_counter(l, "deliveries");
     b->c_dropped = nc_counter(l, "slow_consumers_dropped");
     b->c_errors = nc_counter(l, "protocol_errors");
+    nc_deadlines_init(&b->messages, (uint64_t)b->message_timeout, "a complete message", "message_timeout_ms",
+                      nc_counter(l, "message_timeouts"), message_expired);
     *instance = b;
     return 0;
 }
@@ -118,6 +131,7 @@ static void bc_fini(nc_listener *l, void *instance)
 {
     (void)l;
     bchat *b = instance;
+    nc_deadlines_stop(&b->messages);
     room_put(b->room);
     free(b);
 }
@@ -138,6 +152,22 @@ static void send_error(session *s, const char *what)
     int k = snprintf(buf, sizeof buf, "{\"status\":\"error\",\"error\":\"%.*s\"}\n", (int)n, esc);
     nc_send(s->c, buf, (size_t)k);
     count(s->b->c_errors, 1);
+}
+
+static void message_expired(nc_conn *c)
+{
+    session *s = nc_conn_data(c);
+    char why[96];
+    snprintf(why, sizeof why, "no complete message within message_timeout_ms (%lld): closing",
+             s->b->message_timeout);
+    send_error(s, why);
+}
+
+/* A framed object ended (handled or skipped whole): the clock stops. */
+static void object_end(session *s)
+{
+    nc_deadline_disarm(&s->b->messages, &s->dl);
+    s->free_ws = 2;
 }
 
 /* Queue msg on one recipient, unless its backlog says it stopped reading. */
@@ -220,10 +250,31 @@ static int bc_accept(nc_conn *c)
 static void bc_close(nc_conn *c)
 {
     session *s = nc_conn_data(c);
+    nc_deadline_disarm(&s->b->messages, &s->dl);
     leave(s);
     free(s->nick);
     free(s->raw);
     free(s);
+}
+
+/* Why nick (n bytes of valid UTF-8) cannot be a nickname, or NULL.  The
+ * server's notices come from "System": nobody may look like them.  Controls
+ * (C0, DEL, C1) and bidirectional overrides and isolates (U+202A..U+202E,
+ * U+2066..U+2069) would let a name rewrite how the lines around it read. */
+static const char *nick_refused(const char *nick, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)nick;
+    if (n == 6 && strncasecmp(nick, "System", 6) == 0)
+        return "nickname \"System\" is reserved";
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7f || (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f))
+            return "nickname must not contain control characters";
+        if (u[i] == 0xe2 && i + 2 < n &&
+            ((u[i + 1] == 0x80 && u[i + 2] >= 0xaa && u[i + 2] <= 0xae) ||
+             (u[i + 1] == 0x81 && u[i + 2] >= 0xa6 && u[i + 2] <= 0xa9)))
+            return "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)";
+    }
+    return NULL;
 }
 
 static void do_login(session *s, json_t *obj)
@@ -239,11 +290,11 @@ static void do_login(session *s, json_t *obj)
         send_error(s, "nickname must be 1 to 64 bytes");
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)nick[i] < 0x20 || nick[i] == 0x7f) {
-            send_error(s, "nickname must not contain control characters");
-            return;
-        }
+    const char *why = nick_refused(nick, n);
+    if (why) {
+        send_error(s, why);
+        return;
+    }
     if (s->id) {
         send_error(s, "already logged in");
         return;
@@ -325,6 +376,13 @@ static ssize_t bc_data(nc_conn *c, const char *data, size_t len)
     session *s = nc_conn_data(c);
     size_t max = (size_t)s->b->max_message;
     size_t i = 0;
+    unsigned char first = (unsigned char)data[0];
+    if (s->state == S_IDLE && s->free_ws && (first == ' ' || first == '\t' || first == '\r' || first == '\n'))
+        s->free_ws--;
+    else {
+        s->free_ws = 0;
+        nc_deadline_arm(&s->b->messages, &s->dl, c);
+    }
     /* Scan from where the last call stopped: s->pos bytes of the current
      * object are already known good and were left unconsumed. */
     if (s->state != S_IDLE && s->state != S_SKIP_LINE && !s->skipping)
@@ -365,6 +423,7 @@ static ssize_t bc_data(nc_conn *c, const char *data, size_t len)
             else if (ch == '}' || ch == ']') {
                 if (--s->depth == 0) {
                     s->state = S_IDLE;
+                    object_end(s);
                     if (s->skipping) {
                         s->skipping = 0;
                         return (ssize_t)(i + 1);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "netcore/deadline.h"
 #include "netcore/netcore.h"
 
 #define NICK_MAX 32
@@ -21,6 +22,7 @@ typedef struct user {
     char nick[NICK_MAX + 1];
     char key[NICK_MAX + 1]; /* lowercased: the identity */
     int discarding;          /* inside a too-long line: drop through its newline */
+    nc_deadline dl;          /* running from the first byte of an unfinished line */
     struct user *hnext;      /* hash chain */
     struct user *prev, *next; /* join order */
 } user;
@@ -28,7 +30,8 @@ typedef struct user {
 typedef struct chat {
     const char *desk;        /* NULL: no desk */
     char desk_key[NICK_MAX + 1];
-    long long max_line;
+    long long max_line, line_timeout;
+    nc_deadlines lines;
     user **table;
     size_t nbuckets, nusers;
     user *head, *tail;
@@ -105,13 +108,21 @@ static int valid_nick(const char *s, size_t n)
     return 1;
 }
 
+static chat *of(nc_conn *c);
+
+static void line_expired(nc_conn *c)
+{
+    nc_sendf(c, "! no complete line within line_timeout_ms (%lld): closing\n", of(c)->line_timeout);
+}
+
 static int chat_init(nc_listener *l, nc_options *o, void **instance)
 {
     chat *ch = calloc(1, sizeof *ch);
     if (!ch)
         return nc_opt_error(o, "desk", "out of memory");
     if (nc_opt_str(o, "desk", NULL, &ch->desk) < 0 ||
-        nc_opt_int(o, "max_line", 4096, 16, 1 << 20, &ch->max_line) < 0)
+        nc_opt_int(o, "max_line", 4096, 16, 1 << 20, &ch->max_line) < 0 ||
+        nc_opt_int(o, "line_timeout_ms", 30000, 0, 86400000, &ch->line_timeout) < 0)
         goto fail;
     if (ch->desk && !valid_nick(ch->desk, strlen(ch->desk))) {
         nc_opt_error(o, "desk", "\"%s\" is not a nickname (1 to 32 of A-Z a-z 0-9 _ -)", ch->desk);
@@ -125,6 +136,8 @@ static int chat_init(nc_listener *l, nc_options *o, void **instance)
         goto fail;
     ch->c_messages = nc_counter(l, "messages");
     ch->c_errors = nc_counter(l, "protocol_errors");
+    nc_deadlines_init(&ch->lines, (uint64_t)ch->line_timeout, "a complete line", "line_timeout_ms",
+                      nc_counter(l, "line_timeouts"), line_expired);
     *instance = ch;
     return 0;
 fail:
@@ -136,6 +149,7 @@ static void chat_fini(nc_listener *l, void *instance)
 {
     (void)l;
     chat *ch = instance;
+    nc_deadlines_stop(&ch->lines);
     free(ch->table);
     free(ch);
 }
@@ -199,6 +213,7 @@ static void chat_close(nc_conn *c)
 {
     chat *ch = of(c);
     user *u = nc_conn_data(c);
+    nc_deadline_disarm(&ch->lines, &u->dl);
     unhash(ch, u);
     if (u->prev)
         u->prev->next = u->next;
@@ -212,16 +227,72 @@ static void chat_close(nc_conn *c)
     free(u);
 }
 
+/* A C0 control (but tab), DEL, or a C1 control (U+0080..U+009F, C2 80..9F
+ * in UTF-8) at s[i]: how many bytes it takes, else 0. */
+static size_t control_at(const unsigned char *s, size_t i, size_t n)
+{
+    if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+        return 1;
+    if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+        return 2;
+    return 0;
+}
+
+/* Relayed text goes to someone's terminal: a CR, an escape sequence or a
+ * C1 control there could rewrite what they see (a forged line from the
+ * desk, a cleared screen).  Each is written out as visible text instead:
+ * C0 and DEL as \xHH, C1 as \uHHHH.  Returns text itself when it has none,
+ * else a malloc'd copy (*len updated), or NULL when out of memory. */
+static const char *defang(const char *text, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = *len, i = 0;
+    while (i < n && !control_at(s, i, n))
+        i++;
+    if (i == n)
+        return text;
+    static const char hexd[] = "0123456789abcdef";
+    char *out = malloc(4 * n), *o = out; /* a control grows 4 times at most (C0: 1 -> 4, C1: 2 -> 6) */
+    if (!out)
+        return NULL;
+    memcpy(o, text, i);
+    o += i;
+    while (i < n) {
+        size_t k = control_at(s, i, n);
+        unsigned char c = k == 2 ? s[i + 1] : s[i];
+        if (k) {
+            memcpy(o, k == 1 ? "\\x" : "\\u00", k == 1 ? 2 : 4);
+            o += k == 1 ? 2 : 4;
+            *o++ = hexd[c >> 4];
+            *o++ = hexd[c & 15];
+        } else {
+            *o++ = (char)c;
+        }
+        i += k ? k : 1;
+    }
+    *len = (size_t)(o - out);
+    return out;
+}
+
 static void deliver(chat *ch, user *from, user *to, const char *text, size_t n)
 {
     char head[NICK_MAX + 4];
     int hl = snprintf(head, sizeof head, "<%s> ", from->nick);
+    const char *safe = defang(text, &n);
+    if (!safe) {
+        err(from->c, "out of memory: message dropped");
+        return;
+    }
     nc_send(to->c, head, (size_t)hl);
-    nc_send(to->c, text, n);
+    nc_send(to->c, safe, n);
     nc_send(to->c, "\n", 1);
+    if (safe != text)
+        free((void *)(uintptr_t)safe);
     if (ch->c_messages)
         (*ch->c_messages)++;
 }
+
+static void command(chat *ch, user *u, const char *s, size_t n);
 
 static void cmd_nick(chat *ch, user *u, const char *arg, size_t n)
 {
@@ -282,12 +353,20 @@ static void cmd_who(chat *ch, user *u)
     nc_send(u->c, "\n", 1);
 }
 
+/* One complete line.  An empty one is not a message: the line_timeout_ms
+ * clock keeps running. */
 static void line(chat *ch, user *u, const char *s, size_t n)
 {
     if (n && s[n - 1] == '\r')
         n--;
     if (n == 0)
         return;
+    nc_deadline_disarm(&ch->lines, &u->dl);
+    command(ch, u, s, n);
+}
+
+static void command(chat *ch, user *u, const char *s, size_t n)
+{
     if (!nc_utf8_valid(s, n)) {
         err(u->c, "invalid UTF-8: line dropped");
         return;
@@ -341,11 +420,15 @@ static ssize_t chat_data(nc_conn *c, const char *data, size_t len)
     chat *ch = of(c);
     user *u = nc_conn_data(c);
     const char *nl = memchr(data, '\n', len);
+    /* These bytes begin or continue a line; only a non-empty one stops the
+     * clock, so a trickle of bytes or of empty lines is closed. */
+    nc_deadline_arm(&ch->lines, &u->dl, c);
     if (u->discarding) {
         /* The rest of a line already reported as too long. */
         if (!nl)
             return (ssize_t)len;
         u->discarding = 0;
+        nc_deadline_disarm(&ch->lines, &u->dl);
         return nl - data + 1;
     }
     if (!nl) {
@@ -359,6 +442,7 @@ static ssize_t chat_data(nc_conn *c, const char *data, size_t len)
     size_t n = (size_t)(nl - data);
     if (n > (size_t)ch->max_line) {
         err(c, "line too long (max %lld bytes): dropped", ch->max_line);
+        nc_deadline_disarm(&ch->lines, &u->dl);
     } else {
         line(ch, u, data, n);
     }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "ft.h"
+#include "netcore/deadline.h"
 #include "netcore/netcore.h"
 #include "netcore/strbuf.h"
 
@@ -46,10 +47,23 @@ typedef struct ft {
     long long max_uploads;
     int dialect;
     int uploads; /* in progress */
-    uint64_t *c_up, *c_down, *c_refused, *c_bytes_up;
+    /* Slowloris bounds (docs/hardening.md): a request line must be complete
+     * within command_timeout_ms of its first byte; an upload body must bring
+     * upload_min_rate bytes/s in every upload_rate_window_ms. */
+    long long command_timeout, min_rate, rate_window;
+    nc_deadlines cmds;
+    uint64_t *c_up, *c_down, *c_refused, *c_bytes_up, *c_slow;
 } ft;
 
-enum { S_CMD, S_BODY, S_WAIT, S_SEP_FIRST, S_SEP_BODY, S_DONE };
+enum { S_CMD, S_BODY, S_WAIT, S_SEP_FIRST, S_SEP_BODY, S_SEP_SEND, S_DONE };
+
+/* A separator download's header is padded with spaces to SEP_HEADER bytes
+ * and the file follows only once the header has left and SEP_HEADER_PAUSE_MS
+ * passed: the tutorials' client reads the header with one recv(1024) and
+ * splits it on <SEPARATOR>, so anything sent with the header ends up in
+ * its size field.  docs/protocols/file-transfer.md has the reasoning. */
+#define SEP_HEADER 1024
+#define SEP_HEADER_PAUSE_MS 20
 
 typedef struct fconn fconn;
 
@@ -76,10 +90,23 @@ struct fconn {
     upload *up;
     nc_timer *quiet; /* separator dialect: waiting for the first message to end */
     int quiet_done;  /* ... and it has */
+    nc_timer *pause; /* separator download: the pause between header and file */
+    int dl_fd;       /* ... the file to send then (-1: none) */
+    size_t dl_size;
     int eof;         /* the peer shut down its side */
-    /* SHA256 job */
+    nc_deadline dl;  /* command_timeout_ms, while a request line is unfinished */
+    nc_timer *rate;  /* upload_rate_window_ms, while a body is read */
+    long long rate_bytes; /* body bytes in the current window */
+    /* SHA256 job: hashed SHA_SLICE bytes per work job, the file and the
+     * digest kept here between slices (owned by the connection; the job
+     * and its done never run at once) */
     char name[FT_NAME_MAX + 1];
-    int sha_err;
+    int sha_fd;           /* -1: not open */
+    EVP_MD_CTX *sha_md;
+    int sha_more;         /* work: the file has more to hash */
+    int sha_code;         /* work: 0, or the ERR code ... */
+    const char *sha_msg;  /* ... and its message (static text) */
+    int sha_err;          /* a read error's errno */
     unsigned char sha[32];
 };
 
@@ -199,6 +226,8 @@ static int check_root(nc_options *o, const char *root)
     return 0;
 }
 
+static void cmd_expired(nc_conn *c);
+
 static int ft_init(nc_listener *l, nc_options *o, void **instance)
 {
     ft *f = calloc(1, sizeof *f);
@@ -209,7 +238,10 @@ static int ft_init(nc_listener *l, nc_options *o, void **instance)
         nc_opt_int(o, "max_file_size", 1LL << 40, 0, 1LL << 50, &f->max_file) < 0 ||
         nc_opt_bool(o, "read_only", 0, &f->read_only) < 0 ||
         nc_opt_int(o, "max_concurrent_uploads", 16, 1, 100000, &f->max_uploads) < 0 ||
-        nc_opt_enum(o, "dialect", dialects, D_NATIVE, &f->dialect) < 0)
+        nc_opt_enum(o, "dialect", dialects, D_NATIVE, &f->dialect) < 0 ||
+        nc_opt_int(o, "command_timeout_ms", 10000, 0, 86400000, &f->command_timeout) < 0 ||
+        nc_opt_int(o, "upload_min_rate", 1024, 0, 1LL << 40, &f->min_rate) < 0 ||
+        nc_opt_int(o, "upload_rate_window_ms", 20000, 100, 86400000, &f->rate_window) < 0)
         goto fail;
     if (!f->root) {
         nc_opt_error(o, "root", "missing (the folder files are stored in)");
@@ -224,6 +256,9 @@ static int ft_init(nc_listener *l, nc_options *o, void **instance)
     f->c_down = nc_counter(l, "downloads");
     f->c_refused = nc_counter(l, "refused");
     f->c_bytes_up = nc_counter(l, "bytes_uploaded");
+    f->c_slow = nc_counter(l, "slow_uploads_dropped");
+    nc_deadlines_init(&f->cmds, (uint64_t)f->command_timeout, "a complete request line", "command_timeout_ms",
+                      nc_counter(l, "command_timeouts"), cmd_expired);
     *instance = f;
     return 0;
 fail:
@@ -265,6 +300,7 @@ static void ft_fini(nc_listener *l, void *instance)
 {
     (void)l;
     ft *f = instance;
+    nc_deadlines_stop(&f->cmds);
     if (f->rootfd >= 0)
         close(f->rootfd);
     free(f);
@@ -409,12 +445,22 @@ static void upload_commit(void *arg)
     u->result = 0;
 }
 
+static void body_end(fconn *fc);
+
+static void sha_reset(fconn *fc);
+
 static void fconn_free(fconn *fc)
 {
+    sha_reset(fc);
+    body_end(fc);
     if (fc->up)
         upload_free(fc->up);
     if (fc->quiet)
         nc_timer_stop(fc->quiet);
+    if (fc->pause)
+        nc_timer_stop(fc->pause);
+    if (fc->dl_fd >= 0)
+        close(fc->dl_fd);
     free(fc);
 }
 
@@ -454,9 +500,66 @@ static void upload_done(void *arg)
         nc_close(fc->c, NC_CLOSE_FLUSH);
 }
 
+/* ---- upload bodies: the minimum rate ---- */
+
+static void rate_check(nc_timer *t, void *arg);
+
+static void body_begin(fconn *fc, int state)
+{
+    fc->state = state;
+    fc->rate_bytes = 0;
+    if (fc->f->min_rate && !fc->rate)
+        fc->rate = nc_timer_start((uint64_t)fc->f->rate_window, (uint64_t)fc->f->rate_window, rate_check, fc);
+}
+
+static void body_end(fconn *fc)
+{
+    if (fc->rate)
+        nc_timer_stop(fc->rate);
+    fc->rate = NULL;
+}
+
+/* Every upload_rate_window_ms: a body that brought less than upload_min_rate
+ * bytes/s in the window is dropped, which frees its upload slot at once.
+ * One log line a second at most, with the count of the others. */
+static void rate_check(nc_timer *t, void *arg)
+{
+    (void)t;
+    fconn *fc = arg;
+    ft *f = fc->f;
+    long long need = f->min_rate * f->rate_window / 1000;
+    if (fc->rate_bytes >= need || !fc->up) {
+        fc->rate_bytes = 0;
+        return;
+    }
+    static uint64_t last_log;
+    static unsigned unlogged;
+    uint64_t now = nc_now_ms();
+    unlogged++;
+    if (now - last_log >= 1000) {
+        nc_log_conn(fc->c, NC_LOG_WARN,
+                    "upload of %s dropped: %lld bytes in %lld ms, below upload_min_rate (%lld bytes/s); "
+                    "%u such drops since the last line",
+                    fc->up->name, fc->rate_bytes, f->rate_window, f->min_rate, unlogged);
+        last_log = now;
+        unlogged = 0;
+    }
+    bump(f->c_slow, 1);
+    body_end(fc);
+    char msg[128];
+    snprintf(msg, sizeof msg, "upload slower than upload_min_rate (%lld bytes/s over %lld ms): dropped", f->min_rate,
+             f->rate_window);
+    reply_err(fc, 408, msg);
+    upload_free(fc->up);
+    fc->up = NULL;
+    fc->state = S_DONE;
+    nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
 static void upload_finish(fconn *fc)
 {
     upload *u = fc->up;
+    body_end(fc);
     unsigned int len = 0;
     EVP_DigestFinal_ex(u->md, u->got, &len);
     fc->state = S_WAIT;
@@ -467,51 +570,6 @@ static void upload_finish(fconn *fc)
         upload_done(fc);
     }
 }
-
-/* ---- SHA256 of a stored file ---- */
-
-static void sha_work(void *arg)
-{
-    fconn *fc = arg;
-    int fd = openat(fc->f->rootfd, fc->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        fc->sha_err = errno;
-        return;
-    }
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    static __thread char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        EVP_DigestUpdate(md, buf, (size_t)n);
-    fc->sha_err = n < 0 ? errno : 0;
-    unsigned int len;
-    EVP_DigestFinal_ex(md, fc->sha, &len);
-    EVP_MD_CTX_free(md);
-    close(fd);
-}
-
-static void sha_done(void *arg)
-{
-    fconn *fc = arg;
-    if (fc->gone) {
-        fconn_free(fc);
-        return;
-    }
-    if (fc->sha_err) {
-        reply_err(fc, fc->sha_err == ENOENT ? 404 : 500, fc->sha_err == ENOENT ? "no such file" : strerror(fc->sha_err));
-    } else {
-        char h[65];
-        hex(h, fc->sha);
-        nc_sendf(fc->c, "OK %s\n", h);
-    }
-    fc->state = S_CMD;
-    nc_conn_resume(fc->c);
-    if (fc->eof)
-        nc_close(fc->c, NC_CLOSE_FLUSH);
-}
-
-/* ---- downloads and listing ---- */
 
 /* Open a stored regular file; returns the fd, or -1 with code and msg set. */
 static int open_file(ft *f, const char *name, struct stat *st, int *code, const char **msg)
@@ -529,6 +587,92 @@ static int open_file(ft *f, const char *name, struct stat *st, int *code, const 
     }
     return fd;
 }
+
+/* ---- SHA256 of a stored file ----
+ *
+ * Fair share of the work threads: a connection has at most one job in
+ * flight (it is paused meanwhile), and a hash is cut into slices of
+ * SHA_SLICE bytes, each slice a job of its own submitted at the back of the
+ * queue; so eight clients hashing 512 MB files delay another client's
+ * upload commit by a few slices, not by whole files.  The file is opened
+ * with O_NONBLOCK and O_NOFOLLOW and refused unless regular (open_file), so
+ * a FIFO in the root cannot block a work thread in open or read. */
+
+#define SHA_SLICE (8u << 20)
+
+static void sha_reset(fconn *fc)
+{
+    if (fc->sha_fd >= 0)
+        close(fc->sha_fd);
+    fc->sha_fd = -1;
+    if (fc->sha_md)
+        EVP_MD_CTX_free(fc->sha_md);
+    fc->sha_md = NULL;
+}
+
+static void sha_work(void *arg)
+{
+    fconn *fc = arg;
+    fc->sha_more = 0;
+    if (fc->sha_fd < 0) {
+        struct stat st;
+        fc->sha_fd = open_file(fc->f, fc->name, &st, &fc->sha_code, &fc->sha_msg);
+        if (fc->sha_fd < 0)
+            return;
+        fc->sha_md = EVP_MD_CTX_new();
+        if (!fc->sha_md || !EVP_DigestInit_ex(fc->sha_md, EVP_sha256(), NULL)) {
+            fc->sha_code = 500, fc->sha_msg = "out of memory";
+            return;
+        }
+    }
+    static __thread char buf[1 << 16];
+    size_t done = 0;
+    ssize_t n = 0;
+    while (done < SHA_SLICE && (n = read(fc->sha_fd, buf, sizeof buf)) > 0) {
+        EVP_DigestUpdate(fc->sha_md, buf, (size_t)n);
+        done += (size_t)n;
+    }
+    if (n < 0) {
+        fc->sha_err = errno;
+        return;
+    }
+    if (n > 0) {
+        fc->sha_more = 1; /* a full slice: the rest in a later job */
+        return;
+    }
+    unsigned int len;
+    EVP_DigestFinal_ex(fc->sha_md, fc->sha, &len);
+}
+
+static void sha_done(void *arg)
+{
+    fconn *fc = arg;
+    if (fc->gone) {
+        fconn_free(fc);
+        return;
+    }
+    if (fc->sha_more && !fc->sha_code && !fc->sha_err) {
+        if (nc_work_submit(sha_work, sha_done, fc) == 0)
+            return;
+        fc->sha_code = 500, fc->sha_msg = "out of memory";
+    }
+    sha_reset(fc);
+    if (fc->sha_code) {
+        reply_err(fc, fc->sha_code, fc->sha_msg);
+    } else if (fc->sha_err) {
+        reply_err(fc, 500, strerror(fc->sha_err));
+    } else {
+        char h[65];
+        hex(h, fc->sha);
+        nc_sendf(fc->c, "OK %s\n", h);
+    }
+    fc->state = S_CMD;
+    nc_conn_resume(fc->c);
+    if (fc->eof)
+        nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
+/* ---- downloads and listing ---- */
 
 static void do_list(fconn *fc)
 {
@@ -591,9 +735,20 @@ static void do_get(fconn *fc, const ft_req *r)
 
 /* ---- the native protocol ---- */
 
+static void cmd_expired(nc_conn *c)
+{
+    fconn *fc = nc_conn_data(c);
+    char msg[96];
+    snprintf(msg, sizeof msg, "request line not complete within command_timeout_ms (%lld)", fc->f->command_timeout);
+    reply_err(fc, 408, msg);
+}
+
 static ssize_t native_line(fconn *fc, const char *data, size_t len)
 {
     const char *nl = memchr(data, '\n', len);
+    /* Only a well-formed request stops the clock: a trickle of bytes, or of
+     * empty or broken lines, is closed at command_timeout_ms. */
+    nc_deadline_arm(&fc->f->cmds, &fc->dl, fc->c);
     if (!nl) {
         if (len > FT_LINE_MAX) {
             reply_err(fc, 400, "request line too long");
@@ -609,6 +764,7 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
         reply_err(fc, 400, why);
         return (ssize_t)(n + 1);
     }
+    nc_deadline_disarm(&fc->f->cmds, &fc->dl);
     switch (r.op) {
     case FT_LIST:
         do_list(fc);
@@ -622,10 +778,11 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
         break;
     case FT_SHA256:
         snprintf(fc->name, sizeof fc->name, "%s", r.name);
+        fc->sha_code = fc->sha_err = 0;
         fc->state = S_WAIT;
         nc_conn_pause(fc->c);
         if (nc_work_submit(sha_work, sha_done, fc) < 0) {
-            fc->sha_err = ENOMEM;
+            fc->sha_code = 500, fc->sha_msg = "out of memory";
             sha_done(fc);
         }
         break;
@@ -638,7 +795,7 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
             break;
         }
         nc_send(fc->c, "CONTINUE\n", 9);
-        fc->state = S_BODY;
+        body_begin(fc, S_BODY);
         if (r.size == 0)
             upload_finish(fc);
         break;
@@ -648,6 +805,45 @@ static ssize_t native_line(fconn *fc, const char *data, size_t len)
 }
 
 /* ---- the <SEPARATOR> dialect ---- */
+
+static void header_sent(nc_timer *t, void *arg)
+{
+    (void)t;
+    fconn *fc = arg;
+    if (nc_conn_queued(fc->c)) { /* the header is still on its way out */
+        fc->pause = nc_timer_start(SEP_HEADER_PAUSE_MS, 0, header_sent, fc);
+        if (fc->pause)
+            return;
+    }
+    fc->pause = NULL;
+    nc_sendfile(fc->c, fc->dl_fd, 0, fc->dl_size, NC_FILE_OWN);
+    fc->dl_fd = -1;
+    fc->state = S_DONE;
+    nc_close(fc->c, NC_CLOSE_FLUSH);
+}
+
+/* Send the padded header now, the file (fd, owned from here) after the
+ * pause.  Returns 0 when the file follows, -1 when the caller closes now
+ * (an empty file: the header is everything). */
+static int sep_download(fconn *fc, int fd, size_t size)
+{
+    char hdr[SEP_HEADER];
+    int n = snprintf(hdr, sizeof hdr, "0" SEP "%zu", size);
+    memset(hdr + n, ' ', sizeof hdr - (size_t)n);
+    nc_send(fc->c, hdr, sizeof hdr);
+    bump(fc->f->c_down, 1);
+    if (size && (fc->pause = nc_timer_start(SEP_HEADER_PAUSE_MS, 0, header_sent, fc))) {
+        fc->dl_fd = fd;
+        fc->dl_size = size;
+        fc->state = S_SEP_SEND;
+        return 0;
+    }
+    if (size) /* no timer: send it at once rather than not at all */
+        nc_sendfile(fc->c, fd, 0, size, NC_FILE_OWN);
+    else
+        close(fd);
+    return -1;
+}
 
 static void sep_message(fconn *fc, const char *data, size_t len, size_t *used)
 {
@@ -670,10 +866,8 @@ static void sep_message(fconn *fc, const char *data, size_t len, size_t *used)
             int fd = open_file(fc->f, name, &st, &code, &msg);
             if (fd < 0) {
                 reply_err(fc, code, msg);
-            } else {
-                nc_sendf(fc->c, "0" SEP "%lld", (long long)st.st_size);
-                nc_sendfile(fc->c, fd, 0, (size_t)st.st_size, NC_FILE_OWN);
-                bump(fc->f->c_down, 1);
+            } else if (sep_download(fc, fd, (size_t)st.st_size) == 0) {
+                return;
             }
         }
         fc->state = S_DONE;
@@ -706,7 +900,7 @@ static void sep_message(fconn *fc, const char *data, size_t len, size_t *used)
         fc->up = upload_start(fc, name, size, NULL, &code, &msg);
         if (fc->up) {
             nc_send(fc->c, "ok", 2);
-            fc->state = S_SEP_BODY;
+            body_begin(fc, S_SEP_BODY);
             return;
         }
         reply_err(fc, code, msg);
@@ -734,6 +928,8 @@ static int ft_accept(nc_conn *c)
     if (!fc)
         return -1;
     fc->c = c;
+    fc->sha_fd = -1;
+    fc->dl_fd = -1;
     fc->f = nc_listener_instance(nc_conn_listener(c));
     fc->state = fc->f->dialect == D_SEPARATOR ? S_SEP_FIRST : S_CMD;
     nc_conn_set_data(c, fc);
@@ -755,6 +951,7 @@ static ssize_t ft_data(nc_conn *c, const char *data, size_t len)
              * already closed with fewer */
             nc_log_conn(c, NC_LOG_WARN, "upload of %s dropped: %zu bytes arrived for %lld announced",
                         u->name, (size_t)(u->size - u->remaining) + len, u->size);
+            body_end(fc);
             upload_free(u);
             fc->up = NULL;
             fc->state = S_DONE;
@@ -762,6 +959,7 @@ static ssize_t ft_data(nc_conn *c, const char *data, size_t len)
             return (ssize_t)len;
         }
         upload_feed(u, data, take);
+        fc->rate_bytes += (long long)take;
         if (u->remaining == 0 && (fc->state == S_BODY || fc->eof))
             upload_finish(fc);
         return (ssize_t)take;
@@ -798,8 +996,8 @@ static void ft_eof(nc_conn *c)
 {
     fconn *fc = nc_conn_data(c);
     fc->eof = 1;
-    if (fc->state == S_SEP_FIRST && fc->quiet)
-        return; /* its message is buffered: the timer hands it over */
+    if ((fc->state == S_SEP_FIRST && fc->quiet) || fc->state == S_SEP_SEND)
+        return; /* its message is buffered, or its file waits: a timer goes on */
     if (fc->state == S_WAIT)
         return; /* the job's done answers and closes */
     if (fc->state == S_SEP_BODY) {
@@ -810,6 +1008,7 @@ static void ft_eof(nc_conn *c)
         }
         nc_log_conn(c, NC_LOG_WARN, "upload of %s dropped: %lld of %lld bytes arrived%s", u->name,
                     u->size - u->remaining, u->size, u->werr == EMSGSIZE ? " (and more)" : "");
+        body_end(fc);
         upload_free(u);
         fc->up = NULL;
     }
@@ -819,6 +1018,8 @@ static void ft_eof(nc_conn *c)
 static void ft_close(nc_conn *c)
 {
     fconn *fc = nc_conn_data(c);
+    nc_deadline_disarm(&fc->f->cmds, &fc->dl);
+    body_end(fc);
     if (fc->state == S_WAIT) {
         fc->gone = 1; /* the job's done frees it */
         if (fc->quiet) {

@@ -11,7 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netcore/deadline.h"
 #include "netcore/netcore.h"
+
+/* The request head must arrive within header_timeout_ms of the accept (as
+ * http-static's): a client trickling its head a byte at a time is closed
+ * with 408 instead of holding the connection. */
+typedef struct st {
+    long long header_timeout;
+    nc_deadlines heads;
+} st;
 
 /* A growable text buffer. */
 typedef struct text {
@@ -172,12 +181,67 @@ static char *metrics(const char *json)
 
 static void respond(nc_conn *c, int status, const char *type, const char *body, size_t n)
 {
+    st *t = nc_listener_instance(nc_conn_listener(c));
+    nc_deadline_disarm(&t->heads, nc_conn_data(c)); /* answered: the flush is the core's */
     nc_sendf(c, "HTTP/1.1 %d %s\r\nServer: netcore\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                 "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-             status, status == 200 ? "OK" : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed" : "Bad Request",
+             status,
+             status == 200   ? "OK"
+             : status == 404 ? "Not Found"
+             : status == 405 ? "Method Not Allowed"
+             : status == 408 ? "Request Timeout"
+                             : "Bad Request",
              type, n);
     nc_send(c, body, n);
     nc_close(c, NC_CLOSE_FLUSH);
+}
+
+static void head_expired(nc_conn *c)
+{
+    static const char msg[] = "request head not received within header_timeout_ms\n";
+    respond(c, 408, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+}
+
+static int st_init(nc_listener *l, nc_options *o, void **instance)
+{
+    st *t = calloc(1, sizeof *t);
+    if (!t)
+        return nc_opt_error(o, "header_timeout_ms", "out of memory");
+    if (nc_opt_int(o, "header_timeout_ms", 10000, 0, 86400000, &t->header_timeout) < 0) {
+        free(t);
+        return -1;
+    }
+    nc_deadlines_init(&t->heads, (uint64_t)t->header_timeout, "a request head", "header_timeout_ms",
+                      nc_counter(l, "header_timeouts"), head_expired);
+    *instance = t;
+    return 0;
+}
+
+static void st_fini(nc_listener *l, void *instance)
+{
+    (void)l;
+    st *t = instance;
+    nc_deadlines_stop(&t->heads);
+    free(t);
+}
+
+static int st_accept(nc_conn *c)
+{
+    st *t = nc_listener_instance(nc_conn_listener(c));
+    nc_deadline *dl = calloc(1, sizeof *dl);
+    if (!dl)
+        return -1;
+    nc_conn_set_data(c, dl);
+    nc_deadline_arm(&t->heads, dl, c);
+    return 0;
+}
+
+static void st_close(nc_conn *c)
+{
+    st *t = nc_listener_instance(nc_conn_listener(c));
+    nc_deadline *dl = nc_conn_data(c);
+    nc_deadline_disarm(&t->heads, dl);
+    free(dl);
 }
 
 static ssize_t st_data(nc_conn *c, const char *data, size_t len)
@@ -227,5 +291,9 @@ NC_MODULE_DEFINE = {
     .name = "status",
     .version = "1.0.0",
     .description = "operators' endpoint: /metrics (Prometheus) and /status (JSON)",
+    .init = st_init,
+    .fini = st_fini,
+    .on_accept = st_accept,
     .on_data = st_data,
+    .on_close = st_close,
 };

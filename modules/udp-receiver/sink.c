@@ -74,12 +74,34 @@ struct sink {
     uint64_t errors, lost; /* failed writes, records given up at shutdown */
     int last_err;
     uint64_t errors_seen, lost_seen; /* reactor: what it has reported */
+    /* write errors are logged once a second at most (a full disk fails
+     * every flush): when the last line was, and the failures since */
+    uint64_t err_logged_ms, err_unlogged;
 };
 
 static void bump(uint64_t *k, uint64_t n)
 {
     if (k)
         *k += n;
+}
+
+/* A failed write (n of them): logged at most once a second, with the
+ * count of those not logged since the last line; counted every time. */
+static void write_failed(sink *s, uint64_t n, int err)
+{
+    bump(s->c.c_write_errors, n);
+    uint64_t now = nc_now_ms();
+    if (s->err_logged_ms && now - s->err_logged_ms < 1000) {
+        s->err_unlogged += n;
+        return;
+    }
+    if (s->err_unlogged)
+        nc_log_listener(s->c.l, NC_LOG_ERROR, "writing records to %s: %s (and %llu failed writes not logged since the "
+                        "last line)", s->c.path, strerror(err), (unsigned long long)s->err_unlogged);
+    else
+        nc_log_listener(s->c.l, NC_LOG_ERROR, "writing records to %s: %s", s->c.path, strerror(err));
+    s->err_logged_ms = now;
+    s->err_unlogged = 0;
 }
 
 /* Records (lines) in [p, e). */
@@ -222,8 +244,7 @@ static void flush_buffered(sink *s)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            bump(s->c.c_write_errors, 1);
-            nc_log_listener(s->c.l, NC_LOG_ERROR, "writing records to %s: %s", s->c.path, strerror(errno));
+            write_failed(s, 1, errno);
             break;
         }
         off += (size_t)n;
@@ -243,16 +264,30 @@ static void opened_buffered(sink *s)
     s->wb_mark = s->wb_prev = s->end;
 }
 
+/* Never through a symbolic link (O_NOFOLLOW: -ELOOP): whoever can replace
+ * the output by a link would have records appended to any file we may
+ * write.  O_NONBLOCK only for the open (a FIFO with no reader must not
+ * stop the reactor); writes block as they always did. */
+#define OUT_FLAGS (O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+
+static int blocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 static int open_append(const char *path)
 {
     if (strcmp(path, "-") == 0)
         return 1;
     /* Read access only for the shared lock (try_lock); a file we may only
      * write is appended to without it. */
-    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_APPEND | OUT_FLAGS, 0644);
     if (fd < 0 && errno == EACCES)
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    return fd < 0 ? -errno : fd;
+        fd = open(path, O_WRONLY | O_APPEND | OUT_FLAGS, 0644);
+    return fd < 0 ? -errno : blocking(fd);
 }
 
 /* Room for n more bytes in buf, growing it up to max_buffer. */
@@ -479,9 +514,8 @@ static void reclaim(sink *s)
         c = next;
     }
     if (errors != s->errors_seen) {
-        bump(s->c.c_write_errors, errors - s->errors_seen);
+        write_failed(s, errors - s->errors_seen, err);
         s->errors_seen = errors;
-        nc_log_listener(s->c.l, NC_LOG_ERROR, "writing records to %s: %s", s->c.path, strerror(err));
     }
     if (lost != s->lost_seen) {
         bump(s->c.c_lost, lost - s->lost_seen);
@@ -605,14 +639,26 @@ static int open_direct(const char *path, dfile **out)
         return -ENOMEM;
     f->refs = 1;
     f->dfd = -1;
-    f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (f->fd < 0 || fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        (f->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC)) < 0) {
-        int err = f->fd < 0 || f->dfd < 0 ? errno : EINVAL;
+    /* The O_DIRECT descriptor is opened by name too: it must be the same
+     * file (the name may have been replaced in between). */
+    int err = 0;
+    struct stat dst;
+    f->fd = open(path, O_RDWR | OUT_FLAGS, 0644);
+    if (f->fd < 0 || fstat(f->fd, &st) < 0)
+        err = errno;
+    else if (!S_ISREG(st.st_mode))
+        err = EINVAL;
+    else if ((f->dfd = open(path, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(f->dfd, &dst) < 0)
+        err = errno;
+    else if (dst.st_ino != st.st_ino || dst.st_dev != st.st_dev)
+        err = EINVAL;
+    if (err) {
+        if (f->dfd >= 0)
+            close(f->dfd);
         if (f->fd >= 0)
             close(f->fd);
         free(f);
-        return err ? -err : -EIO;
+        return -err;
     }
     f->locked = try_lock(f->fd, F_WRLCK);
     *out = f;
@@ -729,6 +775,11 @@ int sink_reopen(sink *s)
         int fd = open_append(s->c.path);
         if (fd < 0)
             return fd;
+        struct stat st;
+        if (s->regular && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+            close(fd); /* a FIFO or a device put in the file's place */
+            return -EINVAL;
+        }
         close(s->fd);
         s->fd = fd;
         opened_buffered(s);
@@ -795,6 +846,9 @@ void sink_close(sink *s)
         }
         free(s->buf);
     }
+    if (s->err_unlogged)
+        nc_log_listener(s->c.l, NC_LOG_ERROR, "writing records to %s: %llu failed writes not logged since the last line",
+                        s->c.path, (unsigned long long)s->err_unlogged);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);

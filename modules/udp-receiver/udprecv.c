@@ -38,7 +38,7 @@ typedef struct urecv {
     char peer_text[INET6_ADDRSTRLEN + 8];
     size_t peer_text_len;
     uint64_t drops_seen;
-    uint64_t *c_datagrams, *c_bytes, *c_drops, *c_replies, *c_lost, *c_write_errors;
+    uint64_t *c_datagrams, *c_bytes, *c_drops, *c_replies, *c_lost, *c_write_errors, *c_reopen_refused;
 } urecv;
 
 static void bump(uint64_t *k, uint64_t n)
@@ -93,9 +93,14 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
     u->c_replies = nc_counter(l, "replies");
     u->c_lost = nc_counter(l, "records_lost");
     u->c_write_errors = nc_counter(l, "write_errors");
+    u->c_reopen_refused = nc_counter(l, "reopen_refused");
     sink_conf sc = {.path = u->output, .direct = u->direct, .max_buffer = (size_t)u->max_buffer,
                     .writeback = u->writeback, .l = l, .c_write_errors = u->c_write_errors, .c_lost = u->c_lost};
     int rc = sink_open(&u->sink, &sc);
+    if (rc == -ELOOP) {
+        nc_opt_error(o, "output", "%s: a symbolic link (records are never written through one)", u->output);
+        goto fail;
+    }
     if (rc < 0) {
         nc_opt_error(o, "output", "%s: %s", u->output, strerror(-rc));
         goto fail;
@@ -173,8 +178,16 @@ static void ur_reopen(nc_listener *l)
 {
     urecv *u = nc_listener_instance(l);
     int rc = sink_reopen(u->sink);
-    if (rc < 0)
+    /* Someone put a link, a FIFO or a device where the output was: refuse
+     * it, keep writing to the file already open. */
+    if (rc == -ELOOP || rc == -EINVAL) {
+        if (u->c_reopen_refused)
+            (*u->c_reopen_refused)++;
+        nc_log_listener(l, NC_LOG_ERROR, "reopening %s: %s; refused, records still go to the file opened before",
+                        u->output, rc == -ELOOP ? "a symbolic link" : "not a regular file");
+    } else if (rc < 0) {
         nc_log_listener(l, NC_LOG_ERROR, "reopening %s: %s", u->output, strerror(-rc));
+    }
 }
 
 static size_t put_time(urecv *u, char *out, int64_t us)

@@ -23,7 +23,10 @@ static int setup(void)
                      "{\"name\":\"room2\",\"module\":\"broadcast-chat\",\"listen\":\"127.0.0.1:0\","
                      "\"options\":{\"room\":\"room\"}},"
                      "{\"name\":\"small\",\"module\":\"broadcast-chat\",\"listen\":\"127.0.0.1:0\","
-                     "\"options\":{\"max_message\":1024,\"max_backlog\":65536}}]}");
+                     "\"options\":{\"max_message\":1024,\"max_backlog\":65536}},"
+                     "{\"name\":\"slow\",\"module\":\"broadcast-chat\",\"listen\":\"127.0.0.1:0\","
+                     "\"options\":{\"room\":\"slowroom\",\"message_timeout_ms\":1000}},"
+                     "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}");
     if (!P)
         return -1;
     port = t_port(P, "room");
@@ -140,6 +143,28 @@ static void test_errors(void)
     T_LINE(a, "{\"status\":\"error\",\"error\":\"nickname must be 1 to 64 bytes\"}");
     t_client_send(a, "{\"type\":\"login\",\"nickname\":\"a\\u0007b\"}");
     T_LINE(a, "{\"status\":\"error\",\"error\":\"nickname must not contain control characters\"}");
+    /* The notices' sender is reserved (any case); C1 controls and bidi
+     * overrides or isolates are refused, as \u escapes and as raw UTF-8. */
+    static const struct {
+        const char *nick, *error;
+    } refused[] = {
+        {"System", "nickname \\\"System\\\" is reserved"},
+        {"sYSTEM", "nickname \\\"System\\\" is reserved"},
+        {"a\\u0085b", "nickname must not contain control characters"},
+        {"a\xc2\x9b" "b", "nickname must not contain control characters"},
+        {"a\\u007fb", "nickname must not contain control characters"},
+        {"x\\u202ey", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+        {"x\xe2\x80\xaay", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+        {"x\\u2066y", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+        {"x\xe2\x81\xa9y", "nickname must not contain bidirectional overrides (U+202A..U+202E, U+2066..U+2069)"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char req[256], want_err[256];
+        snprintf(req, sizeof req, "{\"type\":\"login\",\"nickname\":\"%s\"}", refused[i].nick);
+        snprintf(want_err, sizeof want_err, "{\"status\":\"error\",\"error\":\"%s\"}", refused[i].error);
+        t_client_send(a, req);
+        T_LINE(a, want_err);
+    }
     /* A newline inside a string breaks the object; the next line is fine. */
     t_client_send(a, "{\"type\":\"login\",\"nick\nname\":\"x\"}\n");
     T_LINE(a, "{\"status\":\"error\",\"error\":\"malformed JSON: control character in a string\"}");
@@ -281,6 +306,51 @@ static void test_slow_reader(void)
     t_client_free(fast);
 }
 
+static int bchat_served(int p)
+{
+    t_client *c = t_client_new(p);
+    int ok = c && login(c, "normal") >= 1;
+    t_client_free(c);
+    return ok;
+}
+
+static void assert_timed_out(const t_trickle *t)
+{
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 2500);
+    for (int i = 0; i < t->n; i++)
+        CU_ASSERT_STRING_EQUAL(t->got[i], "{\"status\":\"error\",\"error\":\"no complete message within "
+                                          "message_timeout_ms (1000): closing\"}\n");
+}
+
+/* Slowloris: an object trickled a byte every 250 ms, or whitespace
+ * trickled between objects, is closed at message_timeout_ms with an error;
+ * a client that logged in and went quiet stays, a normal one is served. */
+static void test_slowloris(void)
+{
+    int sp = t_port(P, "slow");
+    t_client *quiet = t_client_new(sp);
+    CU_ASSERT(login(quiet, "quiet") >= 1);
+    t_trickle *t = t_slowloris(sp, 20, "{\"type\":\"login\",\"nickname\":\"", 'a', 250, 12, bchat_served);
+    assert_timed_out(t);
+    t_trickle_free(t);
+    t = t_slowloris(sp, 10, NULL, ' ', 250, 12, NULL);
+    assert_timed_out(t);
+    t_trickle_free(t);
+    char line[512];
+    while (t_readline(quiet, line, sizeof line, 200) >= 0) /* the normal client's notices */
+        CU_ASSERT(strncmp(line, "{\"sender_id\":0,", 15) == 0);
+    t_client *other = t_client_new(sp);
+    CU_ASSERT(login(other, "other") >= 1);
+    t_client_send(quiet, "{\"type\":\"broadcast\",\"message\":\"still here\"}\n");
+    CU_ASSERT(next_msg(other, line, sizeof line) == 0);
+    T_ASSERT_STR_CONTAINS(line, "\"sender_nickname\":\"quiet\",\"message\":\"still here\"");
+    t_client_free(other);
+    t_client_free(quiet);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(t_port(P, "status"), "slow", "message_timeouts"), 30);
+}
+
 int add_bchat_suite(void)
 {
     CU_pSuite s = CU_add_suite("bchat", setup, teardown);
@@ -289,7 +359,8 @@ int add_bchat_suite(void)
         !CU_add_test(s, "random garbage leaves the room working", test_garbage) ||
         !CU_add_test(s, "two listeners share one room", test_shared_room) ||
         !CU_add_test(s, "1000 clients get every message once, in order", test_1000_clients) ||
-        !CU_add_test(s, "a slow reader is dropped, the others keep up", test_slow_reader))
+        !CU_add_test(s, "a slow reader is dropped, the others keep up", test_slow_reader) ||
+        !CU_add_test(s, "slowloris: tricklers closed at message_timeout_ms", test_slowloris))
         return -1;
     return 0;
 }

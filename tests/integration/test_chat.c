@@ -18,7 +18,10 @@ static int setup(void)
     P = t_start_conf("{\"listeners\":["
                      "{\"name\":\"desk\",\"module\":\"chat\",\"listen\":\"127.0.0.1:0\","
                      "\"options\":{\"desk\":\"support\",\"max_line\":64}},"
-                     "{\"name\":\"plain\",\"module\":\"chat\",\"listen\":\"127.0.0.1:0\"}]}");
+                     "{\"name\":\"plain\",\"module\":\"chat\",\"listen\":\"127.0.0.1:0\"},"
+                     "{\"name\":\"slow\",\"module\":\"chat\",\"listen\":\"127.0.0.1:0\","
+                     "\"options\":{\"line_timeout_ms\":1000}},"
+                     "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}");
     if (!P)
         return -1;
     desk_port = t_port(P, "desk");
@@ -132,6 +135,25 @@ static void test_desk(void)
     t_client_free(carol);
 }
 
+/* Relayed text cannot drive the recipient's terminal: a CR that would
+ * forge a line from the desk, escape sequences, BEL, DEL and C1 controls
+ * arrive as visible \xHH / \u00HH text; a tab, UTF-8 and a trailing CR
+ * (CRLF) are kept as they are.  The exact bytes, over /msg and the desk. */
+static void test_controls_escaped(void)
+{
+    t_client *mallory = join(desk_port, "mallory"), *victim = join(desk_port, "victim");
+    t_client_send(mallory, "/msg victim \r<support> your password please\x1b[K\x07\tok \xc3\xa9\xc2\x85\x7f!\r\n");
+    char line[512];
+    CU_ASSERT(t_readline(victim, line, sizeof line, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(line, "<mallory> \\x0d<support> your password please\\x1b[K\\x07\tok \xc3\xa9\\u0085\\x7f!");
+    t_client_free(victim);
+    t_client *desk = join(desk_port, "support");
+    t_client_send(mallory, "hi\x1b]0;owned\x07\x1b[2J\x01" "end\n");
+    T_LINE(desk, "<mallory> hi\\x1b]0;owned\\x07\\x1b[2J\\x01end");
+    t_client_free(desk);
+    t_client_free(mallory);
+}
+
 static void test_long_lines(void)
 {
     t_client *a = join(desk_port, "longa");
@@ -169,14 +191,58 @@ static void test_vanishing_clients(void)
     t_client_free(b);
 }
 
+static int chat_served(int port)
+{
+    t_client *c = join(port, "normal");
+    t_client_send(c, "/who\n");
+    char line[512];
+    int ok = t_readline(c, line, sizeof line, 3000) > 0 && strncmp(line, "* users:", 8) == 0;
+    t_client_free(c);
+    return ok;
+}
+
+/* Every trickler got the welcome line, then the reason, then the close. */
+static void assert_timed_out(const t_trickle *t)
+{
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 2500);
+    for (int i = 0; i < t->n; i++) {
+        const char *nl = strchr(t->got[i], '\n');
+        CU_ASSERT(strncmp(t->got[i], "* welcome, you are guest", 24) == 0);
+        CU_ASSERT_STRING_EQUAL(nl ? nl + 1 : "", "! no complete line within line_timeout_ms (1000): closing\n");
+    }
+}
+
+/* Slowloris: clients trickling a byte (or an empty line) every 250 ms are
+ * closed at line_timeout_ms, with the reason; a normal client is served
+ * meanwhile, and a client that sent a whole line is left alone. */
+static void test_slowloris(void)
+{
+    int port = t_port(P, "slow");
+    t_client *idle = join(port, "idle");
+    t_trickle *t = t_slowloris(port, 20, NULL, 'x', 250, 12, chat_served);
+    assert_timed_out(t);
+    t_trickle_free(t);
+    t = t_slowloris(port, 10, NULL, '\n', 250, 12, NULL);
+    assert_timed_out(t);
+    t_trickle_free(t);
+    t_client_send(idle, "/who\n");
+    T_LINE(idle, "* users: idle");
+    t_client_free(idle);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(t_port(P, "status"), "slow", "line_timeouts"), 30);
+}
+
 int add_chat_suite(void)
 {
     CU_pSuite s = CU_add_suite("chat", setup, teardown);
     if (!s || !CU_add_test(s, "/nick, /msg, /who, errors keep the line usable", test_nick_msg_who) ||
         !CU_add_test(s, "1-byte pieces and several lines per packet", test_segmentation) ||
         !CU_add_test(s, "the desk flow", test_desk) ||
+        !CU_add_test(s, "C0 and C1 controls in relayed text arrive escaped", test_controls_escaped) ||
         !CU_add_test(s, "too-long lines are dropped with an error", test_long_lines) ||
-        !CU_add_test(s, "clients vanishing mid-line; /quit", test_vanishing_clients))
+        !CU_add_test(s, "clients vanishing mid-line; /quit", test_vanishing_clients) ||
+        !CU_add_test(s, "slowloris: tricklers closed at line_timeout_ms", test_slowloris))
         return -1;
     return 0;
 }

@@ -33,7 +33,9 @@ static int setup(void)
              "{\"name\":\"echo-unix\",\"module\":\"echo\",\"listen\":\"unix:%s\"},"
              "{\"name\":\"echo-udp\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\"},"
              "{\"name\":\"hello\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\",\"options\":{\"banner\":\"hello\\n\"}},"
-             "{\"name\":\"howdy\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\",\"options\":{\"banner\":\"howdy\\n\"}}"
+             "{\"name\":\"howdy\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\",\"options\":{\"banner\":\"howdy\\n\"}},"
+             "{\"name\":\"lines\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\",\"options\":{\"line_timeout_ms\":1500}},"
+             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}"
              "]}",
              sock_path);
     P = t_start_conf(json);
@@ -231,6 +233,50 @@ static void test_two_listeners_options(void)
     close(b);
 }
 
+static int echo_served(int p)
+{
+    int fd = t_connect_tcp(p);
+    char b[8] = {0};
+    int ok = fd >= 0 && t_send_all(fd, "alive\n", 6) == 0 && t_recv_exact(fd, b, 6, 3000) == 6 && !memcmp(b, "alive\n", 6);
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Slowloris: 20 clients trickling a byte every 300 ms never finish a line
+ * and are closed at line_timeout_ms (1500), although each byte resets the
+ * core's idle timer; 10 clients sending a whole (1-byte) line every 300 ms
+ * make progress and stay; a normal client is served meanwhile. */
+static void test_slowloris_lines(void)
+{
+    int lp = t_port(P, "lines");
+    t_trickle *bytes = t_trickle_start(lp, 20, NULL), *lines = t_trickle_start(lp, 10, NULL);
+    CU_ASSERT_EQUAL(bytes->n, 20);
+    CU_ASSERT_EQUAL(lines->n, 10);
+    for (int k = 0; k < 12 && bytes->open; k++) {
+        t_trickle_step(bytes, 'x', 150);
+        t_trickle_step(lines, '\n', 150);
+        if (k == 1) {
+            CU_ASSERT(echo_served(lp));
+            CU_ASSERT_EQUAL(bytes->open, 20); /* not before the deadline */
+        }
+    }
+    CU_ASSERT_EQUAL(bytes->open, 0);
+    CU_ASSERT(bytes->closed_ms >= 1400 && bytes->closed_ms <= 3000);
+    CU_ASSERT_EQUAL(lines->open, 10);
+    for (int i = 0; i < bytes->n; i++) { /* each got its own bytes back up to the close */
+        size_t n = strlen(bytes->got[i]);
+        CU_ASSERT(n >= 4 && n <= 7 && strspn(bytes->got[i], "x") == n);
+    }
+    CU_ASSERT(echo_served(lp));
+    t_trickle_free(bytes);
+    t_trickle_free(lines);
+    usleep(1100000); /* counters are published once a second */
+    CU_ASSERT_EQUAL(t_counter(t_port(P, "status"), "lines", "line_timeouts"), 20);
+    CU_ASSERT(t_wait_log(P, "connections closed: a complete line not received within line_timeout_ms (1500)", 100) ||
+              t_wait_log(P, "a complete line not received within line_timeout_ms (1500); closing", 100));
+}
+
 int add_echo_suite(void)
 {
     CU_pSuite s = CU_add_suite("echo", setup, teardown);
@@ -242,7 +288,8 @@ int add_echo_suite(void)
         !CU_add_test(s, "IPv6 and Unix sockets", test_ipv6_unix) ||
         !CU_add_test(s, "UDP datagrams of 0, 1, 1400, 65507 bytes", test_udp) ||
         !CU_add_test(s, "two listeners of one module, different options",
-                     test_two_listeners_options))
+                     test_two_listeners_options) ||
+        !CU_add_test(s, "slowloris: a line within line_timeout_ms; 20 tricklers closed", test_slowloris_lines))
         return -1;
     return 0;
 }

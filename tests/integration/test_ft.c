@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +17,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "netcore/netcore.h"
 #include "suites.h"
 
 static t_proc *P;
-static int ft, ro, sep, small;
+static int ft, ro, sep, small, slow;
 static char root[256];
 
 static int setup(void)
@@ -41,8 +45,12 @@ static int setup(void)
              "{\"name\":\"ro\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\",\"read_only\":true}},"
              "{\"name\":\"sep\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\",\"dialect\":\"separator\"}},"
              "{\"name\":\"small\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\","
-             "\"max_file_size\":1000,\"max_concurrent_uploads\":1}}]}",
-             root, root, root, root);
+             "\"max_file_size\":1000,\"max_concurrent_uploads\":1}},"
+             "{\"name\":\"slow\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\","
+             "\"command_timeout_ms\":1000,\"upload_min_rate\":1000,\"upload_rate_window_ms\":1000,"
+             "\"max_concurrent_uploads\":4}},"
+             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}",
+             root, root, root, root, root);
     P = t_start_conf(json);
     if (!P)
         return -1;
@@ -50,6 +58,7 @@ static int setup(void)
     ro = t_port(P, "ro");
     sep = t_port(P, "sep");
     small = t_port(P, "small");
+    slow = t_port(P, "slow");
     return access(stale, F_OK) == 0 ? -1 : 0; /* the stale temporary is gone */
 }
 
@@ -437,10 +446,267 @@ static void test_hostile_names_and_limits(void)
     t_client_free(c2);
 }
 
+static int list_served(int port)
+{
+    t_client *c = t_client_new(port);
+    char line[512];
+    t_client_send(c, "LIST\n");
+    int ok = t_readline(c, line, sizeof line, 3000) > 0 && strncmp(line, "OK ", 3) == 0;
+    t_client_free(c);
+    return ok;
+}
+
+/* Slowloris: a request line trickled a byte every 250 ms gets ERR 408 at
+ * command_timeout_ms (1000) and the close; so does a trickle of empty
+ * lines (each an error, none a request); LIST is served meanwhile. */
+static void test_slowloris_commands(void)
+{
+    static const char want[] = "ERR 408 request line not complete within command_timeout_ms (1000)\n";
+    t_trickle *t = t_slowloris(slow, 20, "LI", 'x', 250, 12, list_served);
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 2500);
+    for (int i = 0; i < t->n; i++)
+        CU_ASSERT_STRING_EQUAL(t->got[i], want);
+    t_trickle_free(t);
+    t = t_slowloris(slow, 5, NULL, '\n', 250, 12, NULL);
+    CU_ASSERT_EQUAL(t->open, 0);
+    for (int i = 0; i < t->n; i++) {
+        size_t n = strlen(t->got[i]);
+        CU_ASSERT(n > sizeof want && strcmp(t->got[i] + n - (sizeof want - 1), want) == 0);
+    }
+    t_trickle_free(t);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(t_port(P, "status"), "slow", "command_timeouts"), 25);
+}
+
+/* Upload slots: 4 uploads announcing 1 GB and sending a byte every 300 ms
+ * hold all 4 slots (a fifth gets 503) until upload_min_rate (1000 B/s over
+ * 1000 ms windows) drops them with ERR 408; then a normal upload succeeds
+ * and no temporary is left. */
+static void test_slow_uploads_dropped(void)
+{
+    char req[128];
+    t_trickle *t = t_trickle_start(slow, 4, NULL);
+    for (int i = 0; i < 4; i++) {
+        snprintf(req, sizeof req, "PUT 1000000000 - trickle%d\n", i);
+        t_send_all(t->fd[i], req, strlen(req));
+    }
+    usleep(100000);
+    t_client *c = t_client_new(slow);
+    t_client_send(c, "PUT 5 - normal.txt\n");
+    T_LINE(c, "ERR 503 too many uploads at once (max_concurrent_uploads)");
+    for (int k = 0; k < 15 && t->open; k++)
+        t_trickle_step(t, 'z', 300);
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 3500);
+    for (int i = 0; i < t->n; i++)
+        CU_ASSERT_STRING_EQUAL(t->got[i], "CONTINUE\nERR 408 upload slower than upload_min_rate (1000 bytes/s "
+                                          "over 1000 ms): dropped\n");
+    t_trickle_free(t);
+    t_client_send(c, "PUT 5 - normal.txt\n");
+    T_LINE(c, "CONTINUE");
+    t_client_send(c, "hello");
+    T_LINE(c, "OK 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    t_client_free(c);
+    CU_ASSERT(stored_is("normal.txt", "hello", 5));
+    for (int i = 0; i < 4; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/trickle%d", root, i);
+        CU_ASSERT_EQUAL(access(p, F_OK), -1);
+    }
+    CU_ASSERT_EQUAL(temporaries(), 0);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(t_port(P, "status"), "slow", "slow_uploads_dropped"), 4);
+    CU_ASSERT(t_wait_log(P, "below upload_min_rate (1000 bytes/s)", 100));
+}
+
+/* A FIFO in the root: SHA256 of it is refused at once (it used to block a
+ * work thread in open(2) for ever, two of them both threads, and SIGTERM
+ * then never finished); SIGTERM exits within shutdown_timeout_ms. */
+static void test_sha256_fifo(void)
+{
+    char r3[300], fifo[340], json[1024], line[256];
+    snprintf(r3, sizeof r3, "%s/ftfifo", t_tmpdir());
+    mkdir(r3, 0755);
+    snprintf(fifo, sizeof fifo, "%s/pipe", r3);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0644), 0);
+    snprintf(json, sizeof json,
+             "{\"shutdown_timeout_ms\":1000,\"listeners\":[{\"name\":\"fifo\",\"module\":\"file-transfer\","
+             "\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\"}}]}",
+             r3);
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "fifo");
+    t_client *a = t_client_new(port), *b = t_client_new(port), *c = t_client_new(port);
+    t_client_send(a, "SHA256 pipe\n");
+    t_client_send(b, "SHA256 pipe\n");
+    T_LINE(a, "ERR 403 not a regular file");
+    T_LINE(b, "ERR 403 not a regular file");
+    t_client_send(c, "PUT 2 - x\n"); /* the work threads are free: an upload's commit */
+    T_LINE(c, "CONTINUE");
+    t_client_send(c, "hi");
+    CU_ASSERT(t_readline(c, line, sizeof line, 3000) > 0 && strncmp(line, "OK ", 3) == 0);
+    t_client_send(a, "SHA256 pipe\n"); /* and a client that keeps asking */
+    t_client *d = t_client_new(port);
+    t_client_send(d, "SHA256 pipe\n");
+    usleep(100000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 2500), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CU_ASSERT((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+    t_client_free(a);
+    t_client_free(b);
+    t_client_free(c);
+    t_client_free(d);
+}
+
+/* Fair share of the work threads: 8 clients hashing a 256 MiB file each
+ * (a hash is cut into 8 MiB jobs, each queued behind the others') delay a
+ * 5-byte upload's commit by a few slices, not by whole files (it took
+ * about a second before); every hash is right. */
+static void test_sha256_fair_share(void)
+{
+    char big[300], line[256], want[80] = "";
+    snprintf(big, sizeof big, "%s/zeros.bin", root);
+    int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, 256LL << 20) == 0);
+    close(fd);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "sha256sum %s", big);
+    FILE *sum = popen(cmd, "r");
+    CU_ASSERT_FATAL(sum != NULL && fscanf(sum, "%64s", want + 3) == 1);
+    pclose(sum);
+    memcpy(want, "OK ", 3);
+    enum { N = 8 };
+    t_client *h[N];
+    for (int i = 0; i < N; i++) {
+        h[i] = t_client_new(ft);
+        t_client_send(h[i], "SHA256 zeros.bin\n");
+    }
+    usleep(50000);
+    t_client *up = t_client_new(ft);
+    t_client_send(up, "PUT 5 - five.txt\n");
+    T_LINE(up, "CONTINUE");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t_client_send(up, "hello");
+    T_LINE(up, "OK 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    fprintf(stderr, "(upload answered in %ld ms behind %d hashes) ", ms, N);
+    CU_ASSERT(ms < 250);
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT(t_readline(h[i], line, sizeof line, 20000) > 0);
+        CU_ASSERT_STRING_EQUAL(line, want);
+        t_client_free(h[i]);
+    }
+    t_client_free(up);
+    unlink(big);
+}
+
+/* The tutorial's download client, step for step: send the name (no
+ * terminator), ONE recv(1024) for the header, decode it (UTF-8), split it
+ * on <SEPARATOR> into exactly two parts, status "0", size = int() of the
+ * rest (Python's: surrounding whitespace allowed, digits only), then recv
+ * until the server closes and write it all.  Returns 1 when the file
+ * arrived whole and equal to want. */
+static int tutorial_download(int port, const char *name, const char *want, size_t size)
+{
+    int fd = t_connect_tcp(port);
+    if (fd < 0)
+        return 0;
+    t_send_all(fd, name, strlen(name));
+    char hdr[1025];
+    ssize_t r = recv(fd, hdr, 1024, 0);
+    int ok = r > 0 && nc_utf8_valid(hdr, (size_t)r);
+    if (ok) {
+        hdr[r] = '\0';
+        char *mark = strstr(hdr, "<SEPARATOR>");
+        char *sz = mark ? mark + 11 : NULL;
+        ok = mark && !strstr(sz, "<SEPARATOR>") && mark - hdr == 1 && hdr[0] == '0';
+        while (ok && *sz == ' ')
+            sz++;
+        char *end = sz;
+        while (ok && *end >= '0' && *end <= '9')
+            end++;
+        ok = ok && end > sz && strspn(end, " \t\r\n") == strlen(end) && strtoull(sz, NULL, 10) == size;
+    }
+    char *got = malloc(size + 65536);
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = recv(fd, got + n, size + 65536 - n, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    ok = ok && n == size && memcmp(got, want, size) == 0;
+    free(got);
+    close(fd);
+    return ok;
+}
+
+typedef struct dl_series {
+    const char *name;
+    const char *data;
+    size_t size;
+    int whole; /* of 200 */
+} dl_series;
+
+static void *series(void *arg)
+{
+    dl_series *d = arg;
+    for (int i = 0; i < 200; i++)
+        d->whole += tutorial_download(sep, d->name, d->data, d->size);
+    return NULL;
+}
+
+/* 200 downloads in a row with the tutorial's exact client logic, of files of
+ * 0 B, 1 B, 1 KiB and 3 MiB (the four series side by side): every one
+ * whole.  Before, header and file came in one write, so recv(1024) got file
+ * bytes in the size field (a bad size for text, a decode error for binary). */
+static void test_tutorial_download_client(void)
+{
+    static dl_series d[4] = {{"t0.bin", NULL, 0, 0}, {"t1.bin", NULL, 1, 0}, {"t1k.txt", NULL, 1024, 0},
+                             {"t3m.bin", NULL, 3 << 20, 0}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        char *b = malloc(d[i].size + 1), p[600];
+        for (size_t k = 0; k < d[i].size; k++)
+            b[k] = i == 2 ? (char)('a' + k % 26) : (char)(rand() & 0xff); /* 1 KiB of text, the others binary */
+        if (i == 1)
+            b[0] = (char)0xff; /* never valid UTF-8 */
+        snprintf(p, sizeof p, "%s/%s", root, d[i].name);
+        write_file(p, b, d[i].size);
+        d[i].data = b;
+        d[i].whole = 0;
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, series, &d[i]);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        if (d[i].whole != 200)
+            fprintf(stderr, "\n  %s: %d of 200 whole\n", d[i].name, d[i].whole);
+        CU_ASSERT_EQUAL(d[i].whole, 200);
+        free((void *)(uintptr_t)d[i].data);
+    }
+}
+
 /* What the tutorial scripts send: one connection per transfer. */
+/* A separator download's answer: the header padded with spaces to 1024
+ * bytes, then the file. */
+static size_t sep_answer(char *out, long long size, const char *body)
+{
+    int n = snprintf(out, 1025, "0<SEPARATOR>%lld", size);
+    memset(out + n, ' ', 1024 - (size_t)n);
+    strcpy(out + 1024, body);
+    return 1024 + strlen(body);
+}
+
 static void test_separator_dialect(void)
 {
-    char buf[256];
+    char buf[2048], want[2048];
+    sep_answer(want, 12, "hello, world");
     int fd = t_connect_tcp(sep);
     t_send_all(fd, "tut.txt<SEPARATOR>12", 20);
     CU_ASSERT_EQUAL(t_recv_exact(fd, buf, 2, 5000), 2);
@@ -463,14 +729,14 @@ static void test_separator_dialect(void)
     int eof = 0;
     size_t n = t_recv_all(fd, buf, sizeof buf - 1, 5000, &eof);
     buf[n] = '\0';
-    CU_ASSERT_STRING_EQUAL(buf, "0<SEPARATOR>12hello, world");
+    CU_ASSERT_STRING_EQUAL(buf, want);
     CU_ASSERT_EQUAL(eof, 1);
     close(fd);
     fd = t_connect_tcp(sep);
     t_send_all(fd, "tut.txt", 7); /* no terminator at all */
     n = t_recv_all(fd, buf, sizeof buf - 1, 5000, &eof);
     buf[n] = '\0';
-    CU_ASSERT_STRING_EQUAL(buf, "0<SEPARATOR>12hello, world");
+    CU_ASSERT_STRING_EQUAL(buf, want);
     close(fd);
     fd = t_connect_tcp(sep);
     t_send_all(fd, "missing.txt", 11);
@@ -549,6 +815,12 @@ int add_ft_suite(void)
         !CU_add_test(s, "a file replaced during its download: one version whole", test_replaced_during_download) ||
         !CU_add_test(s, "hostile names, protocol errors, read-only and limits", test_hostile_names_and_limits) ||
         !CU_add_test(s, "the <SEPARATOR> dialect, both directions", test_separator_dialect) ||
+        !CU_add_test(s, "the tutorial's download client: 200 x 0 B, 1 B, 1 KiB, 3 MiB, all whole",
+                     test_tutorial_download_client) ||
+        !CU_add_test(s, "slowloris: request lines closed at command_timeout_ms", test_slowloris_commands) ||
+        !CU_add_test(s, "slow uploads dropped at upload_min_rate; slots free again", test_slow_uploads_dropped) ||
+        !CU_add_test(s, "SHA256 of a FIFO refused; SIGTERM within shutdown_timeout_ms", test_sha256_fifo) ||
+        !CU_add_test(s, "8 SHA256 of 256 MiB: a 5-byte upload still answered at once", test_sha256_fair_share) ||
         !CU_add_test(s, "20 parallel downloads of 64 MiB, memory flat", test_parallel_downloads))
         return -1;
     return 0;

@@ -42,7 +42,8 @@ static int setup(void)
              "{\"name\":\"web\",\"module\":\"http-static\",\"listen\":\"127.0.0.1:0\",\"max_connections\":20000,"
              "\"options\":{\"root\":\"%s/conf/www\",\"header_timeout_ms\":1000}},"
              "{\"name\":\"files\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s\"}},"
-             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}",
+             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\","
+             "\"options\":{\"header_timeout_ms\":1000}}]}",
              cwd, ftroot);
     P = t_start_conf(json);
     return P ? 0 : -1;
@@ -631,6 +632,34 @@ static void test_worker_output_cap(void)
     t_client_free(pub);
     t_client_free(fast);
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
+static int status_served(int port)
+{
+    int fd = t_connect_tcp(port);
+    t_send_all(fd, "GET /status HTTP/1.1\r\n\r\n", 24);
+    char buf[256];
+    size_t n = t_recv_exact(fd, buf, 17, 3000);
+    close(fd);
+    return n == 17 && memcmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0;
+}
+
+/* Slowloris on the status listener: a request head trickled a byte every
+ * 250 ms gets 408 at header_timeout_ms (1000) and the close. */
+static void test_slowloris_status(void)
+{
+    int sp = t_port(P, "status");
+    t_trickle *t = t_slowloris(sp, 30, "GET /metrics HTTP/1.1\r\n", 'x', 250, 12, status_served);
+    CU_ASSERT_EQUAL(t->open, 0);
+    CU_ASSERT(t->closed_ms >= 900 && t->closed_ms <= 2500);
+    static const char want[] = "HTTP/1.1 408 Request Timeout\r\n";
+    static const char body[] = "\r\n\r\nrequest head not received within header_timeout_ms\n";
+    for (int i = 0; i < t->n; i++) {
+        CU_ASSERT_EQUAL(strncmp(t->got[i], want, sizeof want - 1), 0);
+        size_t n = strlen(t->got[i]);
+        CU_ASSERT(n > sizeof body && strcmp(t->got[i] + n - (sizeof body - 1), body) == 0);
+    }
+    t_trickle_free(t);
+    usleep(1100000);
+    CU_ASSERT_EQUAL(t_counter(sp, "status", "header_timeouts"), 30);
 }
 
 int add_hostile_suite(void)
@@ -645,7 +674,8 @@ int add_hostile_suite(void)
         !CU_add_test(s, "pipelined LIST never read: input waits at the watermark", test_pipelined_list) ||
         !CU_add_test(s, "pipelined GET never read: 32 descriptors, accepts go on", test_pipelined_get_fds) ||
         !CU_add_test(s, "worker_max_queued_files drops the largest holder", test_worker_file_cap) ||
-        !CU_add_test(s, "worker_max_output_bytes drops the largest slow consumers", test_worker_output_cap))
+        !CU_add_test(s, "worker_max_output_bytes drops the largest slow consumers", test_worker_output_cap) ||
+        !CU_add_test(s, "slowloris on status: 408 at header_timeout_ms", test_slowloris_status))
         return -1;
     return 0;
 }

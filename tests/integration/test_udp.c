@@ -516,6 +516,25 @@ static void test_file_full(void)
         }
         snprintf(want, sizeof want, "[%s] writing records to %s: File too large", names[i], paths[i]);
         CU_ASSERT(t_wait_log(p, want, 3000));
+        /* Once a second at most, with a count of the rest (there were
+         * hundreds of lines, one per flush or chunk). */
+        usleep(1100000);
+        send4(fd, port, "one more", 8);
+        CU_ASSERT_EQUAL(recv(fd, ack, sizeof ack, 0), 4);
+        usleep(300000);
+        pthread_mutex_lock(&p->mu);
+        int lines = 0;
+        for (const char *q = p->log; (q = strstr(q, want)); q++)
+            lines++;
+        snprintf(want, sizeof want, "[%s] writing records to %s: File too large (and ", names[i], paths[i]);
+        const char *more = strstr(p->log, want);
+        pthread_mutex_unlock(&p->mu);
+        if (lines > 5)
+            fprintf(stderr, "\n%s: %d error lines\n", names[i], lines);
+        CU_ASSERT(lines >= 1 && lines <= 5);
+        CU_ASSERT_PTR_NOT_NULL(more);
+        if (more)
+            CU_ASSERT(strstr(more, " failed writes not logged since the last line)") != NULL);
         send4(fd, port, "still there?", 12);
         CU_ASSERT_EQUAL(recv(fd, ack, sizeof ack, 0), 4);
     }
@@ -536,9 +555,9 @@ static void test_file_full(void)
         long lines = numbered_lines(log, 'f');
         CU_ASSERT(lines > 600); /* of ~690 that fit */
         CU_ASSERT(lost[i] > 1000);
-        if (lines + lost[i] != 2501)
+        if (lines + lost[i] != 2502)
             fprintf(stderr, "\n%s: %ld records in the file, %lld counted as lost\n", paths[i], lines, lost[i]);
-        CU_ASSERT_EQUAL(lines + lost[i], 2501); /* each record in the file, or counted */
+        CU_ASSERT_EQUAL(lines + lost[i], 2502); /* each record in the file, or counted */
         free(log);
     }
     close(fd);
@@ -626,6 +645,83 @@ static void test_multicast(void)
     free(log);
 }
 
+/* SIGUSR1 after the output was replaced by a symbolic link to another
+ * file, or by a FIFO: refused (logged, counted), the other file untouched,
+ * records still go to the file opened before; a config naming a link as
+ * the output is refused at start.  Both modes. */
+static void test_reopen_refuses_links(void)
+{
+    char json[2048], pb[300], pd[300], victim[300], moved[320], want[600];
+    snprintf(pb, sizeof pb, "%s/rl-b.log", t_tmpdir());
+    snprintf(pd, sizeof pd, "%s/rl-d.log", t_tmpdir());
+    snprintf(victim, sizeof victim, "%s/victim.txt", t_tmpdir());
+    unlink(pb);
+    unlink(pd);
+    FILE *v = fopen(victim, "w");
+    fputs("secret\n", v);
+    fclose(v);
+    snprintf(json, sizeof json,
+             "{\"listeners\":["
+             "{\"name\":\"rb\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\",\"format\":\"text\",\"reply\":\"ack\"}},"
+             "{\"name\":\"rd\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\",\"format\":\"text\",\"reply\":\"ack\",\"direct_io\":true}},"
+             "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}",
+             pb, pd);
+    t_proc *p = t_start_conf(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    const char *names[2] = {"rb", "rd"}, *paths[2] = {pb, pd};
+    int fd = udp_sock(AF_INET);
+    char ack[8];
+    for (int i = 0; i < 2; i++) {
+        int port = t_port(p, names[i]);
+        snprintf(moved, sizeof moved, "%s.1", paths[i]);
+        CU_ASSERT_EQUAL(rename(paths[i], moved), 0);
+        CU_ASSERT_EQUAL(symlink(victim, paths[i]), 0);
+        kill(p->pid, SIGUSR1);
+        snprintf(want, sizeof want, "[%s] reopening %s: a symbolic link; refused, records still go to the file "
+                                    "opened before", names[i], paths[i]);
+        CU_ASSERT(t_wait_log(p, want, 3000));
+        send4(fd, port, "after the link", 14);
+        CU_ASSERT_EQUAL(recv(fd, ack, sizeof ack, 0), 4);
+        unlink(paths[i]);
+        CU_ASSERT_EQUAL(mkfifo(paths[i], 0644), 0);
+        kill(p->pid, SIGUSR1);
+        snprintf(want, sizeof want, "[%s] reopening %s: not a regular file; refused", names[i], paths[i]);
+        CU_ASSERT(t_wait_log(p, want, 3000));
+        send4(fd, port, "after the fifo", 14);
+        CU_ASSERT_EQUAL(recv(fd, ack, sizeof ack, 0), 4);
+    }
+    usleep(1300000);
+    /* rb's FIFO stayed in place while rd's two signals reopened rb too */
+    CU_ASSERT_EQUAL(t_counter(t_port(p, "status"), "rb", "reopen_refused"), 4);
+    CU_ASSERT_EQUAL(t_counter(t_port(p, "status"), "rd", "reopen_refused"), 2);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    char *vic = slurp(victim);
+    CU_ASSERT_STRING_EQUAL(vic, "secret\n");
+    free(vic);
+    for (int i = 0; i < 2; i++) {
+        snprintf(moved, sizeof moved, "%s.1", paths[i]);
+        char *log = slurp(moved);
+        T_ASSERT_STR_CONTAINS(log, "after the link\n");
+        T_ASSERT_STR_CONTAINS(log, "after the fifo\n");
+        free(log);
+        unlink(paths[i]);
+    }
+    /* a link as the output at start */
+    CU_ASSERT_EQUAL(symlink(victim, pb), 0);
+    snprintf(json, sizeof json,
+             "{\"listeners\":[{\"name\":\"rb\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
+             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\"}}]}", pb);
+    char out[2048];
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", t_write_file("link.json", json), NULL), 1);
+    snprintf(want, sizeof want, "listeners[0].options.output: %s: a symbolic link (records are never written "
+                                "through one)", pb);
+    T_ASSERT_STR_CONTAINS(out, want);
+    unlink(pb);
+    close(fd);
+}
+
 int add_udp_suite(void)
 {
     CU_pSuite s = CU_add_suite("udp", setup, teardown);
@@ -640,6 +736,7 @@ int add_udp_suite(void)
         !CU_add_test(s, "direct_io across a reload: old records, then new, whole and in order", test_direct_io_reload) ||
         !CU_add_test(s, "a file that cannot grow: errors named and counted, server answers", test_file_full) ||
         !CU_add_test(s, "option errors name the option", test_option_errors) ||
+        !CU_add_test(s, "SIGUSR1 refuses a link or a FIFO put in the output's place", test_reopen_refuses_links) ||
         !CU_add_test(s, "a multicast group, in a network namespace", test_multicast))
         return -1;
     return 0;
