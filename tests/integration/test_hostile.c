@@ -632,6 +632,8 @@ static void test_worker_output_cap(void)
     t_client_free(pub);
     t_client_free(fast);
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
+}
+
 static int status_served(int port)
 {
     int fd = t_connect_tcp(port);
