@@ -334,6 +334,10 @@ static int plot_script(const opts *o, summary *s, int nt, const char *dir, const
     f = fopen(path, "w");
     if (!f)
         return -1;
+    if (nt < 1) { /* nothing to draw (and s[0] below needs a target) */
+        fclose(f);
+        return -1;
+    }
     const char *ext = strrchr(out, '.');
     char what[160], title[400];
     describe_run(o, what, sizeof what);

@@ -93,7 +93,7 @@ static void not_ft(const char *line)
 {
     char shown[64];
     size_t k = 0;
-    for (; line[k] && k < sizeof shown - 1; k++)
+    for (; k < sizeof shown - 1 && line[k]; k++)
         shown[k] = (unsigned char)line[k] < 0x20 || (unsigned char)line[k] == 0x7f ? '?' : line[k];
     shown[k] = '\0';
     die("%s does not speak the file-transfer protocol (it answered \"%s\"%s)", peer, shown,
