@@ -711,8 +711,8 @@ static void test_reopen_refuses_links(void)
     /* a link as the output at start */
     CU_ASSERT_EQUAL(symlink(victim, pb), 0);
     snprintf(json, sizeof json,
-             "{\"listeners\":[{\"name\":\"rb\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\","
-             "\"transport\":\"udp\",\"options\":{\"output\":\"%s\"}}]}", pb);
+             "{\"user\":\"root\",\"listeners\":[{\"name\":\"rb\",\"module\":\"udp-receiver\","
+             "\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\",\"options\":{\"output\":\"%s\"}}]}", pb);
     char out[2048];
     CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", t_write_file("link.json", json), NULL), 1);
     snprintf(want, sizeof want, "listeners[0].options.output: %s: a symbolic link (records are never written "
