@@ -174,6 +174,21 @@ def main():
     tool_outs.append("$builddir/bench-rawsend")
     w("")
 
+    # `ninja bench`: everything the specs of bench/ start, with the reference
+    # servers of bench/ref/ (one file each, into $builddir/bench/).  Not part
+    # of `all`: uv_echo and ev_echo need libuv1-dev and libevent-dev, which
+    # only `scripts/install-deps --bench` installs.
+    ref_outs = []
+    for s in sources("bench/ref"):
+        name = os.path.basename(s)[:-2]
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        w(f"build $builddir/bench/{name}: link {o}")
+        w(f"  libs = {dict(uv_echo='-luv', ev_echo='-levent').get(name, '')}")
+        ref_outs.append(f"$builddir/bench/{name}")
+    w(f"build bench: phony all {' '.join(ref_outs)}")
+    w("")
+
     ft_objs = []
     for s in sources("tools/ft"):
         o = f"$builddir/obj/{s[:-2]}.o"

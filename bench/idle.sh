@@ -8,12 +8,12 @@
 # Beyond what one process may hold open (RLIMIT_NOFILE, 20,000 on the test
 # machines), netcore runs with enough workers to share N (global
 # max_connections is split between them) and the others are left out: Redis
-# is one process, nginx's shared config caps a worker at 20,000.
+# is one process, bench/conf/nginx-1w.conf caps a worker at 20,000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}; rounds=${2:-3}
-ref=/tmp/netcore-ref
-make -s -C ../shared/bench B=$ref
+ref=build/bench
+ninja bench > /dev/null
 out=/tmp/netcore-bench-idle; mkdir -p "$out" /tmp/netcore-anchors/{www,run,logs,tmp}
 user=""; [ "$(id -u)" = 0 ] && user='"user": "root",'
 limit=$(ulimit -Hn); workers=1; others=1
@@ -46,7 +46,7 @@ for r in $(seq "$rounds"); do
     if [ $others = 0 ]; then echo "${results[-1]}"; continue; fi
     results+=("$(measure redis 16379 redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no \
                  --dir /tmp --maxclients $((n + 1000)) --protected-mode no)")
-    results+=("$(measure nginx 18081 nginx -p /tmp/netcore-anchors/ -c "$PWD/../shared/bench/conf/nginx-1w.conf")")
+    results+=("$(measure nginx 18081 nginx -p /tmp/netcore-anchors/ -c "$PWD/bench/conf/nginx-1w.conf")")
     results+=("$(measure uv_echo 17002 $ref/uv_echo -p 17002)")
     printf '%s\n' "${results[@]: -4}"
 done

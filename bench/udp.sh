@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # udp.sh -- udp-receiver (recording every datagram to a file) beside the
-# reference recvmmsg receiver of ../shared/bench (which only counts), with
+# reference recvmmsg receiver bench/ref/udp_recv.c (which only counts), with
 # netcore-bench's udp sender, in alternating rounds: each round runs the
 # reference, then netcore once per mode.  Prints one line per round and the
 # medians.
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-64}; rounds=${2:-3}; secs=${3:-4}
 modes=${MODES:-direct buffered}
-make -s -C ../shared/bench B=/tmp/netcore-ref
+ninja bench > /dev/null
 out=/tmp/netcore-bench-udp; mkdir -p "$out"
 rec=${RECORDS:-$out}/records.log
 user=""; [ "$(id -u)" = 0 ] && user='"user": "root",'
@@ -32,7 +32,7 @@ cpu() { local t=0 p; for p in $np $(ps --ppid $np -o pid=); do t=$((t + $(awk '{
 declare -A rates cpus
 for r in $(seq "$rounds"); do
   # reference: counts for secs+2 seconds, we send for secs
-  /tmp/netcore-ref/udp_recv -p 17100 -m mmsg -b 64 -t $((secs + 2)) -r 4194304 > "$out/ref.txt" &
+  build/bench/udp_recv -p 17100 -m mmsg -b 64 -t $((secs + 2)) -r 4194304 > "$out/ref.txt" &
   rp=$!; sleep 0.3
   build/netcore-bench udp -s "$size" -d "$secs" -w 0 -r 1 -q 127.0.0.1:17100 > /dev/null
   wait $rp

@@ -1,8 +1,11 @@
 /* test_bench.c -- netcore-bench against netcore and against small servers
  * run inside the test: the counts are sane, alternating rounds and ratios
  * are reported, and a server that corrupts one byte in a thousand (or
- * answers with a wrong length) shows up as errors, not as throughput. */
+ * answers with a wrong length) shows up as errors, not as throughput; every
+ * spec of bench/ runs one short round (so none can rot); --plot,
+ * --server-pid and the one-round warning. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -253,13 +256,267 @@ static void test_usage(void)
     CU_ASSERT_EQUAL(WEXITSTATUS(st), 1); /* nothing listens: connect errors */
 }
 
+/* Runs sh -c CMD, stdout into out (NUL-terminated, truncated to cap) and
+ * stderr into err the same way.  Returns the exit status, -1 if killed. */
+static int sh_capture(char *out, size_t cap, char *err, size_t ecap, const char *fmt, ...)
+{
+    char cmd[2048], errpath[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(errpath, sizeof errpath, "%s/stderr.txt", t_tmpdir());
+    char full[2600];
+    snprintf(full, sizeof full, "(%s) 2>'%s'", cmd, errpath);
+    FILE *f = popen(full, "r");
+    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+    out[n] = '\0';
+    int st = f ? pclose(f) : -1;
+    FILE *e = fopen(errpath, "r");
+    n = e ? fread(err, 1, ecap - 1, e) : 0;
+    err[n] = '\0';
+    if (e)
+        fclose(e);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* One spec of bench/ for one short round: it must exit 0 and print one
+ * JSON table per run of the spec, every target in each; no target may see
+ * a single error, and each must complete verified work in at least one run
+ * (not in every one: in 0.4 s, 500 connections sharing the bandwidth may
+ * not finish one 1 MiB response each).  Returns 0 when all that held. */
+static int spec_once(const char *spec)
+{
+    char path[300];
+    snprintf(path, sizeof path, "bench/%s", spec);
+    json_t *sj = json_load_file(path, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sj);
+    const char *scen = json_string_value(json_object_get(sj, "scenario"));
+    size_t runs = json_array_size(json_object_get(sj, "runs")) ? json_array_size(json_object_get(sj, "runs")) : 1;
+    size_t ntargets = json_array_size(json_object_get(sj, "targets"));
+    /* A file download spec serves 1 GiB: too long for one short round; the
+     * same servers, spec and setup serve 1m.bin as well. */
+    const char *extra = scen && !strcmp(scen, "file") ? "--name 1m.bin" : "";
+    static char out[1 << 18], err[1 << 16];
+    int st = sh_capture(out, sizeof out, err, sizeof err, "%s run %s -d 0.3 -w 0.1 -r 1 --json -q %s",
+                        t_build_path("netcore-bench"), path, extra);
+    int bad = st != 0;
+    size_t seen = 0;
+    int *worked = calloc(ntargets + 1, sizeof *worked);
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        if (!j)
+            continue;
+        seen++;
+        for (size_t i = 0; i < ntargets; i++) {
+            json_t *t = tgt(j, i);
+            worked[i] |= t && num(t, "rate") > 0;
+            if (!t || num(t, "errors") != 0) {
+                fprintf(stderr, "\n  %s run %zu: target %s: rate %.0f, errors %.0f\n", spec, seen,
+                        t ? json_string_value(json_object_get(t, "name")) : "(missing)", t ? num(t, "rate") : 0,
+                        t ? num(t, "errors") : 0);
+                bad = 1;
+            }
+        }
+        json_decref(j);
+    }
+    for (size_t i = 0; i < ntargets; i++)
+        if (!worked[i]) {
+            fprintf(stderr, "\n  %s: target %zu completed nothing in any run\n", spec, i + 1);
+            bad = 1;
+        }
+    free(worked);
+    if (seen != runs)
+        bad = 1;
+    if (bad)
+        fprintf(stderr, "\n  %s: exit %d, %zu of %zu runs reported; its stderr:\n%s\n", spec, st, seen, runs, err);
+    json_decref(sj);
+    return bad ? -1 : 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_spec(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return n > 5 && !strcmp(e->d_name + n - 5, ".json");
+}
+
+/* Every spec in bench/ (found by listing the folder, so a new one is
+ * covered without touching this test) from the top of the tree, where its
+ * relative paths point. */
+static void test_every_spec(void)
+{
+    struct dirent **list;
+    int n = scandir("bench", &list, is_spec, by_name);
+    CU_ASSERT_FATAL(n >= 6); /* broadcast echo file http workers-echo workers-http */
+    for (int i = 0; i < n; i++) {
+        int rc = spec_once(list[i]->d_name);
+        if (rc != 0)
+            fprintf(stderr, "\n  bench/%s does not run (see /tmp/netcore-bench-logs/)\n", list[i]->d_name);
+        CU_ASSERT_EQUAL(rc, 0);
+        free(list[i]);
+    }
+    free(list);
+}
+
+/* A spec whose server is not there says which, and what provides it,
+ * before anything is started. */
+static void test_spec_missing_server(void)
+{
+    const char *spec = t_write_file(
+        "missing.json", "{\"scenario\":\"echo\",\"targets\":["
+                        "{\"name\":\"pkg\",\"addr\":\"127.0.0.1:1\",\"package\":\"nc-fake-pkg\","
+                        "\"start\":[\"nc-no-such-server\"]},"
+                        "{\"name\":\"own\",\"addr\":\"127.0.0.1:1\",\"start\":[\"build/bench/nc_no_such_ref\"]}]}");
+    char out[4096], err[4096];
+    int st = sh_capture(out, sizeof out, err, sizeof err, "%s run %s -d 0.2 -r 1", t_build_path("netcore-bench"),
+                        spec);
+    CU_ASSERT_EQUAL(st, 2);
+    T_ASSERT_STR_CONTAINS(err, "target pkg needs nc-no-such-server, which is not installed "
+                               "(Debian package nc-fake-pkg; scripts/install-deps --bench installs it)");
+    T_ASSERT_STR_CONTAINS(err, "target own needs build/bench/nc_no_such_ref, which is not built "
+                               "(`ninja bench` builds netcore and the reference servers of bench/ref/)");
+    CU_ASSERT_PTR_NULL(strstr(err, "starting"));
+}
+
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static char *slurp(const char *path)
+{
+    long n = file_size(path);
+    FILE *f = fopen(path, "r");
+    if (n < 0 || !f) {
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* --plot with a spec of two runs: one SVG per run, titled with the run,
+ * names with underscores kept as they are (gnuplot's enhanced text would
+ * make "srv_a" an "srv" with a subscript "a"), bars labelled with the
+ * ratio, whiskers from the rounds' spread.  Without a spec, one file. */
+static void test_plot(void)
+{
+    t_proc *p = t_start_conf("{\"listeners\":[{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "e");
+    char specj[600];
+    snprintf(specj, sizeof specj,
+             "{\"scenario\":\"echo\",\"runs\":[{\"connections\":2},{\"connections\":4}],\"targets\":["
+             "{\"name\":\"srv_a\",\"addr\":\"127.0.0.1:%d\"},{\"name\":\"srv_b\",\"addr\":\"127.0.0.1:%d\"}]}",
+             port, port);
+    const char *spec = t_write_file("plot.json", specj);
+    char out[1 << 14], err[1 << 14], svg[400];
+    int st = sh_capture(out, sizeof out, err, sizeof err, "%s run %s -d 0.2 -w 0 -r 2 -q --plot %s/p.svg",
+                        t_build_path("netcore-bench"), spec, t_tmpdir());
+    CU_ASSERT_EQUAL(st, 0);
+    snprintf(svg, sizeof svg, "%s/p.svg", t_tmpdir());
+    CU_ASSERT_EQUAL(file_size(svg), -1); /* not one file overwritten by each run */
+    for (int run = 1; run <= 2; run++) {
+        snprintf(svg, sizeof svg, "%s/p-%d.svg", t_tmpdir(), run);
+        char *text = slurp(svg);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+        char title[120];
+        snprintf(title, sizeof title, "echo, run %d of 2: %d connections, 64 B, depth 1; 2 rounds", run, run * 2);
+        T_ASSERT_STR_CONTAINS(text, title);
+        T_ASSERT_STR_CONTAINS(text, "srv_a");
+        T_ASSERT_STR_CONTAINS(text, "srv_b");
+        T_ASSERT_STR_CONTAINS(text, "1.00x");
+        T_ASSERT_STR_CONTAINS(text, "throughput: median, min-max over rounds, ratio to srv_a");
+        free(text);
+        T_ASSERT_STR_CONTAINS(err, svg);
+    }
+    /* No spec: exactly the file named; one round, so its title says noise. */
+    st = sh_capture(out, sizeof out, err, sizeof err, "%s echo -c 2 -d 0.2 -w 0 -r 1 --plot %s/one.svg x_y=127.0.0.1:%d",
+                    t_build_path("netcore-bench"), t_tmpdir(), port);
+    CU_ASSERT_EQUAL(st, 0);
+    snprintf(svg, sizeof svg, "%s/one.svg", t_tmpdir());
+    char *text = slurp(svg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    T_ASSERT_STR_CONTAINS(text, "echo: 2 connections, 64 B, depth 1; 1 round (noise)");
+    T_ASSERT_STR_CONTAINS(text, "x_y");
+    free(text);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
+/* One round warns, on stderr and in the table; two do not. */
+static void test_one_round_warning(void)
+{
+    t_proc *p = t_start_conf("{\"listeners\":[{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char out[1 << 14], err[1 << 14];
+    int st = sh_capture(out, sizeof out, err, sizeof err, "%s echo -c 2 -d 0.2 -w 0 -r 1 127.0.0.1:%d",
+                        t_build_path("netcore-bench"), t_port(p, "e"));
+    CU_ASSERT_EQUAL(st, 0);
+    T_ASSERT_STR_CONTAINS(err, "netcore-bench: warning: one round is noise (on a shared machine a round moves "
+                               "by 10% or more); quote medians of 3 or more alternating rounds (-r 3)");
+    T_ASSERT_STR_CONTAINS(out, "(one round: noise, not a measurement; quote medians of -r 3 or more)");
+    st = sh_capture(out, sizeof out, err, sizeof err, "%s echo -c 2 -d 0.2 -w 0 -r 2 127.0.0.1:%d",
+                    t_build_path("netcore-bench"), t_port(p, "e"));
+    CU_ASSERT_EQUAL(st, 0);
+    CU_ASSERT_PTR_NULL(strstr(err, "one round"));
+    CU_ASSERT_PTR_NULL(strstr(out, "one round"));
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
+/* Without a spec, --server-pid names the server: srv us/op is then its
+ * CPU time (the master's and its workers') per operation. */
+static void test_server_pid(void)
+{
+    t_proc *p = t_start_conf("{\"listeners\":[{\"name\":\"e\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    int port = t_port(p, "e"), st;
+    json_t *j = bench_json(&st, "echo -c 4 -d 0.3 -w 0 -r 1 --server-pid %d A=127.0.0.1:%d B=127.0.0.1:%d",
+                           (int)p->pid, port, port);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    CU_ASSERT_EQUAL(st, 0);
+    double us = num(tgt(j, 0), "server_us_per_op");
+    CU_ASSERT(us > 0 && us < 1000); /* a 64-byte echo costs microseconds */
+    CU_ASSERT_DOUBLE_EQUAL(num(tgt(j, 1), "server_us_per_op"), -1, 1e-9); /* no pid given for B */
+    json_decref(j);
+    char out[4096], err[4096];
+    st = sh_capture(out, sizeof out, err, sizeof err, "%s echo -d 0.2 -r 1 --server-pid 2147483646 127.0.0.1:%d",
+                    t_build_path("netcore-bench"), port);
+    CU_ASSERT_EQUAL(st, 2);
+    T_ASSERT_STR_CONTAINS(err, "netcore-bench: --server-pid 2147483646: no such process");
+    st = sh_capture(out, sizeof out, err, sizeof err, "%s echo -d 0.2 -r 1 --server-pid %d --server-pid %d 127.0.0.1:%d",
+                    t_build_path("netcore-bench"), (int)p->pid, (int)p->pid, port);
+    CU_ASSERT_EQUAL(st, 2);
+    T_ASSERT_STR_CONTAINS(err, "netcore-bench: 2 --server-pid for 1 target");
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+}
+
 int add_bench_suite(void)
 {
     CU_pSuite s = CU_add_suite("bench", NULL, NULL);
     if (!s || !CU_add_test(s, "echo and udp against netcore, rounds, ratio, csv", test_echo_netcore) ||
         !CU_add_test(s, "a server corrupting 1 byte in 1000 shows as errors", test_corrupting_server) ||
         !CU_add_test(s, "http keep-alive, --close, and a lying Content-Length", test_http) ||
-        !CU_add_test(s, "bad usage and unreachable targets", test_usage))
+        !CU_add_test(s, "bad usage and unreachable targets", test_usage) ||
+        !CU_add_test(s, "--plot: a file per run, titled, names as written, ratio and spread", test_plot) ||
+        !CU_add_test(s, "one round warns that it is noise", test_one_round_warning) ||
+        !CU_add_test(s, "--server-pid gives srv us/op without a spec", test_server_pid) ||
+        !CU_add_test(s, "a spec's missing server is named with its package", test_spec_missing_server) ||
+        !CU_add_test(s, "every spec in bench/ runs one short round", test_every_spec))
         return -1;
     return 0;
 }

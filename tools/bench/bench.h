@@ -32,6 +32,7 @@ typedef struct opts {
     const char *csv;
     const char *plot;
     int quiet;
+    int run_no, nruns;  /* a spec's run being measured (1-based) and how many it has; 0, 0 without a spec */
 } opts;
 
 typedef struct target {
@@ -119,6 +120,8 @@ extern const scenario scen_echo, scen_http, scen_broadcast, scen_udp, scen_chat,
 
 /* report.c */
 void report(const opts *o, target *targets, int ntargets, result *res, int nres);
+void describe_run(const opts *o, char *buf, size_t n);
+char *plot_path(const opts *o);
 double proc_cpu_seconds(pid_t pid);
 
 #endif

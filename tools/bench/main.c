@@ -51,7 +51,10 @@ static void usage(FILE *f)
         "      --no-verify       file: check lengths only, not SHA-256 (hashing can limit the client)\n"
         "      --json            print JSON instead of the table\n"
         "      --csv FILE        also write one row per target and round\n"
-        "      --plot FILE       also draw a latency CDF and throughput bars (.png or .svg)\n"
+        "      --plot FILE       also draw a latency CDF and throughput bars (.png or .svg);\n"
+        "                        with a spec of several runs, FILE-1.png, FILE-2.png ... (one per run)\n"
+        "      --server-pid PID  the pid of the server behind the next target named (repeat it, in\n"
+        "                        the targets' order): its CPU time (and its children's) gives srv us/op\n"
         "  -q, --quiet           no progress line, no first-error lines\n"
         "\n"
         "Counted: only complete, verified operations; errors (wrong bytes, resets,\n"
@@ -62,7 +65,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_TIMEOUT = 256, OPT_PATH, OPT_CLOSE, OPT_EXPECT, OPT_SUBS, OPT_PUBS, OPT_WINDOW, OPT_DIALECT, OPT_REDIS,
-    OPT_RATE, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_NAME, OPT_UPLOAD, OPT_NOVERIFY
+    OPT_RATE, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_NAME, OPT_UPLOAD, OPT_NOVERIFY, OPT_SERVER_PID
 };
 
 static const struct option longopts[] = {
@@ -77,12 +80,12 @@ static const struct option longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},           {"csv", required_argument, NULL, OPT_CSV},
     {"plot", required_argument, NULL, OPT_PLOT},     {"quiet", no_argument, NULL, 'q'},
     {"name", required_argument, NULL, OPT_NAME},   {"upload", no_argument, NULL, OPT_UPLOAD},
-    {"no-verify", no_argument, NULL, OPT_NOVERIFY},
+    {"no-verify", no_argument, NULL, OPT_NOVERIFY}, {"server-pid", required_argument, NULL, OPT_SERVER_PID},
     {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
 };
 
 /* Which options the command line set, so a spec's values yield to them. */
-static unsigned char set_by_cli[OPT_NOVERIFY + 1];
+static unsigned char set_by_cli[OPT_SERVER_PID + 1];
 
 static void defaults(opts *o)
 {
@@ -165,6 +168,10 @@ static uint64_t total_errors(result *res, int n)
 /* Alternating rounds: round 1 of every target, then round 2 ... */
 static int compare(const opts *base, const opts *per_target, target *t, int nt)
 {
+    static int warned;
+    if (base->rounds == 1 && !base->quiet && !warned++)
+        fprintf(stderr, "netcore-bench: warning: one round is noise (on a shared machine a round moves by "
+                        "10%% or more); quote medians of 3 or more alternating rounds (-r 3)\n");
     int nres = base->rounds * nt;
     result *res = calloc((size_t)nres, sizeof *res);
     int k = 0;
@@ -276,6 +283,52 @@ static void stop_server(target *t)
     t->pid = 0;
 }
 
+/* Whether CMD can be executed: a path as it is, a bare name through PATH
+ * (as execvp will look it up). */
+static int have_command(const char *cmd)
+{
+    if (strchr(cmd, '/'))
+        return access(cmd, X_OK) == 0;
+    const char *path = getenv("PATH");
+    char dir[4096];
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        if (snprintf(dir, sizeof dir, "%.*s/%s", (int)n, p, cmd) < (int)sizeof dir && access(dir, X_OK) == 0)
+            return 1;
+        p += n + (p[n] == ':');
+    }
+    return 0;
+}
+
+/* Checks, before any server is started, that every target's program is
+ * there: its "requires" (a program a wrapper script runs) or else the first
+ * word of "start".  Returns how many are missing, each named with what
+ * provides it: its "package", or `ninja bench` for the project's own. */
+static int check_targets(const char *path, json_t *targets)
+{
+    int missing = 0;
+    for (size_t i = 0; i < json_array_size(targets); i++) {
+        json_t *tj = json_array_get(targets, i);
+        const char *name = json_string_value(json_object_get(tj, "name"));
+        const char *pkg = json_string_value(json_object_get(tj, "package"));
+        const char *cmd = json_string_value(json_object_get(tj, "requires"));
+        if (!cmd)
+            cmd = json_string_value(json_array_get(json_object_get(tj, "start"), 0));
+        if (!cmd || have_command(cmd))
+            continue;
+        missing++;
+        if (pkg)
+            fprintf(stderr, "netcore-bench: %s: target %s needs %s, which is not installed "
+                            "(Debian package %s; scripts/install-deps --bench installs it)\n",
+                    path, name ? name : "?", cmd, pkg);
+        else
+            fprintf(stderr, "netcore-bench: %s: target %s needs %s, which is not built "
+                            "(`ninja bench` builds netcore and the reference servers of bench/ref/)\n",
+                    path, name ? name : "?", cmd);
+    }
+    return missing;
+}
+
 static void apply_json_opts(opts *o, json_t *obj)
 {
     static const struct {
@@ -349,11 +402,21 @@ static int run_spec(const char *path, opts *cli)
         int st;
         waitpid(pid, &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "netcore-bench: %s: setup step %zu failed (see %s/setup.log)\n", path,
-                    i + 1, logdir);
+            char words[256] = "";
+            for (size_t k = 0; k < json_array_size(cmd); k++) {
+                size_t used = strlen(words);
+                snprintf(words + used, sizeof words - used, "%s%s", k ? " " : "",
+                         json_string_value(json_array_get(cmd, k)) ? json_string_value(json_array_get(cmd, k)) : "?");
+            }
+            fprintf(stderr, "netcore-bench: %s: setup step %zu (%s) failed (see %s/setup.log)\n", path,
+                    i + 1, words, logdir);
             json_decref(spec);
             return 2;
         }
+    }
+    if (check_targets(path, targets) > 0) {
+        json_decref(spec);
+        return 2;
     }
     int nt = (int)json_array_size(targets);
     target *t = calloc((size_t)nt, sizeof *t);
@@ -387,6 +450,8 @@ static int run_spec(const char *path, opts *cli)
     for (size_t ri = 0; ri < nruns && rc != 2; ri++) {
         opts base = *cli;
         base.scenario = scen;
+        base.run_no = (int)ri + 1;
+        base.nruns = (int)nruns;
         apply_json_opts(&base, json_object_get(spec, "options"));
         if (json_array_size(runs))
             apply_json_opts(&base, json_array_get(runs, ri));
@@ -416,6 +481,30 @@ static int run_spec(const char *path, opts *cli)
     return rc;
 }
 
+/* --server-pid PID: appends PID to pids[] after checking that it names a
+ * running process.  Returns -1 (with the reason printed) otherwise. */
+static int parse_server_pid(const char *v, pid_t *pids, int *n)
+{
+    char *end;
+    long pid = strtol(v, &end, 10);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/%ld/stat", pid);
+    if (*end || pid <= 0 || pid > 0x7fffffff) {
+        fprintf(stderr, "netcore-bench: --server-pid \"%s\" is not a pid\n", v);
+        return -1;
+    }
+    if (access(proc, R_OK) < 0) {
+        fprintf(stderr, "netcore-bench: --server-pid %ld: no such process\n", pid);
+        return -1;
+    }
+    if (*n == 64) {
+        fprintf(stderr, "netcore-bench: at most 64 --server-pid\n");
+        return -1;
+    }
+    pids[(*n)++] = (pid_t)pid;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -435,12 +524,18 @@ int main(int argc, char **argv)
     opts o;
     defaults(&o);
     o.scenario = argv[1];
-    int ch;
+    int ch, npids = 0;
+    pid_t pids[64];
     optind = 2;
     while ((ch = getopt_long(argc, argv, "c:s:D:d:w:r:qh", longopts, NULL)) != -1) {
         if (ch == 'h') {
             usage(stdout);
             return 0;
+        }
+        if (ch == OPT_SERVER_PID) {
+            if (parse_server_pid(optarg, pids, &npids) < 0)
+                return 2;
+            continue;
         }
         if (set_opt(&o, ch, optarg) < 0) {
             usage(stderr);
@@ -452,6 +547,11 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "run")) {
         if (optind != argc - 1) {
             fprintf(stderr, "netcore-bench: run needs one spec file\n");
+            return 2;
+        }
+        if (npids) {
+            fprintf(stderr, "netcore-bench: --server-pid is for targets named on the command line; "
+                            "a spec's servers are measured when it starts them\n");
             return 2;
         }
         return run_spec(argv[optind], &o);
@@ -471,6 +571,12 @@ int main(int argc, char **argv)
                     argv[optind + i]);
             return 2;
         }
+    if (npids > nt) {
+        fprintf(stderr, "netcore-bench: %d --server-pid for %d target%s\n", npids, nt, nt == 1 ? "" : "s");
+        return 2;
+    }
+    for (int i = 0; i < npids; i++)
+        t[i].pid = pids[i]; /* measured, never signalled: only a spec's own servers are stopped */
     int rc = compare(&o, NULL, t, nt);
     for (int i = 0; i < nt; i++) {
         free(t[i].name);

@@ -93,6 +93,7 @@ static void fmt_rate(char *b, size_t n, double v)
 typedef struct summary {
     target *t;
     double rate, mbps, client_cpu, server_us, ratio;
+    double rate_min, rate_max; /* the spread over rounds */
     uint64_t errors, sent;
     hist lat;
     int rounds;
@@ -123,6 +124,11 @@ static void summarise(const opts *o, target *targets, int nt, result *res, int n
             x->sent += r->sent;
         }
         x->rounds = k;
+        x->rate_min = x->rate_max = k ? v[0] : 0;
+        for (int j = 1; j < k; j++) {
+            x->rate_min = v[j] < x->rate_min ? v[j] : x->rate_min;
+            x->rate_max = v[j] > x->rate_max ? v[j] : x->rate_max;
+        }
         x->rate = stat_median(v, (size_t)k);
         x->mbps = stat_median(w, (size_t)k);
         x->client_cpu = stat_median(cc, (size_t)k);
@@ -136,27 +142,35 @@ static void summarise(const opts *o, target *targets, int nt, result *res, int n
     free(sv);
 }
 
+/* One line saying what a run measures ("50 connections, GET /1k.bin, ..."):
+ * the table's heading and the plot's title. */
+void describe_run(const opts *o, char *what, size_t n)
+{
+    if (!strcmp(o->scenario, "broadcast"))
+        snprintf(what, n, "%d subscribers, %d publisher%s, %zu B, window %d, %s dialect",
+                 o->subs, o->pubs, o->pubs == 1 ? "" : "s", o->size, o->window, o->dialect);
+    else if (!strcmp(o->scenario, "udp"))
+        snprintf(what, n, "%zu B datagrams, %s", o->size, o->rate > 0 ? "paced" : "as fast as possible");
+    else if (!strcmp(o->scenario, "file"))
+        snprintf(what, n, "%d connections, %s %s%s", o->conns, o->upload ? "upload to" : "download of",
+                 o->name ? o->name : "?", o->upload || o->no_verify ? "" : ", SHA-256 verified");
+    else if (!strcmp(o->scenario, "chat"))
+        snprintf(what, n, "%d pairs exchanging private messages, %zu B", o->conns, o->size);
+    else if (!strcmp(o->scenario, "http"))
+        snprintf(what, n, "%d connections, GET %s, %s, depth %d", o->conns, o->path,
+                 o->close_each ? "a connection per request" : "keep-alive", o->depth);
+    else
+        snprintf(what, n, "%d connections, %zu B, depth %d", o->conns, o->size, o->depth);
+}
+
 static void print_table(const opts *o, summary *s, int nt)
 {
     char what[160];
-    if (!strcmp(o->scenario, "broadcast"))
-        snprintf(what, sizeof what, "%d subscribers, %d publisher%s, %zu B, window %d, %s dialect",
-                 o->subs, o->pubs, o->pubs == 1 ? "" : "s", o->size, o->window, o->dialect);
-    else if (!strcmp(o->scenario, "udp"))
-        snprintf(what, sizeof what, "%zu B datagrams, %s", o->size,
-                 o->rate > 0 ? "paced" : "as fast as possible");
-    else if (!strcmp(o->scenario, "file"))
-        snprintf(what, sizeof what, "%d connections, %s %s%s", o->conns, o->upload ? "upload to" : "download of",
-                 o->name ? o->name : "?", o->upload ? "" : ", SHA-256 verified");
-    else if (!strcmp(o->scenario, "chat"))
-        snprintf(what, sizeof what, "%d pairs exchanging private messages, %zu B", o->conns, o->size);
-    else if (!strcmp(o->scenario, "http"))
-        snprintf(what, sizeof what, "%d connections, GET %s, %s, depth %d", o->conns, o->path,
-                 o->close_each ? "a connection per request" : "keep-alive", o->depth);
-    else
-        snprintf(what, sizeof what, "%d connections, %zu B, depth %d", o->conns, o->size, o->depth);
+    describe_run(o, what, sizeof what);
     printf("\nscenario %s: %s; %d round%s of %g s (+%g s warm-up), medians over rounds\n",
            o->scenario, what, o->rounds, o->rounds == 1 ? "" : "s", o->duration, o->warmup);
+    if (o->rounds == 1)
+        printf("(one round: noise, not a measurement; quote medians of -r 3 or more)\n");
     printf("%-16s %10s %8s %9s %9s %9s %9s %9s %7s %7s %9s %6s\n", "target", unit(o), "MB/s",
            "p50", "p90", "p99", "p99.9", "max", "errors", "client", "srv us/op", "ratio");
     int client_bound = 0;
@@ -259,52 +273,128 @@ static void cdf_point(uint64_t v, double frac, void *arg)
     fprintf(arg, "%.3f %.6f\n", (double)v / 1e3, frac);
 }
 
-static void plot(const opts *o, summary *s, int nt)
+/* The file --plot writes for this run: FILE itself, or with a spec of
+ * several runs FILE-N.EXT (N from 1), so that runs do not overwrite each
+ * other.  Returns a string the caller frees. */
+char *plot_path(const opts *o)
 {
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "netcore-bench: --plot needs gnuplot, which is not installed "
-                        "(scripts/install-deps --bench installs it); no plot written\n");
-        return;
+    char *p = NULL;
+    const char *dot = strrchr(o->plot, '.'), *slash = strrchr(o->plot, '/');
+    if (o->nruns <= 1)
+        return strdup(o->plot);
+    if (!dot || (slash && dot < slash))
+        dot = o->plot + strlen(o->plot);
+    if (asprintf(&p, "%.*s-%d%s", (int)(dot - o->plot), o->plot, o->run_no, dot) < 0)
+        return NULL;
+    return p;
+}
+
+/* A gnuplot single-quoted string: a quote is written twice.  Titles and
+ * names go out as they are (the terminals are noenhanced, so "netcore_w1"
+ * is not a subscript). */
+static void gp_str(FILE *f, const char *v)
+{
+    fputc('\'', f);
+    for (; *v; v++) {
+        if (*v == '\'')
+            fputc('\'', f);
+        if (*v != '\n')
+            fputc(*v, f);
     }
-    char dir[] = "/tmp/netcore-bench-plot-XXXXXX";
-    if (!mkdtemp(dir))
-        return;
-    char path[256];
+    fputc('\'', f);
+}
+
+/* Writes the gnuplot script of one run into dir/plot.gp: a latency CDF per
+ * target beside throughput bars (median over rounds, min-max whiskers,
+ * ratio to the first target above each bar).  Returns -1 when a file
+ * cannot be written. */
+static int plot_script(const opts *o, summary *s, int nt, const char *dir, const char *out)
+{
+    char path[512];
     for (int i = 0; i < nt; i++) {
         snprintf(path, sizeof path, "%s/cdf%d.dat", dir, i);
         FILE *f = fopen(path, "w");
         if (!f)
-            return;
+            return -1;
         hist_foreach(&s[i].lat, cdf_point, f);
         fclose(f);
     }
     snprintf(path, sizeof path, "%s/rate.dat", dir);
     FILE *f = fopen(path, "w");
-    for (int i = 0; i < nt; i++)
-        fprintf(f, "%d \"%s\" %.1f\n", i, s[i].t->name, s[i].rate);
+    if (!f)
+        return -1;
+    for (int i = 0; i < nt; i++) {
+        fprintf(f, "%d \"", i);
+        for (const char *c = s[i].t->name; *c; c++)
+            fputc(*c == '"' ? '\'' : *c, f);
+        fprintf(f, "\" %.1f %.1f %.1f %.4f\n", s[i].rate, s[i].rate_min, s[i].rate_max, s[i].ratio);
+    }
     fclose(f);
     snprintf(path, sizeof path, "%s/plot.gp", dir);
     f = fopen(path, "w");
-    const char *ext = strrchr(o->plot, '.');
-    int svg = ext && !strcmp(ext, ".svg");
-    fprintf(f, "set terminal %s size 1200,500\nset output '%s'\nset multiplot layout 1,2\n",
-            svg ? "svg" : "pngcairo", o->plot);
-    fprintf(f, "set title 'latency CDF (%s)'\nset logscale x\nset xlabel 'microseconds'\n"
-               "set ylabel 'fraction'\nset key bottom right\nplot ", o->scenario);
-    for (int i = 0; i < nt; i++)
-        fprintf(f, "%s'%s/cdf%d.dat' using 1:2 with lines title '%s'", i ? ", " : "", dir, i,
-                s[i].t->name);
-    fprintf(f, "\nunset logscale x\nset title 'throughput (%s)'\nset xlabel ''\nset ylabel '%s'\n"
-               "set style fill solid\nset boxwidth 0.6\nset yrange [0:*]\nunset key\n"
-               "plot '%s/rate.dat' using 1:3:xtic(2) with boxes\nunset multiplot\n",
-            o->scenario, unit(o), dir);
-    fclose(f);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s/plot.gp' 2>&1", dir);
-    if (system(cmd) == 0)
-        fprintf(stderr, "netcore-bench: wrote %s\n", o->plot);
+    if (!f)
+        return -1;
+    if (nt < 1) { /* nothing to draw (and s[0] below needs a target) */
+        fclose(f);
+        return -1;
+    }
+    const char *ext = strrchr(out, '.');
+    char what[160], title[400];
+    describe_run(o, what, sizeof what);
+    if (o->nruns > 1)
+        snprintf(title, sizeof title, "%s, run %d of %d: %s; %d round%s", o->scenario, o->run_no, o->nruns,
+                 what, o->rounds, o->rounds == 1 ? " (noise)" : "s");
     else
-        fprintf(stderr, "netcore-bench: gnuplot failed; its script is in %s\n", dir);
+        snprintf(title, sizeof title, "%s: %s; %d round%s", o->scenario, what, o->rounds,
+                 o->rounds == 1 ? " (noise)" : "s");
+    fprintf(f, "set terminal %s noenhanced size 1200,520\nset output ",
+            ext && !strcmp(ext, ".svg") ? "svg" : "pngcairo");
+    gp_str(f, out);
+    fprintf(f, "\nset multiplot layout 1,2 title ");
+    gp_str(f, title);
+    fprintf(f, "\nset title 'latency CDF'\nset logscale x\nset xlabel 'microseconds'\n"
+               "set ylabel 'fraction of operations'\nset key bottom right\nplot ");
+    for (int i = 0; i < nt; i++) {
+        fprintf(f, "%s'%s/cdf%d.dat' using 1:2 with lines title ", i ? ", " : "", dir, i);
+        gp_str(f, s[i].t->name);
+    }
+    fprintf(f, "\nunset logscale x\nset title 'throughput: median, min-max over rounds, ratio to %s'\n",
+            s[0].t->name);
+    fprintf(f, "set xlabel ''\nset ylabel '%s'\nset style fill solid 0.6\nset boxwidth 0.6\n"
+               "set xrange [-0.6:%d.6]\nset yrange [0:*]\nset offsets 0, 0, graph 0.1, 0\nunset key\n"
+               "plot '%s/rate.dat' using 1:3:xtic(2) with boxes, "
+               "'' using 1:3:4:5 with yerrorbars lc rgb 'black' pt -1, "
+               "'' using 1:5:(sprintf('%%.2fx', $6)) with labels offset 0,1\nunset multiplot\n",
+            unit(o), nt - 1, dir);
+    fclose(f);
+    return 0;
+}
+
+static void plot(const opts *o, summary *s, int nt)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "netcore-bench: --plot needs gnuplot, which is not installed "
+                        "(Debian package gnuplot-nox; scripts/install-deps --bench installs it); no plot written\n");
+        return;
+    }
+    char dir[] = "/tmp/netcore-bench-plot-XXXXXX";
+    char *out = plot_path(o);
+    if (!out || !mkdtemp(dir)) {
+        free(out);
+        return;
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s/plot.gp' 2>&1", dir);
+    if (plot_script(o, s, nt, dir, out) < 0 || system(cmd) != 0) {
+        fprintf(stderr, "netcore-bench: gnuplot failed; its script and data are in %s\n", dir);
+        free(out);
+        return;
+    }
+    fprintf(stderr, "netcore-bench: wrote %s\n", out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir); /* our own mkdtemp folder */
+    if (system(cmd) != 0)
+        fprintf(stderr, "netcore-bench: could not remove %s\n", dir);
+    free(out);
 }
 
 void report(const opts *o, target *targets, int nt, result *res, int nres)
