@@ -777,15 +777,38 @@ static void count_status(hs *h, int status)
 /* Start a response head in x->hb: the status line and the headers every
  * response has.  The caller appends its own header lines (each ending in
  * CRLF) to x->hb, then calls head_send. */
+/* Appends a decimal number.  The head of every response is built from
+ * puts and this instead of printf: formatting was ~3% of a worker's CPU
+ * serving 1 KiB files (perf, 500 keep-alive connections). */
+static void sb_num(nc_sb *sb, long long v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        d[--i] = (char)('0' + u % 10);
+    while ((u /= 10) && i > 1);
+    if (v < 0)
+        d[--i] = '-';
+    nc_sb_append(sb, d + i, sizeof d - i);
+}
+
 static void head_begin(resp *x, int status)
 {
     hs *h = x->h;
     x->status = status;
     nc_sb_init_grow(&x->hb, x->hbuf, sizeof x->hbuf, HEAD_MAX);
-    nc_sb_printf(&x->hb, "HTTP/1.1 %d %s\r\n", status, reason(status));
-    if (h->server[0])
-        nc_sb_printf(&x->hb, "Server: %s\r\n", h->server);
-    nc_sb_printf(&x->hb, "Date: %s\r\n", h->date);
+    nc_sb_puts(&x->hb, "HTTP/1.1 ");
+    sb_num(&x->hb, status);
+    nc_sb_putc(&x->hb, ' ');
+    nc_sb_puts(&x->hb, reason(status));
+    if (h->server[0]) {
+        nc_sb_puts(&x->hb, "\r\nServer: ");
+        nc_sb_puts(&x->hb, h->server);
+    }
+    nc_sb_puts(&x->hb, "\r\nDate: ");
+    nc_sb_puts(&x->hb, h->date);
+    nc_sb_puts(&x->hb, "\r\n");
 }
 
 /* Finish the head (Connection, the blank line) and queue it.  Returns 0;
@@ -1114,10 +1137,17 @@ static void send_file(resp *x, const centry *e, int fd)
     long long from = rr ? br[0].from : 0, to = rr ? br[0].to : size - 1;
     long long len = to - from + 1;
     head_begin(x, rr ? 206 : 200);
-    nc_sb_printf(&x->hb,
-                 "Content-Type: %s%s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\nETag: %s\r\n"
-                 "Accept-Ranges: bytes\r\n",
-                 e->type, e->text ? "; charset=utf-8" : "", len, e->lastmod, e->etag);
+    nc_sb_puts(&x->hb, "Content-Type: ");
+    nc_sb_puts(&x->hb, e->type);
+    if (e->text)
+        nc_sb_puts(&x->hb, "; charset=utf-8");
+    nc_sb_puts(&x->hb, "\r\nContent-Length: ");
+    sb_num(&x->hb, len);
+    nc_sb_puts(&x->hb, "\r\nLast-Modified: ");
+    nc_sb_puts(&x->hb, e->lastmod);
+    nc_sb_puts(&x->hb, "\r\nETag: ");
+    nc_sb_puts(&x->hb, e->etag);
+    nc_sb_puts(&x->hb, "\r\nAccept-Ranges: bytes\r\n");
     if (rr)
         nc_sb_printf(&x->hb, "Content-Range: bytes %lld-%lld/%lld\r\n", from, to, size);
     if (head_send(x) < 0 || x->head_only || len == 0) {
