@@ -70,19 +70,11 @@ static int local_port(int fd)
                                    : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* The file's text, "" when there is none (malloc'd either way). */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
+    char *b = t_read_file(path, NULL);
+    return b ? b : strdup("");
 }
 
 static size_t count_lines(const char *s)
