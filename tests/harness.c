@@ -90,6 +90,58 @@ const char *t_write_file(const char *name, const char *text)
     return path;
 }
 
+void t_write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        fprintf(stderr, "\n  cannot write %s: %s\n", path, strerror(errno));
+    CU_ASSERT(ok);
+}
+
+char *t_read_file(const char *path, size_t *n)
+{
+    if (n)
+        *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *b = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)len + 1))) {
+        size_t got = fread(b, 1, (size_t)len, f);
+        b[got] = '\0';
+        if (n)
+            *n = got;
+    }
+    fclose(f);
+    return b;
+}
+
+int t_count(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)); p += strlen(needle))
+        k++;
+    return k;
+}
+
+int t_sh(const char *cmd, char *out, size_t n)
+{
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    size_t got = out ? fread(out, 1, n - 1, f) : 0;
+    if (out)
+        out[got] = '\0';
+    while (fgetc(f) != EOF) /* the rest, so the command never dies of a closed pipe */
+        ;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* The reader thread: append everything the child writes to stderr. */
 static void *reader_main(void *arg)
 {
@@ -497,6 +549,23 @@ size_t t_recv_all(int fd, void *buf, size_t n, int ms, int *eof)
 size_t t_recv_exact(int fd, void *buf, size_t n, int ms)
 {
     return t_recv_all(fd, buf, n, ms, NULL);
+}
+
+int t_echo_on(int fd, const char *msg)
+{
+    char b[64] = {0};
+    size_t n = strlen(msg);
+    return n <= sizeof b && t_send_all(fd, msg, n) == 0 && t_recv_exact(fd, b, n, 3000) == n && !memcmp(b, msg, n);
+}
+
+int t_echo_once(int port, const char *msg)
+{
+    int fd = t_connect_tcp(port);
+    if (fd < 0)
+        return 0;
+    int ok = t_echo_on(fd, msg);
+    close(fd);
+    return ok;
 }
 
 int t_wait_closed(int fd, int ms)

@@ -15,6 +15,17 @@ const char *t_build_path(const char *rel);
 const char *t_tmpdir(void);
 /* Write text to "<tmpdir>/<name>"; returns the path (static rotating). */
 const char *t_write_file(const char *name, const char *text);
+/* Write n bytes to path (any path), replacing it; a CUnit failure when it
+ * cannot be written. */
+void t_write_bytes(const char *path, const void *data, size_t n);
+/* The whole content of path, malloc'd and NUL-terminated (*n its size, when
+ * n is not NULL), or NULL (and *n 0) when it cannot be read. */
+char *t_read_file(const char *path, size_t *n);
+/* How many times needle occurs in hay (0 for a NULL hay). */
+int t_count(const char *hay, const char *needle);
+/* Run sh -c cmd, its stdout into out (NUL-terminated, truncated to n; out
+ * may be NULL to discard it).  Returns the exit status, -1 if killed. */
+int t_sh(const char *cmd, char *out, size_t n);
 
 #include <pthread.h>
 
@@ -67,6 +78,11 @@ int t_connect_unix(const char *path);
 int t_send_all(int fd, const void *buf, size_t n);
 /* Read exactly n bytes within ms; returns bytes read (< n on EOF/timeout). */
 size_t t_recv_exact(int fd, void *buf, size_t n, int ms);
+/* One echo round trip: send msg (at most 64 bytes) on fd, 1 when the same
+ * bytes come back within 3 s. */
+int t_echo_on(int fd, const char *msg);
+/* The same on a new connection to 127.0.0.1:port, closed after. */
+int t_echo_once(int port, const char *msg);
 /* Read until EOF or ms; returns bytes read, *eof set when EOF was seen. */
 size_t t_recv_all(int fd, void *buf, size_t n, int ms, int *eof);
 /* 1 when the peer closed (EOF or reset) within ms. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "netcore/netcore.h"
@@ -94,16 +95,20 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
     u->c_lost = nc_counter(l, "records_lost");
     u->c_write_errors = nc_counter(l, "write_errors");
     u->c_reopen_refused = nc_counter(l, "reopen_refused");
-    sink_conf sc = {.path = u->output, .direct = u->direct, .max_buffer = (size_t)u->max_buffer,
-                    .writeback = u->writeback, .l = l, .c_write_errors = u->c_write_errors, .c_lost = u->c_lost};
-    int rc = sink_open(&u->sink, &sc);
-    if (rc == -ELOOP) {
-        nc_opt_error(o, "output", "%s: a symbolic link (records are never written through one)", u->output);
-        goto fail;
-    }
-    if (rc < 0) {
-        nc_opt_error(o, "output", "%s: %s", u->output, strerror(-rc));
-        goto fail;
+    if (strcmp(u->output, "-") != 0) {
+        /* Checked here, opened (and created) by on_listen: init also runs
+         * for `netcore -t` and the master's preflight, which change nothing
+         * on disk. */
+        struct stat st;
+        int rc = lstat(u->output, &st) == 0 && S_ISLNK(st.st_mode) ? -ELOOP : nc_path_writable(u->output);
+        if (rc == -ELOOP) {
+            nc_opt_error(o, "output", "%s: a symbolic link (records are never written through one)", u->output);
+            goto fail;
+        }
+        if (rc < 0) {
+            nc_opt_error(o, "output", "%s: %s", u->output, strerror(-rc));
+            goto fail;
+        }
     }
     *instance = u;
     return 0;
@@ -146,6 +151,16 @@ static int ur_listen(nc_listener *l)
         }
         nc_log_listener(l, NC_LOG_INFO, "joined multicast group %s", u->mcast);
     }
+    /* Each generation's workers open the file anew; with direct_io one
+     * that the previous generation still writes is waited for (sink.c). */
+    sink_conf sc = {.path = u->output, .direct = u->direct, .max_buffer = (size_t)u->max_buffer,
+                    .writeback = u->writeback, .l = l, .c_write_errors = u->c_write_errors, .c_lost = u->c_lost};
+    int rc = sink_open(&u->sink, &sc);
+    if (rc < 0) {
+        nc_log_listener(l, NC_LOG_ERROR, "output %s: %s", u->output,
+                        rc == -ELOOP ? "a symbolic link (records are never written through one)" : strerror(-rc));
+        return -1;
+    }
     if (sink_is_direct(u->sink))
         nc_log_listener(l, NC_LOG_INFO, "writing records to %s with O_DIRECT", u->output);
     u->timer = nc_timer_start((uint64_t)u->flush_ms, (uint64_t)u->flush_ms, tick, u);
@@ -160,8 +175,10 @@ static uint64_t val(const uint64_t *k)
 static void ur_fini(nc_listener *l, void *instance)
 {
     urecv *u = instance;
-    tick(NULL, u);
-    sink_close(u->sink); /* everything written: the lost count is final */
+    if (u->sink) { /* on_listen opened it: not `netcore -t` */
+        tick(NULL, u);
+        sink_close(u->sink); /* everything written: the lost count is final */
+    }
     if (u->timer) /* it ran: this was a real run, not `netcore -t` */
         nc_log_listener(l, NC_LOG_INFO,
                         "udp-receiver: %llu datagrams, %llu bytes recorded to %s; %llu dropped by the "
@@ -177,6 +194,8 @@ static void ur_fini(nc_listener *l, void *instance)
 static void ur_reopen(nc_listener *l)
 {
     urecv *u = nc_listener_instance(l);
+    if (!u->sink)
+        return;
     int rc = sink_reopen(u->sink);
     /* Someone put a link, a FIFO or a device where the output was: refuse
      * it, keep writing to the file already open. */

@@ -235,12 +235,7 @@ static void test_two_listeners_options(void)
 
 static int echo_served(int p)
 {
-    int fd = t_connect_tcp(p);
-    char b[8] = {0};
-    int ok = fd >= 0 && t_send_all(fd, "alive\n", 6) == 0 && t_recv_exact(fd, b, 6, 3000) == 6 && !memcmp(b, "alive\n", 6);
-    if (fd >= 0)
-        close(fd);
-    return ok;
+    return t_echo_once(p, "alive\n");
 }
 
 /* Slowloris: 20 clients trickling a byte every 300 ms never finish a line

@@ -67,36 +67,13 @@ static int teardown(void)
     return t_stop(P, SIGTERM, 10000) == 0 ? 0 : -1;
 }
 
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    fwrite(data, 1, n, f);
-    fclose(f);
-}
-
-static char *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *n = 0;
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
 /* Stored content of NAME equals (data, n)? */
 static int stored_is(const char *name, const void *data, size_t n)
 {
     char p[600];
     snprintf(p, sizeof p, "%s/%s", root, name);
     size_t got;
-    char *b = read_file(p, &got);
+    char *b = t_read_file(p, &got);
     int same = b && got == n && memcmp(b, data, n) == 0;
     free(b);
     return same;
@@ -131,7 +108,7 @@ static void test_round_trips(void)
         char *data = malloc(sizes[i] + 1);
         for (size_t k = 0; k < sizes[i]; k++)
             data[k] = (char)(rand() & 0xff);
-        write_file(src, data, sizes[i]);
+        t_write_bytes(src, data, sizes[i]);
         snprintf(args, sizeof args, "put %s 'round trip %zu'", src, i);
         CU_ASSERT_EQUAL(ftcli(args), 0);
         char name[64];
@@ -140,7 +117,7 @@ static void test_round_trips(void)
         snprintf(args, sizeof args, "get 'round trip %zu' %s", i, dst);
         CU_ASSERT_EQUAL(ftcli(args), 0);
         size_t n;
-        char *back = read_file(dst, &n);
+        char *back = t_read_file(dst, &n);
         CU_ASSERT(back && n == sizes[i] && memcmp(back, data, n) == 0);
         free(back);
         free(data);
@@ -167,10 +144,7 @@ static void test_round_trips(void)
     /* ls shows them */
     char out[4096];
     snprintf(args, sizeof args, "%s -q 127.0.0.1:%d ls", t_build_path("netcore-ft"), ft);
-    FILE *f = popen(args, "r");
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
-    pclose(f);
+    CU_ASSERT_EQUAL(t_sh(args, out, sizeof out), 0);
     T_ASSERT_STR_CONTAINS(out, "  round trip 2\n");
     T_ASSERT_STR_CONTAINS(out, "     1048576  ");
 }
@@ -183,7 +157,7 @@ static void test_resume(void)
     for (size_t k = 0; k < n; k++)
         data[k] = (char)(k * 13 + k / 777);
     snprintf(src, sizeof src, "%s/resume.src", t_tmpdir());
-    write_file(src, data, n);
+    t_write_bytes(src, data, n);
     snprintf(args, sizeof args, "put %s resume.bin", src);
     CU_ASSERT_EQUAL(ftcli(args), 0);
     /* a download cut after 1 MiB */
@@ -199,11 +173,11 @@ static void test_resume(void)
     t_client_free(c);
     snprintf(dst, sizeof dst, "%s/resume.dst", t_tmpdir());
     snprintf(part, sizeof part, "%s.part", dst);
-    write_file(part, cut, have);
+    t_write_bytes(part, cut, have);
     snprintf(args, sizeof args, "get resume.bin %s --continue", dst);
     CU_ASSERT_EQUAL(ftcli(args), 0);
     size_t got;
-    char *back = read_file(dst, &got);
+    char *back = t_read_file(dst, &got);
     CU_ASSERT(back && got == n && memcmp(back, data, n) == 0);
     CU_ASSERT_EQUAL(access(part, F_OK), -1);
     free(back);
@@ -287,7 +261,7 @@ static void test_fsize_limit_and_shutdown(void)
     mkdir(r2, 0755);
     char old[320];
     snprintf(old, sizeof old, "%s/f.bin", r2);
-    write_file(old, "old", 3);
+    t_write_bytes(old, "old", 3);
     snprintf(json, sizeof json,
              "{\"listeners\":[{\"name\":\"lim\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\","
              "\"options\":{\"root\":\"%s\"}}]}",
@@ -302,7 +276,7 @@ static void test_fsize_limit_and_shutdown(void)
     CU_ASSERT(t_readline(c, line, sizeof line, 5000) > 0);
     CU_ASSERT_STRING_EQUAL(line, "ERR 507 writing failed: File too large");
     size_t n;
-    char *b = read_file(old, &n);
+    char *b = t_read_file(old, &n);
     CU_ASSERT(b && n == 3 && memcmp(b, "old", 3) == 0);
     free(b);
     /* shutdown in the middle of an upload: the temporary goes, old stays */
@@ -312,7 +286,7 @@ static void test_fsize_limit_and_shutdown(void)
     usleep(100000);
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
     t_client_free(c);
-    b = read_file(old, &n);
+    b = t_read_file(old, &n);
     CU_ASSERT(b && n == 3 && memcmp(b, "old", 3) == 0);
     free(b);
     DIR *d = opendir(r2);
@@ -354,7 +328,7 @@ static void test_replaced_during_download(void)
     memset(v1, '1', n);
     char src[300], args[512], line[256];
     snprintf(src, sizeof src, "%s/v1", t_tmpdir());
-    write_file(src, v1, n);
+    t_write_bytes(src, v1, n);
     snprintf(args, sizeof args, "put %s moving.bin", src);
     CU_ASSERT_EQUAL(ftcli(args), 0);
     t_client *d = t_client_new(ft);
@@ -368,7 +342,7 @@ static void test_replaced_during_download(void)
     have += t_recv_exact(d->fd, got + have, (1 << 20) - have, 5000);
     /* replace it while the download is under way */
     memset(v1, '2', n);
-    write_file(src, v1, n);
+    t_write_bytes(src, v1, n);
     CU_ASSERT_EQUAL(ftcli(args), 0);
     have += t_recv_exact(d->fd, got + have, n - have, 10000);
     CU_ASSERT_EQUAL(have, n);
@@ -677,7 +651,7 @@ static void test_tutorial_download_client(void)
         if (i == 1)
             b[0] = (char)0xff; /* never valid UTF-8 */
         snprintf(p, sizeof p, "%s/%s", root, d[i].name);
-        write_file(p, b, d[i].size);
+        t_write_bytes(p, b, d[i].size);
         d[i].data = b;
         d[i].whole = 0;
     }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -43,13 +42,7 @@ static int ftc(int port, const char *args, char *out, size_t n)
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s 127.0.0.1:%d %s 2>&1", t_build_path("netcore-ft"), port, args);
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return -1;
-    size_t got = fread(out, 1, n - 1, f);
-    out[got] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return t_sh(cmd, out, n);
 }
 
 static void test_done_and_force(void)

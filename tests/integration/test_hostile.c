@@ -78,16 +78,6 @@ static long long get_page(int port)
     return strncmp(buf, "HTTP/1.1 200 ", 13) == 0 ? now_us() - t0 : -1;
 }
 
-static int echo_ok(int port)
-{
-    int fd = t_connect_tcp(port);
-    char b[8] = {0};
-    int ok = fd >= 0 && t_send_all(fd, "alive", 5) == 0 && t_recv_exact(fd, b, 5, 3000) == 5 && !memcmp(b, "alive", 5);
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 /* A figure of the named listener from p's /status (published once a second). */
 static long long status_figure(t_proc *p, const char *listener, const char *key)
 {
@@ -205,7 +195,7 @@ static void test_resets_and_half_closes(void)
             }
         }
     }
-    CU_ASSERT(echo_ok(t_port(P, "echo")));
+    CU_ASSERT(t_echo_once(t_port(P, "echo"), "alive"));
     CU_ASSERT(get_page(t_port(P, "web")) > 0);
     static const char *const names[] = {"echo", "chat", "room", "web", "files"};
     for (int i = 0; i < 5; i++)
@@ -243,7 +233,7 @@ static void test_garbage_and_oversized(void)
     }
     free(x);
     CU_ASSERT_EQUAL(kill(P->pid, 0), 0);
-    CU_ASSERT(echo_ok(t_port(P, "echo")));
+    CU_ASSERT(t_echo_once(t_port(P, "echo"), "alive"));
     CU_ASSERT(get_page(t_port(P, "web")) > 0);
     t_client *c = t_client_new(t_port(P, "chat"));
     char line[256];
@@ -302,7 +292,7 @@ static void test_descriptor_exhaustion(void)
     for (int i = 0; i < N; i++)
         close(fds[i]);
     usleep(500000);
-    CU_ASSERT(echo_ok(port)); /* serves again */
+    CU_ASSERT(t_echo_once(port, "alive")); /* serves again */
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
 
@@ -506,7 +496,7 @@ static void test_pipelined_get_fds(void)
     CU_ASSERT(held - base <= 3 * (32 + 1) + 4);
     int served = 0;
     for (int i = 0; i < 50; i++)
-        served += echo_ok(echo); /* accepts go on */
+        served += t_echo_once(echo, "alive"); /* accepts go on */
     CU_ASSERT_EQUAL(served, 50);
     CU_ASSERT(status_figure(p, "files", "throttled_files") >= 2);
     CU_ASSERT(status_figure(p, "files", "descriptors") >= 2 + 2 * 32); /* queued files count as held */
@@ -562,7 +552,7 @@ static void test_worker_file_cap(void)
         close(fds[i]);
     }
     CU_ASSERT(dropped >= 3);
-    CU_ASSERT(echo_ok(t_port(p, "echo")));
+    CU_ASSERT(t_echo_once(t_port(p, "echo"), "alive"));
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
 }
 

@@ -19,7 +19,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,14 +35,6 @@ static void put(const char *rel, const char *content, size_t n)
     char p[512];
     snprintf(p, sizeof p, "%s/%s", root, rel);
     FILE *f = fopen(p, "wb");
-    fwrite(content, 1, n, f);
-    fclose(f);
-}
-
-static void put_abs(const char *path, const char *content, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fwrite(content, 1, n, f);
     fclose(f);
 }
@@ -801,14 +792,6 @@ static void ref_html(char *out, const char *s)
     *out = '\0';
 }
 
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 /* 250 names that grow sixfold when escaped (apostrophes, ampersands,
  * quotes, angle brackets), half of them NAME_MAX (255) bytes long, in a
  * folder whose own name grows too: the listing (over 500 KB) is whole, every
@@ -837,7 +820,7 @@ static void test_autoindex_hostile_names(void)
         if (i % 10 == 9) {
             CU_ASSERT_EQUAL(mkdir(p, 0755), 0);
         } else {
-            put_abs(p, "x", 1);
+            t_write_bytes(p, "x", 1);
         }
     }
     char target[4096], esc[2048];
@@ -851,7 +834,7 @@ static void test_autoindex_hostile_names(void)
     CU_ASSERT(r.blen > 500000);
     CU_ASSERT_EQUAL((long long)r.blen, r.clen);
     CU_ASSERT_EQUAL(strlen(r.body), r.blen);
-    CU_ASSERT_EQUAL(count_of(r.body, "<tr>"), N + 2);
+    CU_ASSERT_EQUAL(t_count(r.body, "<tr>"), N + 2);
     char title[2048], want[4096];
     ref_html(title, dir);
     snprintf(want, sizeof want, "<title>Index of /%s/</title>", title);
@@ -885,13 +868,13 @@ static void test_autoindex_large_folder(void)
     enum { N = 3000 };
     for (int i = 0; i < N; i++) {
         snprintf(p, sizeof p, "%s/many/file-%05d-with-a-longer-name.txt", root, i);
-        put_abs(p, "", 0);
+        t_write_bytes(p, "", 0);
     }
     hres r;
     CU_ASSERT_EQUAL_FATAL(req(webnc, GET("/many/"), &r), 0);
     CU_ASSERT_EQUAL(r.status, 200);
-    CU_ASSERT_EQUAL(count_of(r.body, "<tr>"), N + 2);
-    CU_ASSERT_EQUAL(count_of(r.body, "-with-a-longer-name.txt\">file-"), N);
+    CU_ASSERT_EQUAL(t_count(r.body, "<tr>"), N + 2);
+    CU_ASSERT_EQUAL(t_count(r.body, "-with-a-longer-name.txt\">file-"), N);
     T_ASSERT_STR_CONTAINS(r.body, "file-02999-with-a-longer-name.txt</a></td><td>0</td>");
     hres_free(&r);
 }
@@ -1005,11 +988,11 @@ static void test_symlinks_without_openat2(void)
     snprintf(outside, sizeof outside, "%s/outside", t_tmpdir());
     CU_ASSERT_EQUAL_FATAL(mkdir(outside, 0755), 0);
     snprintf(t, sizeof t, "%s/passwd", outside);
-    put_abs(t, "root:x:0:0:root:/root:/bin/sh\n", 30);
+    t_write_bytes(t, "root:x:0:0:root:/root:/bin/sh\n", 30);
     snprintf(t, sizeof t, "%s2", real);
     mkdir(t, 0755); /* www2: a sibling whose path starts like the root's */
     snprintf(t, sizeof t, "%s2/x", real);
-    put_abs(t, "EVIL\n", 5);
+    t_write_bytes(t, "EVIL\n", 5);
     symlink_at(outside, "outdir");
     snprintf(t, sizeof t, "%s/hello.txt", real);
     symlink_at(t, "link-abs-in");
@@ -1172,17 +1155,6 @@ static void test_sparse_1gib(void)
     t_client_free(c);
 }
 
-static int run_quiet(const char *cmd, char *out, size_t n)
-{
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return -1;
-    size_t got = fread(out, 1, n - 1, f);
-    out[got] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_curl_python(void)
 {
     char cmd[1024], out[4096];
@@ -1190,7 +1162,7 @@ static void test_curl_python(void)
              "curl -s -o %s/curl.png -w '%%{http_code} %%{content_type} %%{size_download}' "
              "http://127.0.0.1:%d/logo.png",
              t_tmpdir(), web);
-    CU_ASSERT_EQUAL(run_quiet(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     CU_ASSERT_STRING_EQUAL(out, "200 image/png 8");
     snprintf(cmd, sizeof cmd,
              "python3 -c '\n"
@@ -1202,7 +1174,7 @@ static void test_curl_python(void)
              "    print(p, r.status, len(b), r.getheader(\"Content-Type\"))\n"
              "'",
              web);
-    CU_ASSERT_EQUAL(run_quiet(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     CU_ASSERT_STRING_EQUAL(out, "/ 200 18 text/html; charset=utf-8\n"
                                 "/style.css 200 3 text/css; charset=utf-8\n"
                                 "/app.js 200 2 text/javascript; charset=utf-8\n"
@@ -1221,7 +1193,7 @@ static void test_chromium(void)
              "--user-data-dir=%s/chromium --virtual-time-budget=3000 --dump-dom "
              "http://127.0.0.1:%d/ 2>/dev/null",
              bin, t_tmpdir(), demo);
-    CU_ASSERT_EQUAL(run_quiet(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     T_ASSERT_STR_CONTAINS(out, "The script ran: static files, MIME types and keep-alive all work.");
     T_ASSERT_STR_CONTAINS(out, "<h1>netcore is serving this page</h1>");
     /* every shipped listener, with the page's own address in the commands */

@@ -19,19 +19,6 @@
 #include "harness.h"
 #include "suites.h"
 
-/* Worker pids of a master, from its log ("worker N serving" is debug), read
- * through /proc instead. */
-static int echo_once(int port)
-{
-    int fd = t_connect_tcp(port);
-    if (fd < 0)
-        return 0;
-    char b[8] = {0};
-    int ok = t_send_all(fd, "ping", 4) == 0 && t_recv_exact(fd, b, 4, 2000) == 4 && !memcmp(b, "ping", 4);
-    close(fd);
-    return ok;
-}
-
 static void test_workers(void)
 {
     t_proc *p = t_start_conf("{\"workers\":2,\"listeners\":["
@@ -43,7 +30,7 @@ static void test_workers(void)
     CU_ASSERT_EQUAL(t_children(p->pid, kids, 8), 2);
     int ok = 0;
     for (int i = 0; i < 50; i++)
-        ok += echo_once(t_port(p, "e"));
+        ok += t_echo_once(t_port(p, "e"), "ping");
     CU_ASSERT_EQUAL(ok, 50);
     /* 30 clients in one room: with two workers, everyone still gets every
      * message (the room's listener runs in one worker). */
@@ -74,7 +61,7 @@ static void test_workers(void)
     CU_ASSERT_EQUAL(kill(kids[1], SIGKILL), 0);
     int served = 0, tries = 0;
     for (; tries < 100; tries++) {
-        served += echo_once(t_port(p, "e"));
+        served += t_echo_once(t_port(p, "e"), "ping");
         usleep(10000);
     }
     CU_ASSERT(served >= 95); /* at most a connection or two in the dying worker */
@@ -154,14 +141,14 @@ static void test_reload(void)
     CU_ASSERT(t_wait_log(p, "(1 added, 1 removed, 1 kept)", 5000));
     int two = t_port(p, "two");
     CU_ASSERT(two > 0);
-    CU_ASSERT(echo_once(two));
+    CU_ASSERT(t_echo_once(two, "ping"));
     usleep(200000);
     CU_ASSERT_EQUAL(t_connect_tcp(one), -1); /* the removed listener is gone */
     /* A broken config changes nothing. */
     write_conf("reload.json", "{\"listeners\": [ {\"module\": \"echo\", }");
     kill(p->pid, SIGHUP);
     CU_ASSERT(t_wait_log(p, "; keeping the running configuration", 5000));
-    CU_ASSERT(echo_once(two));
+    CU_ASSERT(t_echo_once(two, "ping"));
     /* A config whose module refuses its options changes nothing either. */
     snprintf(json, sizeof json,
              "{\"user\":\"root\",\"listeners\":[{\"name\":\"two\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\","
@@ -170,7 +157,7 @@ static void test_reload(void)
     kill(p->pid, SIGHUP);
     CU_ASSERT(t_wait_log(p, "was refused (the reason is above); keeping the running configuration", 5000));
     T_ASSERT_STR_CONTAINS(p->log, "listeners[0].options.nope: unknown option");
-    CU_ASSERT(echo_once(two));
+    CU_ASSERT(t_echo_once(two, "ping"));
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 10000), 0);
 }
 
@@ -191,13 +178,6 @@ static int connect_from(const char *src, int port)
     return fd;
 }
 
-/* One echo round trip on an open connection. */
-static int echo_on(int fd)
-{
-    char b[8] = {0};
-    return t_send_all(fd, "ping", 4) == 0 && t_recv_exact(fd, b, 4, 2000) == 4 && !memcmp(b, "ping", 4);
-}
-
 /* Global max_connections 4 over 2 workers: a worker at its share (2) steps
  * aside, so all 4 are served whichever worker the kernel woke first; the
  * 5th waits in the backlog (not closed) and is served once one leaves. */
@@ -209,7 +189,7 @@ static void test_global_share(void)
     int port = t_port(p, "e"), fd[5], ok = 0;
     for (int i = 0; i < 4; i++) {
         fd[i] = t_connect_tcp(port);
-        ok += echo_on(fd[i]);
+        ok += t_echo_on(fd[i], "ping");
     }
     CU_ASSERT_EQUAL(ok, 4);
     CU_ASSERT(t_wait_log(p, "this worker holds its share (2) of the global max_connections", 2000));
@@ -294,7 +274,7 @@ static void test_pidfile_and_user(void)
         if (s)
             fclose(s);
         CU_ASSERT(uid > 0 && uid != 0);
-        CU_ASSERT(echo_once(t_port(p, "e")));
+        CU_ASSERT(t_echo_once(t_port(p, "e"), "ping"));
     }
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
     CU_ASSERT_EQUAL(access(pidpath, F_OK), -1); /* removed at exit */
@@ -322,10 +302,10 @@ static void test_private_modules_dir(void)
     T_ASSERT_STR_CONTAINS(out, "configuration is valid (1 listener)");
     t_proc *p = t_start(conf, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT(echo_once(t_port(p, "e")));
+    CU_ASSERT(t_echo_once(t_port(p, "e"), "ping"));
     kill(p->pid, SIGHUP);
     CU_ASSERT(t_wait_log(p, "reload: generation 2 serving", 5000));
-    CU_ASSERT(echo_once(t_port(p, "e")));
+    CU_ASSERT(t_echo_once(t_port(p, "e"), "ping"));
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
 
@@ -542,7 +522,7 @@ static void test_module_accounting(void)
     int fd = t_connect_tcp(t_port(p, "e"));
     int ok = 0;
     for (int i = 0; i < 200; i++)
-        ok += echo_on(fd);
+        ok += t_echo_on(fd, "ping");
     CU_ASSERT_EQUAL(ok, 200);
     close(fd);
     for (int i = 0; i < 20; i++)
@@ -583,7 +563,7 @@ static void test_metrics(void)
                              "\"options\":{\"output\":\"/dev/null\"}}]}");
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     for (int i = 0; i < 10; i++)
-        echo_once(t_port(p, "e"));
+        t_echo_once(t_port(p, "e"), "ping");
     int u = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t_port(p, "u"))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

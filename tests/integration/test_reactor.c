@@ -29,14 +29,6 @@ static t_proc *start_testmod(const char *name, const char *mode, const char *ext
     return t_start(t_write_file(file, json), fds);
 }
 
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; p && (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 static void test_framing(void)
 {
     t_proc *p = start_testmod("lines", "lines", NULL, 0);
@@ -129,7 +121,7 @@ static void test_refuse_no_on_close(void)
     (void)pid;
     /* Keep the log: t_stop frees it, so check before. */
     t_wait_log(p, "never", 200);
-    CU_ASSERT_EQUAL(count(p->log, "testmod close"), 0);
+    CU_ASSERT_EQUAL(t_count(p->log, "testmod close"), 0);
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
 
@@ -261,7 +253,7 @@ static void test_sigterm_with_clients(void)
         close(fds[i]);
     }
     CU_ASSERT(t_wait_log(p, "stopped", 5000));
-    CU_ASSERT_EQUAL(count(p->log, "testmod close"), 5);
+    CU_ASSERT_EQUAL(t_count(p->log, "testmod close"), 5);
     T_ASSERT_STR_CONTAINS(p->log, "testmod fini");
     CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
 }
@@ -339,17 +331,6 @@ static t_proc *start_shimmed(const char *json, const char *dir)
     return p;
 }
 
-static int echo_once(int port, const char *msg)
-{
-    int fd = t_connect_tcp(port);
-    char b[64] = {0};
-    size_t n = strlen(msg);
-    int ok = fd >= 0 && t_send_all(fd, msg, n) == 0 && t_recv_exact(fd, b, n, 3000) == n && !memcmp(b, msg, n);
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 /* nc__conn_new failing (here: epoll refuses the socket) used to keep the
  * peer's max_connections_per_ip count taken: after two such failures the
  * address was refused for good. */
@@ -371,7 +352,7 @@ static void test_conn_new_failure_gives_back_ip(void)
     CU_ASSERT(t_wait_log(p, "cannot take a new connection: Cannot allocate memory; closing it", 3000));
     /* Two at once: the per-IP limit sees only open connections. */
     int a = t_connect_tcp(port);
-    CU_ASSERT(echo_once(port, "second"));
+    CU_ASSERT(t_echo_once(port, "second"));
     char b[8] = {0};
     CU_ASSERT(a >= 0 && t_send_all(a, "first", 5) == 0 && t_recv_exact(a, b, 5, 3000) == 5);
     CU_ASSERT_STRING_EQUAL(b, "first");

@@ -102,29 +102,6 @@ static void make_dir(const char *sub)
     mkdir(p, 0755);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT_EQUAL(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-/* The whole content of a file (malloc'ed; *n its size), or NULL. */
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(sz > 0 ? (size_t)sz : 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
-}
-
 /* A config with one listener of every shipped module (port 0 everywhere:
  * kept across reloads by name), www/ and files/ under the test folder. */
 static const char *every_module_conf(const char *name, int workers, long drain_ms)
@@ -133,7 +110,7 @@ static const char *every_module_conf(const char *name, int workers, long drain_m
     make_dir("files");
     char p[512];
     snprintf(p, sizeof p, "%s/www/index.html", t_tmpdir());
-    write_bytes(p, "<h1>hi</h1>\n", 12);
+    t_write_bytes(p, "<h1>hi</h1>\n", 12);
     static char json[4096];
     snprintf(json, sizeof json,
              "{\"user\":\"root\",\"workers\":%d,\"drain_timeout_ms\":%ld,\"listeners\":["
@@ -148,12 +125,6 @@ static const char *every_module_conf(const char *name, int workers, long drain_m
              "{\"name\":\"status\",\"module\":\"status\",\"listen\":\"127.0.0.1:0\"}]}",
              workers, drain_ms, t_tmpdir(), t_tmpdir());
     return t_write_file(name, json);
-}
-
-static int echo_on(int fd)
-{
-    char b[8] = {0};
-    return t_send_all(fd, "ping", 4) == 0 && t_recv_exact(fd, b, 4, 3000) == 4 && !memcmp(b, "ping", 4);
 }
 
 /* Read one HTTP response with a Content-Length body; returns the body
@@ -213,7 +184,7 @@ static void test_every_module_across_reload(void)
     unsigned char *big = malloc(BIG);
     fill(big, BIG, 1);
     snprintf(p, sizeof p, "%s/www/big.bin", t_tmpdir());
-    write_bytes(p, big, BIG);
+    t_write_bytes(p, big, BIG);
     t_proc *s = t_start(conf, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     int port[NTARGETS];
@@ -227,7 +198,7 @@ static void test_every_module_across_reload(void)
 
     /* The long-lived ones. */
     int idle = t_connect_tcp(t_port(s, "echo"));
-    CU_ASSERT(echo_on(idle));
+    CU_ASSERT(t_echo_on(idle, "ping"));
     t_client *alice = t_client_new(t_port(s, "chat")), *bob = t_client_new(t_port(s, "chat"));
     char line[1024];
     t_client_send(alice, "/nick alice\n");
@@ -296,7 +267,7 @@ static void test_every_module_across_reload(void)
     CU_ASSERT(used <= 10); /* 100 ms of 2000: a spinning one uses ~200 */
 
     /* Every old connection goes on. */
-    CU_ASSERT(echo_on(idle));
+    CU_ASSERT(t_echo_on(idle, "ping"));
     t_client_send(alice, "/msg bob still here\n");
     CU_ASSERT(t_expect_line(bob, "<alice> still here", 3000));
     t_client_send(member, "{\"type\":\"broadcast\",\"message\":\"after\"}\n");
@@ -309,7 +280,7 @@ static void test_every_module_across_reload(void)
     CU_ASSERT(put_answer(upl, line, sizeof line));
     snprintf(p, sizeof p, "%s/files/across.bin", t_tmpdir());
     size_t n = 0;
-    unsigned char *got = slurp(p, &n);
+    unsigned char *got = (unsigned char *)t_read_file(p, &n);
     CU_ASSERT(got && n == UP && memcmp(got, up, UP) == 0);
     free(got);
     /* the slow download, read to its end */
@@ -376,14 +347,6 @@ static double bench_field(const char *file, const char *key)
     return v;
 }
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *s = hay; (s = strstr(s, needle)); s++)
-        n++;
-    return n;
-}
-
 static void test_reload_storm(void)
 {
     const char *conf = every_module_conf("storm.json", 2, 30000);
@@ -394,7 +357,7 @@ static void test_reload_storm(void)
         sp.ports[i] = t_port(s, targets[i].name);
     /* a long-lived connection that keeps its generation draining */
     int idle = t_connect_tcp(sp.ports[0]);
-    CU_ASSERT(echo_on(idle));
+    CU_ASSERT(t_echo_on(idle, "ping"));
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "%s echo -c 10 -d 6 -w 0 -r 1 --json -q 127.0.0.1:%d > %s/storm-echo.json &"
@@ -413,11 +376,11 @@ static void test_reload_storm(void)
     sp.stop = 1;
     pthread_join(th, NULL);
     pclose(load);
-    CU_ASSERT(echo_on(idle));
+    CU_ASSERT(t_echo_on(idle, "ping"));
     close(idle);
     pthread_mutex_lock(&s->mu);
-    int reloads = count(s->log, "reload: generation ");
-    int refused = count(s->log, "keeping the running configuration");
+    int reloads = t_count(s->log, "reload: generation ");
+    int refused = t_count(s->log, "keeping the running configuration");
     pthread_mutex_unlock(&s->mu);
     double echo_req = bench_field("storm-echo.json", "rate"), echo_err = bench_field("storm-echo.json", "errors");
     double http_req = bench_field("storm-http.json", "rate"), http_err = bench_field("storm-http.json", "errors");
@@ -470,7 +433,7 @@ static int stored_is(const char *name, const unsigned char *want, size_t n)
     char p[512];
     snprintf(p, sizeof p, "%s/up/%s", t_tmpdir(), name);
     size_t have = 0;
-    unsigned char *b = slurp(p, &have);
+    unsigned char *b = (unsigned char *)t_read_file(p, &have);
     int ok = b && have == n && memcmp(b, want, n) == 0;
     free(b);
     return ok;
@@ -715,14 +678,14 @@ static void test_reload_max_workers(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     int port = t_port(s, "e");
     int idle = t_connect_tcp(port);
-    CU_ASSERT(echo_on(idle));
+    CU_ASSERT(t_echo_on(idle, "ping"));
     kill(s->pid, SIGHUP);
     CU_ASSERT(t_wait_log(s, "reload: generation 2 serving", 30000));
     pthread_mutex_lock(&s->mu);
     CU_ASSERT_PTR_NULL(strstr(s->log, "cannot start worker"));
     pthread_mutex_unlock(&s->mu);
     CU_ASSERT(probe(port, 0, "ping", "ping", 1000) >= 0);
-    CU_ASSERT(echo_on(idle));
+    CU_ASSERT(t_echo_on(idle, "ping"));
     pid_t kids[256];
     int n = t_children(s->pid, kids, 256);
     CU_ASSERT(n >= 64);
@@ -732,13 +695,8 @@ static void test_reload_max_workers(void)
 
 static int file_has(const char *path, const char *needle)
 {
-    size_t n = 0;
-    unsigned char *b = slurp(path, &n);
-    if (!b)
-        return 0;
-    b = realloc(b, n + 1);
-    b[n] = '\0';
-    int yes = strstr((char *)b, needle) != NULL;
+    char *b = t_read_file(path, NULL);
+    int yes = b && strstr(b, needle) != NULL;
     free(b);
     return yes;
 }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,21 +15,6 @@
 
 static char dest[300], prefix_root[400];
 
-static int sh(const char *cmd, char *out, size_t n)
-{
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return -1;
-    size_t got = out ? fread(out, 1, n - 1, f) : 0;
-    if (out)
-        out[got] = '\0';
-    else
-        while (fgetc(f) != EOF)
-            ;
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void)
 {
     snprintf(dest, sizeof dest, "%s/destdir", t_tmpdir());
@@ -38,7 +22,7 @@ static int setup(void)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "DESTDIR=%s scripts/install --prefix /usr/local --builddir %s 2>&1", dest,
              t_builddir());
-    return sh(cmd, NULL, 0) == 0 ? 0 : -1;
+    return t_sh(cmd, NULL, 0) == 0 ? 0 : -1;
 }
 
 static void test_layout(void)
@@ -62,14 +46,15 @@ static void test_layout(void)
     snprintf(cmd, sizeof cmd,
              "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --variable=modulesdir --modversion netcore",
              prefix_root);
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     T_ASSERT_STR_CONTAINS(out, "/usr/local/lib/netcore/modules\n");
 }
 
 /* An install under a real prefix, as the unit runs it: the unit file
  * passes systemd-analyze verify, and the installed config -- its paths
  * right where it is installed, workers as "nobody" -- passes -t once the
- * state folders exist as the unit's ExecStartPre makes them. */
+ * state folders exist as the unit's ExecStartPre makes them, and -t writes
+ * no file there. */
 static void test_installed_config_and_unit(void)
 {
     char pfx[300], cmd[4096], out[4096];
@@ -77,31 +62,35 @@ static void test_installed_config_and_unit(void)
     CU_ASSERT_EQUAL(chmod(t_tmpdir(), 0711), 0); /* "nobody" must reach the site */
     snprintf(cmd, sizeof cmd, "scripts/install --prefix %s --localstatedir %s/var --builddir %s 2>&1", pfx, pfx,
              t_builddir());
-    CU_ASSERT_EQUAL_FATAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL_FATAL(t_sh(cmd, out, sizeof out), 0);
     snprintf(cmd, sizeof cmd, "MANPATH=%s/share/man systemd-analyze verify %s/lib/systemd/system/netcore.service 2>&1",
              pfx, pfx);
-    int rc = sh(cmd, out, sizeof out);
+    int rc = t_sh(cmd, out, sizeof out);
     if (rc != 0 || out[0])
         fprintf(stderr, "\n  systemd-analyze verify: %s\n", out);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_STRING_EQUAL(out, "");
     snprintf(cmd, sizeof cmd, "grep -c '%s/bin/netcore -t -c %s/etc/netcore/netcore.json' %s/lib/systemd/system/netcore.service",
              pfx, pfx, pfx);
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     CU_ASSERT_STRING_EQUAL(out, "2\n"); /* ExecStartPre and ExecReload */
     snprintf(cmd, sizeof cmd,
              "install -d -o nobody -g nogroup -m 0755 %s/var/lib/netcore %s/var/lib/netcore/files "
              "%s/var/log/netcore && cd / && %s/bin/netcore -t -c %s/etc/netcore/netcore.json 2>&1",
              pfx, pfx, pfx, pfx, pfx);
-    rc = sh(cmd, out, sizeof out);
+    rc = t_sh(cmd, out, sizeof out);
     if (rc != 0)
         fprintf(stderr, "\n  -t on the installed config: %s\n", out);
     CU_ASSERT_EQUAL(rc, 0);
     T_ASSERT_STR_CONTAINS(out, "configuration is valid (7 listeners)");
+    /* -t changed nothing on disk: no access log, no UDP records file */
+    snprintf(cmd, sizeof cmd, "find %s/var -type f -print", pfx);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "");
     snprintf(cmd, sizeof cmd, "scripts/install --uninstall --prefix %s --builddir %s 2>&1", pfx, t_builddir());
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
-    snprintf(cmd, sizeof cmd, "find %s -path %s/var -prune -o -type f -print", pfx, pfx);
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "find %s -type f -print", pfx);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     CU_ASSERT_STRING_EQUAL(out, "");
 }
 
@@ -115,7 +104,7 @@ static void test_kv_out_of_tree(void)
              "cc -O2 -Wall -Wextra -Werror -shared -fPIC $(PKG_CONFIG_PATH=%s/lib/pkgconfig "
              "PKG_CONFIG_SYSROOT_DIR=%s pkg-config --cflags netcore) -o %s kv.c 2>&1",
              prefix_root, dest, prefix_root, dest, so);
-    CU_ASSERT_EQUAL_FATAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL_FATAL(t_sh(cmd, out, sizeof out), 0);
     char json[1024];
     snprintf(json, sizeof json,
              "{\"user\":\"root\",\"listeners\":[{\"name\":\"kv\",\"module\":\"%s\",\"listen\":\"127.0.0.1:0\","
@@ -184,7 +173,7 @@ static void test_list_modules(void)
 {
     char cmd[1024], out[8192];
     snprintf(cmd, sizeof cmd, "%s/bin/netcore --list-modules", prefix_root);
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     T_ASSERT_STR_CONTAINS(out, "netcore 0.1.0, module ABI 1.1\n");
     T_ASSERT_STR_CONTAINS(out, "/usr/local/lib/netcore/modules:\n");
     T_ASSERT_STR_CONTAINS(out, "  echo             1.0.0    ABI 1.1  sends every byte back (TCP, Unix, UDP)\n");
@@ -194,7 +183,7 @@ static void test_list_modules(void)
     snprintf(json, sizeof json, "{\"modules_dir\":\"%s/tests/modules\",\"listeners\":[]}", t_builddir()[0] == '/' ? t_builddir() : t_build_path(""));
     const char *conf = t_write_file("list.json", json);
     snprintf(cmd, sizeof cmd, "%s/bin/netcore --list-modules -c %s", prefix_root, conf);
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     T_ASSERT_STR_CONTAINS(out, "  bad_abi.so       cannot be loaded: module ABI 2.0 does not match netcore ABI 1.1\n");
     T_ASSERT_STR_CONTAINS(out, "  no_symbol.so     cannot be loaded: no \"netcore_module\" symbol: not a netcore module\n");
     T_ASSERT_STR_CONTAINS(out, "  testmod          0.0.1    ABI 1.1");
@@ -212,7 +201,7 @@ static void test_headers(void)
     for (int i = 0; i < 4; i++) {
         snprintf(cmd, sizeof cmd, "%s -Wall -Wextra -pedantic -Werror -fsyntax-only -I%s/include %s 2>&1", modes[i],
                  prefix_root, i < 2 ? src : cpp);
-        int rc = sh(cmd, out, sizeof out);
+        int rc = t_sh(cmd, out, sizeof out);
         if (rc != 0)
             fprintf(stderr, "\n  %s:\n%s\n", modes[i], out);
         CU_ASSERT_EQUAL(rc, 0);
@@ -224,9 +213,9 @@ static void test_uninstall(void)
     char cmd[1024], out[1024];
     snprintf(cmd, sizeof cmd, "DESTDIR=%s scripts/install --uninstall --prefix /usr/local --builddir %s 2>&1", dest,
              t_builddir());
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     snprintf(cmd, sizeof cmd, "find %s -type f | wc -l", dest);
-    CU_ASSERT_EQUAL(sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     CU_ASSERT_STRING_EQUAL(out, "0\n");
 }
 

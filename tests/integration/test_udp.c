@@ -2,7 +2,7 @@
  * senders, sizes 0 to 65,507, UTF-8 and binary payloads, both formats, ack
  * and echo replies, "bye", log reopen, SIGTERM right after a burst with no
  * record lost, counters, a multicast group (in a network namespace of the
- * test's own), and option errors. */
+ * test's own), option errors, and -t creating no output file. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -70,19 +70,11 @@ static int local_port(int fd)
                                    : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* The file's text, "" when there is none (malloc'd either way). */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
+    char *b = t_read_file(path, NULL);
+    return b ? b : strdup("");
 }
 
 static size_t count_lines(const char *s)
@@ -722,6 +714,50 @@ static void test_reopen_refuses_links(void)
     close(fd);
 }
 
+/* netcore -t changes nothing on disk: an output that does not exist yet is
+ * checked, not created, in either mode; a real start creates it (on_listen).
+ * One in a folder that does not exist is refused, naming the option and
+ * the file. */
+static void test_check_creates_nothing(void)
+{
+    char json[2048], out[2048], want[1200], pb[300], pd[300], missing[300];
+    snprintf(pb, sizeof pb, "%s/new-b.log", t_tmpdir());
+    snprintf(pd, sizeof pd, "%s/new-d.log", t_tmpdir());
+    snprintf(missing, sizeof missing, "%s/no-such-dir/x.log", t_tmpdir());
+    unlink(pb);
+    unlink(pd);
+    snprintf(json, sizeof json,
+             "{\"user\":\"root\",\"listeners\":["
+             "{\"name\":\"nb\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\"}},"
+             "{\"name\":\"nd\",\"module\":\"udp-receiver\",\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\","
+             "\"options\":{\"output\":\"%s\",\"direct_io\":true}}]}",
+             pb, pd);
+    const char *conf = t_write_file("udpnew.json", json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", conf, NULL), 0);
+    snprintf(want, sizeof want, "%s: configuration is valid (2 listeners)\n", conf);
+    CU_ASSERT_STRING_EQUAL(out, want);
+    CU_ASSERT_EQUAL(access(pb, F_OK), -1);
+    CU_ASSERT_EQUAL(access(pd, F_OK), -1);
+    t_proc *p = t_start(conf, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(access(pb, F_OK), 0);
+    CU_ASSERT_EQUAL(access(pd, F_OK), 0);
+    CU_ASSERT_EQUAL(t_stop(p, SIGTERM, 5000), 0);
+    unlink(pb);
+    unlink(pd);
+
+    snprintf(json, sizeof json,
+             "{\"user\":\"root\",\"listeners\":[{\"name\":\"nm\",\"module\":\"udp-receiver\","
+             "\"listen\":\"127.0.0.1:0\",\"transport\":\"udp\",\"options\":{\"output\":\"%s\"}}]}",
+             missing);
+    conf = t_write_file("udpmissing.json", json);
+    CU_ASSERT_EQUAL(t_run(out, sizeof out, "-t", "-c", conf, NULL), 1);
+    snprintf(want, sizeof want, "netcore: %s: listeners[0].options.output: %s: No such file or directory\n", conf,
+             missing);
+    CU_ASSERT_STRING_EQUAL(out, want);
+}
+
 int add_udp_suite(void)
 {
     CU_pSuite s = CU_add_suite("udp", setup, teardown);
@@ -736,6 +772,7 @@ int add_udp_suite(void)
         !CU_add_test(s, "direct_io across a reload: old records, then new, whole and in order", test_direct_io_reload) ||
         !CU_add_test(s, "a file that cannot grow: errors named and counted, server answers", test_file_full) ||
         !CU_add_test(s, "option errors name the option", test_option_errors) ||
+        !CU_add_test(s, "-t creates no output file; a start does; a missing folder is named", test_check_creates_nothing) ||
         !CU_add_test(s, "SIGUSR1 refuses a link or a FIFO put in the output's place", test_reopen_refuses_links) ||
         !CU_add_test(s, "a multicast group, in a network namespace", test_multicast))
         return -1;
