@@ -65,13 +65,15 @@ NC_EXPORT int nc_opt_int(nc_options *o, const char *key, long long def, long lon
 NC_EXPORT int nc_opt_bool(nc_options *o, const char *key, int def, int *out);
 /* A file system path: a relative one is resolved against the folder of the
  * config file (as the core's own paths are); "-" and "off" are returned as
- * they are.  The result lives until fini. */
+ * they are.  The result lives until fini.  Returns as nc_opt_str. */
 NC_EXPORT int nc_opt_path(nc_options *o, const char *key, const char *def, const char **out);
-/* One of a fixed set of strings (choices is NULL-terminated); stores the index. */
+/* One of a fixed set of strings (choices is NULL-terminated); stores the
+ * index.  Returns as nc_opt_str. */
 NC_EXPORT int nc_opt_enum(nc_options *o, const char *key, const char *const *choices, int def,
                           int *out);
 /* An object of string values: calls cb(arg, name, value) for each member; cb
- * returns NULL to go on or an error message (for that member) to stop. */
+ * returns NULL to go on or an error message (for that member) to stop.
+ * Returns as nc_opt_str (-1 also when cb stopped it). */
 NC_EXPORT int nc_opt_strmap(nc_options *o, const char *key,
                             const char *(*cb)(void *arg, const char *name, const char *value),
                             void *arg);
@@ -136,9 +138,12 @@ NC_EXPORT int nc_sendfile(nc_conn *c, int fd, off_t offset, size_t len, unsigned
  * The creator holds one reference; each send takes another; nc_shared_release
  * drops one.  Returns NULL when out of memory. */
 NC_EXPORT nc_shared *nc_shared_new(const void *data, size_t len);
+/* The buffer's bytes (to fill in before the first send) and their count. */
 NC_EXPORT char *nc_shared_data(nc_shared *s);
 NC_EXPORT size_t nc_shared_len(const nc_shared *s);
+/* Drop one reference; the last one frees the buffer (NULL is ignored). */
 NC_EXPORT void nc_shared_release(nc_shared *s);
+/* Queue s on c.  Returns as nc_send. */
 NC_EXPORT int nc_send_shared(nc_conn *c, nc_shared *s);
 
 /* Close a connection.  NC_CLOSE_FLUSH stops reading, sends what is queued,
@@ -246,7 +251,7 @@ NC_EXPORT char *nc_stats_json(void);
 /* Flags a module declares. */
 #define NC_MOD_STREAM 0x1u   /* serves tcp/unix listeners */
 #define NC_MOD_DGRAM 0x2u    /* serves udp listeners */
-#define NC_MOD_SHARED 0x4u   /* keeps state shared by all its connections */
+#define NC_MOD_SHARED 0x4u   /* state shared by all its connections: worker 0 alone serves it */
 
 /* A module exports one object of this type named `netcore_module`
  * (NC_MODULE_DEFINE does it).  The loader checks magic, abi_major,

@@ -4,6 +4,7 @@
 #include <CUnit/CUnit.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,64 @@ static void test_version_help(void)
     T_ASSERT_STR_CONTAINS(out, "unrecognized option '--bogus'");
     CU_ASSERT_EQUAL(t_run(out, sizeof out, NULL), 2);
     T_ASSERT_STR_CONTAINS(out, "netcore: no configuration: use -c FILE");
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    static char buf[1 << 18];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strdup(buf);
+}
+
+/* Every option --help lists is in docs/config.md and in netcore(1), so
+ * neither can fall behind the command line. */
+static void test_options_documented(void)
+{
+    CU_ASSERT_EQUAL_FATAL(t_run(out, sizeof out, "--help", NULL), 0);
+    char *md = slurp("docs/config.md"), *man = slurp("docs/netcore.1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(man);
+    /* the option lines: "  -c, --config FILE   ..." and "      --list-modules  ..." */
+    int seen = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        char *p = line + strspn(line, " ");
+        if (p == line || p[0] != '-')
+            continue;
+        while (p[0] == '-') {
+            char opt[40], roff[80];
+            size_t k = 0, r = 0;
+            while (k < sizeof opt - 1 && (p[k] == '-' || (p[k] >= 'a' && p[k] <= 'z')))
+                opt[k] = p[k], k++;
+            opt[k] = '\0';
+            for (size_t i = 0; i < k; i++) {
+                if (opt[i] == '-')
+                    roff[r++] = '\\';
+                roff[r++] = opt[i];
+            }
+            roff[r] = '\0';
+            seen++;
+            if (!strstr(md, opt))
+                fprintf(stderr, "\n  docs/config.md does not list %s\n", opt);
+            if (!strstr(man, roff))
+                fprintf(stderr, "\n  docs/netcore.1 does not list %s\n", opt);
+            CU_ASSERT_PTR_NOT_NULL(strstr(md, opt));
+            CU_ASSERT_PTR_NOT_NULL(strstr(man, roff));
+            p += k;
+            if (p[0] == ',' && p[1] == ' ')
+                p += 2; /* "-c, --config" */
+            else
+                break;
+        }
+    }
+    CU_ASSERT_EQUAL(seen, 9); /* -c --config -t --test --list-modules -v --version -h --help */
+    T_ASSERT_STR_CONTAINS(md, "--list-modules");
+    free(md);
+    free(man);
 }
 
 /* Write a config that names "user": "root" (as root, -t refuses a config
@@ -245,6 +304,7 @@ int add_cli_suite(void)
 {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
     if (!s || !CU_add_test(s, "--version, --help, usage errors", test_version_help) ||
+        !CU_add_test(s, "every --help option is in docs/config.md and netcore(1)", test_options_documented) ||
         !CU_add_test(s, "-t on a good config", test_check_good) ||
         !CU_add_test(s, "-t on the shipped conf/netcore.json", test_shipped_config) ||
         !CU_add_test(s, "-t on bad configs names the key", test_check_bad) ||

@@ -1,8 +1,10 @@
 /* test_sdk.c -- the module SDK end to end: install into a temporary DESTDIR,
- * build examples/kv out of tree with pkg-config against that install, run the
- * installed netcore with it (its own modules found without a modules_dir) and
- * talk to it; --list-modules; the public header compiled as C99, C11 and
- * C++; uninstall. */
+ * build the installed examples/kv out of tree with pkg-config against that
+ * install, run the installed netcore with it (its own modules found without a
+ * modules_dir) and talk to it; the three man pages installed and rendering
+ * without a warning; docs/writing-modules.md followed from a temporary-prefix
+ * install; --list-modules; the public header compiled as C99, C11 and C++;
+ * uninstall. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,11 @@ static void test_layout(void)
         "lib/netcore/modules/echo.so", "lib/netcore/modules/http-static.so",
         "lib/netcore/modules/file-transfer.so", "lib/pkgconfig/netcore.pc",
         "etc/netcore/netcore.json", "share/netcore/www/index.html", "share/netcore/www/img/logo.png",
-        "share/man/man1/netcore.1", "lib/systemd/system/netcore.service",
+        "share/man/man1/netcore.1", "share/man/man1/netcore-ft.1", "share/man/man1/netcore-bench.1",
+        "lib/systemd/system/netcore.service", "share/doc/netcore/examples/kv/kv.c",
+        "share/doc/netcore/examples/kv/build.sh", "share/doc/netcore/writing-modules.md",
+        "share/doc/netcore/api.md", "share/doc/netcore/config.md",
+        "share/doc/netcore/protocols/file-transfer.md",
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[600];
@@ -94,16 +100,90 @@ static void test_installed_config_and_unit(void)
     CU_ASSERT_STRING_EQUAL(out, "");
 }
 
+/* Each installed man page renders with groff's every warning on and none
+ * printed, and says what it must. */
+static void test_man_pages(void)
+{
+    static const struct {
+        const char *page, *says;
+    } pages[] = {
+        {"netcore.1", "SIGHUP"}, {"netcore.1", "--list-modules"}, {"netcore.1", "share/doc/netcore"},
+        {"netcore-ft.1", "--continue"}, {"netcore-ft.1", "EXIT STATUS"},
+        {"netcore-bench.1", "--server-pid"}, {"netcore-bench.1", "SPEC FILES"},
+    };
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        char cmd[1024], out[8192];
+        snprintf(cmd, sizeof cmd, "groff -man -Tutf8 -ww -z %s/share/man/man1/%s 2>&1", prefix_root, pages[i].page);
+        CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+        if (out[0])
+            fprintf(stderr, "\n  %s: %s\n", pages[i].page, out);
+        CU_ASSERT_STRING_EQUAL(out, "");
+        snprintf(cmd, sizeof cmd, "MANWIDTH=200 man -l %s/share/man/man1/%s 2>&1 | grep -c -F -e '%s'",
+                 prefix_root, pages[i].page, pages[i].says);
+        CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+    }
+}
+
+/* docs/writing-modules.md as a user with only an install follows it: under a
+ * temporary prefix, found through PKG_CONFIG_PATH alone; its kv blocks are
+ * the installed kv.c, whole; upper.c and kv.c build from the page and the
+ * installed examples; netcore -t accepts both of its configs (as root too:
+ * they name "user"). */
+static void test_tutorial_from_prefix(void)
+{
+    char pfx[300], work[300], cmd[4096], out[4096];
+    snprintf(pfx, sizeof pfx, "%s/tut", t_tmpdir());
+    snprintf(work, sizeof work, "%s/tutwork", t_tmpdir());
+    CU_ASSERT_EQUAL(chmod(t_tmpdir(), 0711), 0);
+    snprintf(cmd, sizeof cmd, "scripts/install --prefix %s --builddir %s 2>&1", pfx, t_builddir());
+    CU_ASSERT_EQUAL_FATAL(t_sh(cmd, out, sizeof out), 0);
+    const char *doc = "share/doc/netcore/writing-modules.md";
+    /* the kv blocks, joined by the blank line between them, are kv.c */
+    snprintf(cmd, sizeof cmd,
+             "awk '/^```c$/{n++; if (n > 2) print \"\"; inb = 1; next} /^```$/{inb = 0; next} inb && n >= 2' "
+             "%s/%s | cmp - %s/share/doc/netcore/examples/kv/kv.c 2>&1",
+             pfx, doc, pfx);
+    int rc = t_sh(cmd, out, sizeof out);
+    if (rc != 0)
+        fprintf(stderr, "\n  writing-modules.md's kv blocks are not kv.c: %s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    /* the page's commands, from a copy of the installed example */
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cd %s && cp -r %s/share/doc/netcore/examples/kv . && "
+             "awk '/^```c$/{n++; next} /^```$/{if (n == 1) exit} n == 1' %s/%s > upper.c && "
+             "awk '/<<.JSON.$/{k++; if (k == 1) f = 1; next} f && /^    JSON$/{exit} f {sub(/^    /, \"\"); print}' "
+             "%s/%s > upper.json && "
+             "awk '/<<.JSON.$/{k++; if (k == 2) f = 1; next} f && /^    JSON$/{exit} f {sub(/^    /, \"\"); print}' "
+             "%s/%s > kv/kv.json && export PKG_CONFIG_PATH=%s/lib/pkgconfig && "
+             "cc -O2 -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags netcore) -o upper.so upper.c && "
+             "cd kv && cc -O2 -Wall -Wextra -Werror -shared -fPIC $(pkg-config --cflags netcore) -o kv.so kv.c && "
+             "%s/bin/netcore -t -c ../upper.json && %s/bin/netcore -t -c kv.json 2>&1",
+             work, work, pfx, pfx, doc, pfx, doc, pfx, doc, pfx, pfx, pfx);
+    rc = t_sh(cmd, out, sizeof out);
+    if (rc != 0)
+        fprintf(stderr, "\n  following writing-modules.md: %s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    T_ASSERT_STR_CONTAINS(out, "../upper.json: configuration is valid (1 listener)\n");
+    T_ASSERT_STR_CONTAINS(out, "\nkv.json: configuration is valid (1 listener)\n");
+    snprintf(cmd, sizeof cmd, "scripts/install --uninstall --prefix %s --builddir %s 2>&1", pfx, t_builddir());
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "find %s -type f | wc -l", pfx);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "0\n");
+}
+
 static void test_kv_out_of_tree(void)
 {
-    char cmd[2048], out[4096], so[300];
+    char cmd[4096], out[4096], so[300];
     snprintf(so, sizeof so, "%s/kv.so", t_tmpdir());
-    /* exactly the tutorial's command, against the DESTDIR install */
+    /* the tutorial's command on the installed example, against the DESTDIR
+     * install (a staged one: PKG_CONFIG_SYSROOT_DIR) */
     snprintf(cmd, sizeof cmd,
-             "cd examples/kv && PKG_CONFIG_PATH=%s/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=%s "
+             "rm -rf %s/kvsrc && cp -r %s/share/doc/netcore/examples/kv %s/kvsrc && cd %s/kvsrc && "
+             "PKG_CONFIG_PATH=%s/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=%s "
              "cc -O2 -Wall -Wextra -Werror -shared -fPIC $(PKG_CONFIG_PATH=%s/lib/pkgconfig "
              "PKG_CONFIG_SYSROOT_DIR=%s pkg-config --cflags netcore) -o %s kv.c 2>&1",
-             prefix_root, dest, prefix_root, dest, so);
+             t_tmpdir(), prefix_root, t_tmpdir(), t_tmpdir(), prefix_root, dest, prefix_root, dest, so);
     CU_ASSERT_EQUAL_FATAL(t_sh(cmd, out, sizeof out), 0);
     char json[1024];
     snprintf(json, sizeof json,
@@ -225,7 +305,10 @@ int add_sdk_suite(void)
     if (!s || !CU_add_test(s, "DESTDIR install: files, netcore.pc, installed config", test_layout) ||
         !CU_add_test(s, "the installed config and the systemd unit, under a real prefix",
                      test_installed_config_and_unit) ||
-        !CU_add_test(s, "examples/kv built out of tree, run by the installed netcore", test_kv_out_of_tree) ||
+        !CU_add_test(s, "the three man pages installed, rendering without a warning", test_man_pages) ||
+        !CU_add_test(s, "writing-modules.md followed from a temporary-prefix install", test_tutorial_from_prefix) ||
+        !CU_add_test(s, "the installed examples/kv built out of tree, run by the installed netcore",
+                     test_kv_out_of_tree) ||
         !CU_add_test(s, "--list-modules, broken modules with their reason", test_list_modules) ||
         !CU_add_test(s, "the header as C99, C11, C++11, C++17", test_headers) ||
         !CU_add_test(s, "uninstall removes every file", test_uninstall))
