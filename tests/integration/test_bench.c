@@ -426,9 +426,20 @@ static void test_plot(void)
              port, port);
     const char *spec = t_write_file("plot.json", specj);
     char out[1 << 14], err[1 << 14], svg[400];
-    int st = sh_capture(out, sizeof out, err, sizeof err, "%s run %s -d 0.2 -w 0 -r 2 -q --plot %s/p.svg",
-                        t_build_path("netcore-bench"), spec, t_tmpdir());
+    int st = sh_capture(out, sizeof out, err, sizeof err, "%s run %s -d 0.2 -w 0 -r 2 -q --plot %s/p.svg --csv %s/p.csv",
+                        t_build_path("netcore-bench"), spec, t_tmpdir(), t_tmpdir());
     CU_ASSERT_EQUAL(st, 0);
+    /* --csv keeps every run: one header, 2 runs x 2 targets x 2 rounds,
+     * each row ending in its run's number */
+    snprintf(svg, sizeof svg, "%s/p.csv", t_tmpdir());
+    char *csv = slurp(svg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+    CU_ASSERT_EQUAL(t_count(csv, "\n"), 1 + 8);
+    CU_ASSERT_EQUAL(t_count(csv, "scenario,"), 1);
+    CU_ASSERT_EQUAL(t_count(csv, ",1\n"), 4);
+    CU_ASSERT_EQUAL(t_count(csv, ",2\n"), 4);
+    T_ASSERT_STR_CONTAINS(csv, ",client_cpu,server_cpu,run\n");
+    free(csv);
     snprintf(svg, sizeof svg, "%s/p.svg", t_tmpdir());
     CU_ASSERT_EQUAL(file_size(svg), -1); /* not one file overwritten by each run */
     for (int run = 1; run <= 2; run++) {

@@ -243,16 +243,20 @@ static void print_json(const opts *o, summary *s, int nt, result *res, int nres)
 
 static void write_csv(const opts *o, result *res, int nres)
 {
-    FILE *f = fopen(o->csv, "w");
+    /* A spec's runs share the file: the first run writes the header, the
+     * others append, and the last column says which run a row is from. */
+    int first = o->run_no <= 1;
+    FILE *f = fopen(o->csv, first ? "w" : "a");
     if (!f) {
         perror(o->csv);
         return;
     }
-    fprintf(f, "scenario,target,round,secs,ops,rate,bytes,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,"
-               "err_wrong,err_reset,err_timeout,err_status,err_connect,client_cpu,server_cpu\n");
+    if (first)
+        fprintf(f, "scenario,target,round,secs,ops,rate,bytes,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,"
+                   "err_wrong,err_reset,err_timeout,err_status,err_connect,client_cpu,server_cpu,run\n");
     for (int j = 0; j < nres; j++) {
         result *r = &res[j];
-        fprintf(f, "%s,%s,%d,%.3f,%llu,%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f\n",
+        fprintf(f, "%s,%s,%d,%.3f,%llu,%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f,%d\n",
                 o->scenario, r->t->name, r->round + 1, r->secs, (unsigned long long)r->ops,
                 r->secs > 0 ? (double)r->ops / r->secs : 0, (unsigned long long)r->bytes,
                 (unsigned long long)hist_quantile(r->lat, 0.5),
@@ -262,7 +266,7 @@ static void write_csv(const opts *o, result *res, int nres)
                 (unsigned long long)(r->lat->count ? r->lat->max : 0),
                 (unsigned long long)r->err_wrong, (unsigned long long)r->err_reset,
                 (unsigned long long)r->err_timeout, (unsigned long long)r->err_status,
-                (unsigned long long)r->err_connect, r->client_cpu, r->server_cpu);
+                (unsigned long long)r->err_connect, r->client_cpu, r->server_cpu, o->run_no > 0 ? o->run_no : 1);
     }
     fclose(f);
     fprintf(stderr, "netcore-bench: wrote %s\n", o->csv);
