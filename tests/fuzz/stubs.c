@@ -54,6 +54,14 @@ int fuzz_init(const nc_module *m)
     if (m->init && m->init(&the_listener, &the_options, &inst) != 0)
         return -1;
     the_listener.instance = inst;
+    /* As the core starts a listener: init, then on_listen (which opens
+     * output files and starts timers; udp-receiver's sink exists only
+     * after it). */
+    if (m->on_listen && m->on_listen(&the_listener) != 0) {
+        if (m->fini)
+            m->fini(&the_listener, inst);
+        return -1;
+    }
     return 0;
 }
 

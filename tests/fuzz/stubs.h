@@ -19,6 +19,8 @@ typedef struct fuzz_buf {
 /* Provided by each fuzz target: an option's value, or NULL for its default. */
 const char *fuzz_option(const char *key);
 
+/* Start the module on the stub listener as the core does (init, then
+ * on_listen); 0, or -1 when either refused.  fuzz_fini calls fini. */
 int fuzz_init(const nc_module *m);
 void fuzz_fini(const nc_module *m);
 nc_conn *fuzz_accept(const nc_module *m, int slot);
