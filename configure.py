@@ -62,6 +62,8 @@ def main():
             argv.append(f"--{name}={shlex.quote(v)}")
 
     opt = "-O0 -g3" if args.debug else "-O2 -g"
+    if args.debug or args.sanitize:
+        opt += " -DNC_DEBUG"  # NC_ASSERT is live (core/nc_assert.h)
     cflags = f"-std=c11 -D_GNU_SOURCE {opt} {WARN}"
     if not args.no_werror:
         cflags += " -Werror"
@@ -239,22 +241,22 @@ def main():
     # module targets use tests/fuzz/stubs.c in place of the core.
     w("rule fuzz_link")
     w("  command = clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "
-      "-std=c11 -D_GNU_SOURCE -Iinclude -Icore -Itests/fuzz $extra $in -o $out $libs")
+      "-std=c11 -D_GNU_SOURCE -DNC_DEBUG -Iinclude -Icore -Itests/fuzz $extra $in -o $out $libs")
     w("  description = FUZZ $out")
     fuzz = {
         "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c", "core/util.c"], "", "-ljansson"),
         "http": (["tests/fuzz/fuzz_http.c", "modules/http-static/parse.c", "modules/http-static/path.c",
                   "core/util.c"], "-Imodules/http-static", ""),
         "httpresp": (["tests/fuzz/fuzz_httpresp.c", "tests/fuzz/stubs.c"] + sources("modules/http-static") +
-                     ["core/util.c"], "-Imodules/http-static", ""),
+                     ["core/util.c", "core/sendf.c"], "-Imodules/http-static", ""),
         "ft": (["tests/fuzz/fuzz_ft.c", "modules/file-transfer/proto.c", "core/util.c"],
                "-Imodules/file-transfer", ""),
         "bchat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/broadcast-chat/bchat.c",
-                   "core/util.c"], "", "-ljansson"),
-        "chat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/chat/chat.c", "core/util.c"], "", ""),
+                   "core/util.c", "core/sendf.c"], "", "-ljansson"),
+        "chat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/chat/chat.c", "core/util.c", "core/sendf.c"], "", ""),
         "udp": (["tests/fuzz/fuzz_udp.c", "tests/fuzz/stubs.c", "modules/udp-receiver/udprecv.c",
                  "modules/udp-receiver/sink.c",
-                 "core/util.c"], "", ""),
+                 "core/util.c", "core/sendf.c"], "", ""),
     }
     fuzz_outs = []
     for name in sorted(fuzz):

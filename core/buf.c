@@ -3,6 +3,7 @@
  * order; small memory chunks are recycled through a bounded cache so that
  * ping-pong traffic does not malloc and free on every message. */
 #include "buf.h"
+#include "nc_assert.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -234,6 +235,7 @@ int nc__outq_add_shared(nc__outq *q, nc_shared *s)
     it->off = 0;
     it->len = s->len;
     it->u.sh = s;
+    NC_ASSERT(s->refs > 0); /* a released buffer must not be queued */
     s->refs++;
     push(q, it);
     return 0;
@@ -263,9 +265,28 @@ int nc__outq_add_file(nc__outq *q, int fd, off_t off, size_t len, int own)
     return 0;
 }
 
+/* The queue's invariant (buf.h): `bytes` is what its items have left, the
+ * tail is the last item, every item's offset is within it.  A walk of the
+ * queue, so only in debug and sanitizer builds. */
+static int outq_consistent(const nc__outq *q)
+{
+    size_t sum = 0, n = 0;
+    const nc__oitem *last = NULL;
+    for (const nc__oitem *it = q->head; it; it = it->next) {
+        if (it->off > it->len || (it->kind == OI_SHARED && it->u.sh->refs == 0))
+            return 0;
+        sum += it->len - it->off;
+        last = it;
+        if (++n == 256) /* a long backlog: checked up to here, not walked whole on every write */
+            return sum <= q->bytes && q->tail != NULL && q->tail->next == NULL;
+    }
+    return sum == q->bytes && last == q->tail && (q->head != NULL) == (q->tail != NULL);
+}
+
 /* Drop fully written items from the head; `n` bytes were written. */
 static void advance(nc__outq *q, size_t n)
 {
+    NC_ASSERT(n <= q->bytes);
     q->bytes -= n;
     while (n > 0 && q->head) { /* n never exceeds what is queued */
         nc__oitem *it = q->head;
@@ -337,7 +358,9 @@ int nc__outq_flush(nc__outq *q, int fd, size_t budget, size_t *written)
             rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -errno;
             break;
         }
+        NC_ASSERT((size_t)n <= want);
         advance(q, (size_t)n);
+        NC_ASSERT(outq_consistent(q));
         total += (size_t)n;
         if ((size_t)n < want) {
             rc = 1; /* the socket buffer is full; EPOLLOUT will tell */
@@ -390,6 +413,9 @@ size_t nc_shared_len(const nc_shared *s)
 
 void nc_shared_release(nc_shared *s)
 {
-    if (s && --s->refs == 0)
+    if (!s)
+        return;
+    NC_ASSERT(s->refs > 0); /* released more often than referenced */
+    if (--s->refs == 0)
         free(s);
 }

@@ -26,42 +26,13 @@
 
 #include "core.h"
 #include "log.h"
+#include "nc_assert.h"
 
 /* At most 20 lines a second from one call site: a flood of misbehaving
  * peers must not flood the log. */
 static int allow(nc__ratelimit *lm)
 {
     return nc__log_allow(lm, nc__R.now, 20, 1000);
-}
-
-static void wait_del(nc_conn *c)
-{
-    nc_listener *l = c->l;
-    if (c->wprev)
-        c->wprev->wnext = c->wnext;
-    else if (l->wait_head == c)
-        l->wait_head = c->wnext;
-    else
-        return; /* not on the list */
-    if (c->wnext)
-        c->wnext->wprev = c->wprev;
-    else
-        l->wait_tail = c->wprev;
-    c->wprev = c->wnext = NULL;
-}
-
-static void wait_add(nc_conn *c)
-{
-    nc_listener *l = c->l;
-    c->wait_since = nc__R.now;
-    c->wprev = l->wait_tail;
-    c->wnext = NULL;
-    if (l->wait_tail)
-        l->wait_tail->wnext = c;
-    else
-        l->wait_head = c;
-    l->wait_tail = c;
-    nc__listener_send_arm(l);
 }
 
 static void update_events(nc_conn *c)
@@ -77,46 +48,16 @@ static void update_events(nc_conn *c)
     }
 }
 
-static void idle_unlink(nc_conn *c)
-{
-    nc_listener *l = c->l;
-    if (c->iprev)
-        c->iprev->inext = c->inext;
-    else
-        l->idle_head = c->inext;
-    if (c->inext)
-        c->inext->iprev = c->iprev;
-    else
-        l->idle_tail = c->iprev;
-    c->iprev = c->inext = NULL;
-}
-
-static void idle_append(nc_conn *c)
-{
-    nc_listener *l = c->l;
-    c->iprev = l->idle_tail;
-    c->inext = NULL;
-    if (l->idle_tail)
-        l->idle_tail->inext = c;
-    else
-        l->idle_head = c;
-    l->idle_tail = c;
-}
-
 /* Activity moves a connection to the tail of the idle list.  Doing that on
  * every read and write is measurable at high rates, so a connection is
  * moved at most once per idle_slack ms; the list stays sorted because
- * last_active is updated only when it moves (an idle close can come up to
+ * idle.since is updated only when it moves (an idle close can come up to
  * idle_slack early, a tenth of the timeout at most). */
 void nc__conn_touch(nc_conn *c)
 {
-    if (nc__R.now - c->last_active < c->l->idle_slack)
+    if (nc__R.now - c->idle.since < c->l->idle_slack)
         return;
-    c->last_active = nc__R.now;
-    if (c->l->idle_tail != c) {
-        idle_unlink(c);
-        idle_append(c);
-    }
+    nc__tlist_requeue(&c->l->idle, &c->idle);
 }
 
 /* Returns NULL with errno set (ENOMEM, or epoll's error) on failure. */
@@ -149,9 +90,9 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     l->nconns++;
     l->conns_total++;
     nc__R.nconns++;
-    c->last_active = nc__R.now;
-    idle_append(c);
-    nc__listener_idle_arm(l);
+    nc__q_init(&c->wait.q);
+    nc__q_init(&c->idle.q);
+    nc__tlist_add(&l->idle, &c->idle);
     return c;
 }
 
@@ -408,15 +349,15 @@ void nc__conn_flush(nc_conn *c)
     if (rc == 1) {
         if (!(c->flags & CF_WAIT_OUT)) {
             c->flags |= CF_WAIT_OUT;
-            wait_add(c);
+            nc__tlist_add(&c->l->wait, &c->wait);
         } else if (wrote) {
-            wait_del(c);
-            wait_add(c);
+            nc__tlist_requeue(&c->l->wait, &c->wait); /* progress restarts the clock */
         }
     } else if (c->flags & CF_WAIT_OUT) {
         c->flags &= ~CF_WAIT_OUT;
-        wait_del(c);
+        nc__tlist_del(&c->wait);
     }
+    NC_ASSERT(!!(c->flags & CF_WAIT_OUT) == nc__q_linked(&c->wait.q));
     throttle_check(c);
     if (rc == 0) {
         if (c->flags & CF_FLUSH_CLOSE) {
@@ -463,9 +404,8 @@ void nc__conn_destroy(nc_conn *c)
         c->next->prev = c->prev;
     else
         l->tail = c->prev;
-    idle_unlink(c);
-    if (c->flags & CF_WAIT_OUT)
-        wait_del(c);
+    nc__tlist_del(&c->idle);
+    nc__tlist_del(&c->wait);
     nc__listener_ip_release(l, c);
     l->nconns--;
     nc__R.nconns--;
@@ -635,28 +575,6 @@ int nc_send(nc_conn *c, const void *data, size_t len)
     if (len == 0)
         return 0;
     return queued(c, nc__outq_append(&c->out, data, len));
-}
-
-int nc_sendf(nc_conn *c, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    if ((size_t)n < sizeof small)
-        return nc_send(c, small, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        return queued(c, -ENOMEM);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = nc_send(c, big, (size_t)n);
-    free(big);
-    return rc;
 }
 
 int nc_sendfile(nc_conn *c, int fd, off_t offset, size_t len, unsigned flags)

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "module.h"
 #include "netcore/netcore.h"
+#include "queue.h"
 #include "timer.h"
 
 /* Every object registered with epoll starts with one of these, so an event
@@ -47,6 +48,25 @@ typedef struct nc__counter {
     struct nc__counter *next;
 } nc__counter;
 
+/* A timeout list (listener.c owns them): connections in the order of a
+ * timestamp, oldest first, and one timer due when the first of them passes
+ * the timeout; the timer is re-armed by each sweep, not per connection.
+ * Used twice per listener: idle (idle_timeout_ms, ordered by last
+ * activity) and waiting for the peer to read (send_timeout_ms, ordered by
+ * the last write progress). */
+typedef struct nc__tnode {
+    nc__queue q;    /* self-linked while not on the list */
+    uint64_t since; /* nc__R.now when last (re)appended */
+} nc__tnode;
+
+typedef struct nc__tlist {
+    nc__queue q;         /* of nc__tnode, `since` ascending */
+    nc_timer *timer;     /* due at the first node's expiry; NULL when none is armed */
+    uint64_t timeout_ms; /* 0: off (nodes are still kept in order) */
+    size_t node_off;     /* offsetof(nc_conn, the node this list links) */
+    void (*expire)(nc_conn *c, uint64_t age_ms); /* counts, logs and closes */
+} nc__tlist;
+
 struct nc_listener {
     uint32_t evkind; /* EV_LISTENER */
     int fd;
@@ -62,11 +82,9 @@ struct nc_listener {
     uint64_t idle_slack; /* ms: see nc__conn_touch */
 
     nc_conn *head, *tail;      /* open connections, accept order */
-    nc_conn *idle_head, *idle_tail; /* the same, least recently active first */
-    nc_conn *wait_head, *wait_tail; /* waiting for the peer to read (send_timeout_ms) */
+    nc__tlist idle;            /* the same, least recently active first */
+    nc__tlist wait;            /* waiting for the peer to read (while CF_WAIT_OUT) */
     size_t nconns;
-    nc_timer *idle_timer;
-    nc_timer *send_timer;
     nc__ipcount **ips;  /* max_connections_per_ip: a hash of counts */
     size_t nips_buckets;
 
@@ -104,13 +122,11 @@ struct nc_conn {
     nc__inbuf in;
     nc__outq out;
     nc_conn *prev, *next;   /* listener's list */
-    nc_conn *iprev, *inext; /* listener's idle list */
+    nc__tnode idle;         /* on the listener's idle list from accept to close */
     nc_conn *pnext;         /* reactor's pending-write list */
     nc_conn *cnext;         /* reactor's close list */
     nc_conn *rnext;         /* reactor's redeliver list */
-    nc_conn *wprev, *wnext; /* listener's send-timeout list (while CF_WAIT_OUT) */
-    uint64_t last_active;
-    uint64_t wait_since;    /* last write progress while waiting */
+    nc__tnode wait;         /* on the listener's send-timeout list while CF_WAIT_OUT */
     char *peer_str;         /* built on first request */
     socklen_t peer_len;
     union {
@@ -211,8 +227,14 @@ void nc__listener_resume_accept(nc_listener *l);
 /* A connection of this worker closed: resume accepting if it had stepped
  * aside at its share of the global max_connections. */
 void nc__listener_conn_gone(void);
-void nc__listener_idle_arm(nc_listener *l);
-void nc__listener_send_arm(nc_listener *l);
+/* Timeout lists: set up (the listener's two, in nc__listener_tlists_init),
+ * append a connection's node stamped now (arming the timer if need be),
+ * move it to the end with a new stamp, take it off, and stop the timer. */
+void nc__listener_tlists_init(nc_listener *l);
+void nc__tlist_add(nc__tlist *t, nc__tnode *n);
+void nc__tlist_requeue(nc__tlist *t, nc__tnode *n);
+void nc__tlist_del(nc__tnode *n);
+void nc__tlist_stop(nc__tlist *t);
 void nc__listener_ip_release(nc_listener *l, const nc_conn *c);
 void nc__reactor_drain(void);
 

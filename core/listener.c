@@ -15,11 +15,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core.h"
 #include "log.h"
+#include "nc_assert.h"
+#include "netcore/hash.h"
 
 #define ACCEPT_BUDGET 256
 #define RECV_BUDGET 16
@@ -200,10 +203,8 @@ void nc__listener_close(nc_listener *l, int hand_over)
      * path) for the other workers and the next generation. */
     close(l->fd);
     l->fd = -1;
-    if (l->idle_timer && !l->head) {
-        nc_timer_stop(l->idle_timer);
-        l->idle_timer = NULL;
-    }
+    if (!l->head)
+        nc__tlist_stop(&l->idle);
 }
 
 void nc__listener_free(nc_listener *l)
@@ -347,10 +348,7 @@ static int ip_key(const struct sockaddr *sa, unsigned char key[16])
 
 static size_t ip_hash(const unsigned char *k, size_t n)
 {
-    size_t h = 1469598103934665603ull;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ k[i]) * 1099511628211ull;
-    return h & (n - 1);
+    return (size_t)nc_hash_bytes(k, 16) & (n - 1);
 }
 
 /* Count one more connection from sa; 0 when it is over the limit. */
@@ -574,78 +572,115 @@ void nc__listener_on_event(nc_listener *l, uint32_t events)
         do_accept(l);
 }
 
-/* ---- idle timeouts ---- */
+/* ---- timeout lists (idle_timeout_ms, send_timeout_ms) ---- */
 
-static void idle_sweep(nc_timer *t, void *arg)
+static nc_conn *tnode_conn(const nc__tlist *t, nc__queue *q)
 {
-    (void)t;
-    nc_listener *l = arg;
-    l->idle_timer = NULL;
-    uint64_t limit = (uint64_t)l->conf->idle_timeout_ms;
-    for (nc_conn *c = l->idle_head; c && nc__R.now - c->last_active >= limit; c = c->inext) {
-        if (c->flags & CF_ON_CLOSE_LIST)
-            continue;
-        l->closed_idle++;
-        static nc__ratelimit last;
-        /* level first: lines that would not print must not count as suppressed */
-        if (nc_log_enabled(NC_LOG_INFO) && ratelimit(&last, 100))
-            nc__log(NC_LOG_INFO, l->name, c->id, "idle for %llu ms (idle_timeout_ms); closing",
-                    (unsigned long long)(nc__R.now - c->last_active));
-        nc_close(c, NC_CLOSE_ABORT);
+    return (nc_conn *)(void *)((char *)NC__Q_DATA(q, nc__tnode, q) - t->node_off);
+}
+
+/* Keep one timer per list, due when its oldest connection that is not
+ * already closing passes the timeout. */
+static void tlist_arm(nc__tlist *t);
+
+static void tlist_sweep(nc_timer *tm, void *arg)
+{
+    (void)tm;
+    nc__tlist *t = arg;
+    t->timer = NULL;
+    nc__queue *q = nc__q_first(&t->q), *next;
+    for (; q; q = next) {
+        next = nc__q_next(&t->q, q); /* expire() may unlink q, never another node */
+        nc__tnode *n = NC__Q_DATA(q, nc__tnode, q);
+        if (nc__R.now - n->since < t->timeout_ms)
+            break;
+        nc_conn *c = tnode_conn(t, q);
+        if (!(c->flags & CF_ON_CLOSE_LIST))
+            t->expire(c, nc__R.now - n->since);
     }
-    nc__listener_idle_arm(l);
+    tlist_arm(t);
 }
 
-/* Keep one timer per listener, due when its least recently active
- * connection would pass the idle timeout. */
-void nc__listener_idle_arm(nc_listener *l)
+static void tlist_arm(nc__tlist *t)
 {
-    if (l->idle_timer || l->conf->idle_timeout_ms <= 0)
+    if (t->timer || t->timeout_ms == 0)
         return;
-    nc_conn *c = l->idle_head;
-    while (c && (c->flags & CF_ON_CLOSE_LIST))
-        c = c->inext;
-    if (!c)
+    nc__queue *q = nc__q_first(&t->q);
+    while (q && (tnode_conn(t, q)->flags & CF_ON_CLOSE_LIST))
+        q = nc__q_next(&t->q, q);
+    if (!q)
         return;
-    uint64_t due = c->last_active + (uint64_t)l->conf->idle_timeout_ms;
-    uint64_t after = due > nc__R.now ? due - nc__R.now : 0;
-    l->idle_timer = nc_timer_start(after, 0, idle_sweep, l);
+    uint64_t due = NC__Q_DATA(q, nc__tnode, q)->since + t->timeout_ms;
+    t->timer = nc_timer_start(due > nc__R.now ? due - nc__R.now : 0, 0, tlist_sweep, t);
 }
 
-/* ---- send timeouts ---- */
-
-static void send_sweep(nc_timer *t, void *arg)
+void nc__tlist_add(nc__tlist *t, nc__tnode *n)
 {
-    (void)t;
-    nc_listener *l = arg;
+    NC_ASSERT(!nc__q_linked(&n->q));
+    n->since = nc__R.now;
+    nc__q_push_tail(&t->q, &n->q);
+    tlist_arm(t);
+}
+
+/* The list stays sorted: the node goes to the end with the newest stamp.
+ * The timer, armed for an older node, needs nothing. */
+void nc__tlist_requeue(nc__tlist *t, nc__tnode *n)
+{
+    NC_ASSERT(nc__q_linked(&n->q));
+    n->since = nc__R.now;
+    if (nc__q_last(&t->q) != &n->q) {
+        nc__q_remove(&n->q);
+        nc__q_push_tail(&t->q, &n->q);
+    }
+}
+
+void nc__tlist_del(nc__tnode *n)
+{
+    nc__q_remove(&n->q);
+}
+
+void nc__tlist_stop(nc__tlist *t)
+{
+    if (t->timer) {
+        nc_timer_stop(t->timer);
+        t->timer = NULL;
+    }
+}
+
+static void idle_expire(nc_conn *c, uint64_t age_ms)
+{
     static nc__ratelimit last;
-    l->send_timer = NULL;
-    uint64_t limit = (uint64_t)l->conf->send_timeout_ms;
-    for (nc_conn *c = l->wait_head; c && nc__R.now - c->wait_since >= limit; c = c->wnext) {
-        if (c->flags & CF_ON_CLOSE_LIST)
-            continue;
-        l->errors++;
-        l->closed_send_timeout++;
-        if (ratelimit(&last, 200))
-            nc__log(NC_LOG_WARN, l->name, c->id,
-                    "peer read nothing for %llu ms with %zu bytes queued (send_timeout_ms); closing",
-                    (unsigned long long)(nc__R.now - c->wait_since), c->out.bytes);
-        nc_close(c, NC_CLOSE_ABORT);
-    }
-    nc__listener_send_arm(l);
+    c->l->closed_idle++;
+    /* level first: lines that would not print must not count as suppressed */
+    if (nc_log_enabled(NC_LOG_INFO) && ratelimit(&last, 100))
+        nc__log(NC_LOG_INFO, c->l->name, c->id, "idle for %llu ms (idle_timeout_ms); closing",
+                (unsigned long long)age_ms);
+    nc_close(c, NC_CLOSE_ABORT);
 }
 
-void nc__listener_send_arm(nc_listener *l)
+static void send_expire(nc_conn *c, uint64_t age_ms)
 {
-    if (l->send_timer || l->conf->send_timeout_ms <= 0)
-        return;
-    nc_conn *c = l->wait_head;
-    while (c && (c->flags & CF_ON_CLOSE_LIST))
-        c = c->wnext;
-    if (!c)
-        return;
-    uint64_t due = c->wait_since + (uint64_t)l->conf->send_timeout_ms;
-    l->send_timer = nc_timer_start(due > nc__R.now ? due - nc__R.now : 0, 0, send_sweep, l);
+    static nc__ratelimit last;
+    c->l->errors++;
+    c->l->closed_send_timeout++;
+    if (ratelimit(&last, 200))
+        nc__log(NC_LOG_WARN, c->l->name, c->id,
+                "peer read nothing for %llu ms with %zu bytes queued (send_timeout_ms); closing",
+                (unsigned long long)age_ms, c->out.bytes);
+    nc_close(c, NC_CLOSE_ABORT);
+}
+
+void nc__listener_tlists_init(nc_listener *l)
+{
+    long long idle = l->conf->idle_timeout_ms, send = l->conf->send_timeout_ms;
+    nc__q_init(&l->idle.q);
+    l->idle.timeout_ms = idle > 0 ? (uint64_t)idle : 0;
+    l->idle.node_off = offsetof(nc_conn, idle);
+    l->idle.expire = idle_expire;
+    nc__q_init(&l->wait.q);
+    l->wait.timeout_ms = send > 0 ? (uint64_t)send : 0;
+    l->wait.node_off = offsetof(nc_conn, wait);
+    l->wait.expire = send_expire;
 }
 
 /* ---- public API ---- */

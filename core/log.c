@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nc_assert.h"
 #include "netcore/strbuf.h"
 
 static int log_level = NC_LOG_INFO;
@@ -89,22 +91,31 @@ void nc__log_close(void)
     log_path[0] = '\0';
 }
 
-/* Append s as JSON string content (without quotes), stopping before an
- * escape that would leave fewer than `reserve` bytes free: an escape is
- * written whole or not at all, so a cut line is still valid JSON. */
+/* Append s as JSON string content (without quotes) through nc_json_escape,
+ * leaving `reserve` bytes free: when the whole of s does not fit, the
+ * longest prefix whose escaped form fits is written (found by halving,
+ * only for lines that are cut), so an escape is whole or absent and a cut
+ * line is still valid JSON. */
 static void json_escape(nc_sb *sb, const char *s, size_t reserve)
 {
-    for (; *s && sb->len + 7 + reserve <= sb->cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            char e[2] = {'\\', (char)ch};
-            nc_sb_append(sb, e, 2);
-        } else if (ch < 0x20) {
-            nc_sb_printf(sb, "\\u%04x", ch);
-        } else {
-            nc_sb_putc(sb, (char)ch);
+    /* A fixed builder keeps its last byte for the NUL. */
+    size_t room = sb->cap > sb->len + reserve + 1 ? sb->cap - sb->len - reserve - 1 : 0;
+    size_t n = strlen(s);
+    if (nc_json_escape(NULL, 0, s, n) > room) {
+        size_t lo = 0, hi = n; /* escaped(lo) fits, escaped(hi) does not */
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (nc_json_escape(NULL, 0, s, mid) <= room)
+                lo = mid;
+            else
+                hi = mid;
         }
+        n = lo;
     }
+    size_t w = nc_json_escape(sb->buf + sb->len, room, s, n);
+    NC_ASSERT(w <= room);
+    sb->len += w;
+    sb->buf[sb->len] = '\0';
 }
 
 void nc__logv(int level, const char *listener, uint64_t conn, const char *fmt, va_list ap)
@@ -195,3 +206,13 @@ void nc_log(int level, const char *fmt, ...)
     nc__logv(level, NULL, 0, fmt, ap);
     va_end(ap);
 }
+
+#ifdef NC_DEBUG
+_Noreturn void nc__assert_fail(const char *expr, const char *file, int line, const char *func)
+{
+    /* Straight to the log's descriptor: the failed check may be in the
+     * logger itself. */
+    dprintf(log_fd, "netcore: assertion failed: %s (%s:%d in %s)\n", expr, file, line, func);
+    abort();
+}
+#endif

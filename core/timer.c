@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include "nc_assert.h"
+
 nc__timers nc__timer_heap;
 
 static int earlier(const nc_timer *a, const nc_timer *b)
@@ -50,12 +52,28 @@ static void sift_down(nc__timers *ts, size_t i)
     place(ts, i, t);
 }
 
+/* The heap's invariant around slot i: its timer knows its slot, and it is
+ * not earlier than its parent nor later than its children. */
+static int heap_ok_at(const nc__timers *ts, size_t i)
+{
+    if (i >= ts->n)
+        return 1;
+    const nc_timer *t = ts->heap[i];
+    if (t->idx != i || (i > 0 && earlier(t, ts->heap[(i - 1) / 2])))
+        return 0;
+    for (size_t c = 2 * i + 1; c <= 2 * i + 2 && c < ts->n; c++)
+        if (earlier(ts->heap[c], t))
+            return 0;
+    return 1;
+}
+
 /* Into a heap with room for it. */
 static void heap_insert(nc__timers *ts, nc_timer *t)
 {
     t->seq = ts->seq++;
     place(ts, ts->n++, t);
     sift_up(ts, t->idx);
+    NC_ASSERT(heap_ok_at(ts, t->idx) && heap_ok_at(ts, 0));
 }
 
 static int heap_push(nc__timers *ts, nc_timer *t)
@@ -72,9 +90,11 @@ static int heap_push(nc__timers *ts, nc_timer *t)
     return 0;
 }
 
+
 static void heap_remove(nc__timers *ts, nc_timer *t)
 {
     size_t i = t->idx;
+    NC_ASSERT(i < ts->n && ts->heap[i] == t); /* a stopped timer is stopped once */
     t->idx = SIZE_MAX;
     ts->n--;
     if (i == ts->n)
@@ -82,6 +102,7 @@ static void heap_remove(nc__timers *ts, nc_timer *t)
     place(ts, i, ts->heap[ts->n]);
     sift_down(ts, i);
     sift_up(ts, ts->heap[i]->idx);
+    NC_ASSERT(heap_ok_at(ts, i) && heap_ok_at(ts, 0));
 }
 
 nc_timer *nc__timer_start(nc__timers *ts, uint64_t now, uint64_t after, uint64_t repeat,

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "netcore/deadline.h"
+#include "netcore/hash.h"
 #include "netcore/netcore.h"
 
 #define NICK_MAX 32
@@ -48,10 +49,7 @@ static void lower(char *dst, const char *src)
 
 static size_t hash(const char *k)
 {
-    size_t h = 1469598103934665603ull;
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ull;
-    return h;
+    return (size_t)nc_hash_str(k);
 }
 
 static user *find(chat *ch, const char *key)

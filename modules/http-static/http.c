@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "netcore/hash.h"
 #include "netcore/netcore.h"
 #include "netcore/strbuf.h"
 
@@ -618,10 +619,7 @@ static int open_beneath(hs *h, const char *rel)
 
 static size_t chash(const char *k)
 {
-    size_t x = 1469598103934665603ull;
-    for (; *k; k++)
-        x = (x ^ (unsigned char)*k) * 1099511628211ull;
-    return x;
+    return (size_t)nc_hash_str(k);
 }
 
 static centry *cache_find(hs *h, const char *key)
@@ -870,22 +868,13 @@ static int log_allowed(uint64_t *at, unsigned *dropped)
  * a weak tag (W/"..."), weak comparison (If-None-Match) ignores W/. */
 static int etag_match(const char *list, size_t n, const char *etag, int strong)
 {
-    size_t el = strlen(etag);
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
-            i++;
-        if (i < n && list[i] == '*')
+    size_t el = strlen(etag), pos = 0, s, e;
+    while (http_list_next(list, n, &pos, &s, &e)) {
+        if (e - s == 1 && list[s] == '*')
             return 1;
-        int weak = i + 2 < n && list[i] == 'W' && list[i + 1] == '/';
+        int weak = e - s > 2 && list[s] == 'W' && list[s + 1] == '/';
         if (weak)
-            i += 2;
-        size_t s = i;
-        while (i < n && list[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (list[e - 1] == ' ' || list[e - 1] == '\t'))
-            e--;
+            s += 2;
         if (e - s == el && memcmp(list + s, etag, el) == 0 && !(weak && strong))
             return 1;
     }

@@ -34,6 +34,12 @@ typedef struct http_req {
  * 65535?  Returns 1 or 0. */
 int http_host_valid(const char *s, size_t n);
 
+/* The next member of a comma-separated header list (RFC 9110 5.6.1) from
+ * v[*pos]: empty members and the whitespace around members are skipped.
+ * Returns 1 with the member in v[*s, *e) and *pos moved past it, or 0 at
+ * the end.  The one list tokenizer: Connection tokens, entity-tag lists. */
+int http_list_next(const char *v, size_t n, size_t *pos, size_t *s, size_t *e);
+
 /* 7 or 8 when t[0..n) starts with "http://" or "https://" (any case): an
  * absolute-form target; else 0. */
 size_t http_scheme_len(const char *t, size_t n);

@@ -20,23 +20,38 @@ static int ieq(const char *a, size_t n, const char *lit)
     return strlen(lit) == n && strncasecmp(a, lit, n) == 0;
 }
 
+int http_list_next(const char *v, size_t n, size_t *pos, size_t *s, size_t *e)
+{
+    size_t i = *pos;
+    for (;;) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        if (i >= n) {
+            *pos = i;
+            return 0;
+        }
+        size_t b = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > b && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (end > b) {
+            *pos = i;
+            *s = b;
+            *e = end;
+            return 1;
+        }
+    }
+}
+
 /* Does the comma-separated list v contain the token tok (any case)? */
 static int has_token(const char *v, size_t n, const char *tok)
 {
-    size_t tl = strlen(tok);
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
+    size_t tl = strlen(tok), pos = 0, s, e;
+    while (http_list_next(v, n, &pos, &s, &e))
         if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
             return 1;
-    }
     return 0;
 }
 

@@ -216,15 +216,6 @@ int nc_send(nc_conn *c, const void *data, size_t len)
     c->queued = 0; /* the peer reads everything at once */
     return 0;
 }
-int nc_sendf(nc_conn *c, const char *fmt, ...)
-{
-    char buf[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return n < 0 ? -1 : nc_send(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
 int nc_sendfile(nc_conn *c, int fd, off_t offset, size_t len, unsigned flags)
 {
     (void)c; (void)offset; (void)len;

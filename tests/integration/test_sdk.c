@@ -31,7 +31,7 @@ static void test_layout(void)
 {
     static const char *const files[] = {
         "bin/netcore", "bin/netcore-bench", "bin/netcore-ft", "include/netcore/netcore.h",
-        "include/netcore/strbuf.h",
+        "include/netcore/strbuf.h", "include/netcore/deadline.h", "include/netcore/hash.h",
         "lib/netcore/modules/echo.so", "lib/netcore/modules/http-static.so",
         "lib/netcore/modules/file-transfer.so", "lib/pkgconfig/netcore.pc",
         "etc/netcore/netcore.json", "share/netcore/www/index.html", "share/netcore/www/img/logo.png",

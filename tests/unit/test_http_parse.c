@@ -277,6 +277,25 @@ static void test_mime(void)
     CU_ASSERT_EQUAL(text, 1);
 }
 
+/* The one list tokenizer behind Connection and the entity-tag lists:
+ * members in order, empty members and OWS skipped, nothing past the end. */
+static void test_list_next(void)
+{
+    static const char v[] = " ,a, b\t,, \"x,\" ,W/\"y\",\t";
+    size_t pos = 0, st, en;
+    const char *want[] = {"a", "b", "\"x", "\"", "W/\"y\""};
+    for (size_t k = 0; k < 5; k++) {
+        CU_ASSERT_EQUAL_FATAL(http_list_next(v, sizeof v - 1, &pos, &st, &en), 1);
+        CU_ASSERT_EQUAL(en - st, strlen(want[k]));
+        CU_ASSERT_EQUAL(memcmp(v + st, want[k], en - st), 0);
+    }
+    CU_ASSERT_EQUAL(http_list_next(v, sizeof v - 1, &pos, &st, &en), 0);
+    CU_ASSERT_EQUAL(http_list_next(v, sizeof v - 1, &pos, &st, &en), 0);
+    pos = 0;
+    CU_ASSERT_EQUAL(http_list_next("", 0, &pos, &st, &en), 0);
+    CU_ASSERT_EQUAL(http_list_next(" , ,", 4, &pos, &st, &en), 0);
+}
+
 int add_http_parse_suite(void)
 {
     CU_pSuite s = CU_add_suite("http_parse", NULL, NULL);
@@ -286,7 +305,8 @@ int add_http_parse_suite(void)
         !CU_add_test(s, "target paths and traversal attempts", test_paths) ||
         !CU_add_test(s, "Host and absolute-form authority (RFC 9112 3.2), byte by byte", test_host_authority) ||
         !CU_add_test(s, "two Range lines ignored; If-Match, If-Unmodified-Since, If-Range", test_range_lines_conditionals) ||
-        !CU_add_test(s, "MIME types, built in and extended", test_mime))
+        !CU_add_test(s, "MIME types, built in and extended", test_mime) ||
+        !CU_add_test(s, "comma-separated lists, member by member", test_list_next))
         return -1;
     return 0;
 }
