@@ -3,12 +3,16 @@
 #include <CUnit/CUnit.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "harness.h"
 #include "suites.h"
 
 static void test_inbuf(void)
@@ -237,6 +241,42 @@ static void test_outq_counts(void)
     close(sv[1]);
 }
 
+/* NC_ASSERT is live where NC_DEBUG is (the sanitizer build CI runs): a
+ * queue whose byte count disagrees with its items aborts at the next write
+ * with the expression and its place; a release build writes on. */
+static void test_assertions_live(void)
+{
+    int p[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        nc__outq q = {0};
+        nc__outq_append(&q, "abc", 3);
+        q.bytes = 10; /* the invariant broken on purpose */
+        int fd = open("/dev/null", O_WRONLY);
+        nc__outq_flush(&q, fd, 1 << 20, NULL);
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[4096] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(p[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)n;
+    close(p[0]);
+    int st;
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+#ifdef NC_DEBUG
+    CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    T_ASSERT_STR_CONTAINS(buf, "netcore: assertion failed: outq_consistent(q) (core/buf.c:");
+#else
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_STRING_EQUAL(buf, "");
+#endif
+}
+
 int add_buf_suite(void)
 {
     CU_pSuite s = CU_add_suite("buf", NULL, NULL);
@@ -247,7 +287,8 @@ int add_buf_suite(void)
         !CU_add_test(s, "a file shorter than promised fails, fd closed", test_outq_file_shrunk) ||
         !CU_add_test(s, "a flush stops at its write budget and goes on in order", test_outq_budget) ||
         !CU_add_test(s, "shared buffers count references", test_shared_refs) ||
-        !CU_add_test(s, "queued descriptors and memory are counted, per queue and in all", test_outq_counts))
+        !CU_add_test(s, "queued descriptors and memory are counted, per queue and in all", test_outq_counts) ||
+        !CU_add_test(s, "NC_ASSERT aborts on a broken invariant in debug builds", test_assertions_live))
         return -1;
     return 0;
 }
