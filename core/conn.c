@@ -92,51 +92,32 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     nc__R.nconns++;
     nc__q_init(&c->wait.q);
     nc__q_init(&c->idle.q);
+    nc__q_init(&c->flushq);
+    nc__q_init(&c->redeliverq);
     nc__tlist_add(&l->idle, &c->idle);
     return c;
 }
 
 static void schedule_redeliver(nc_conn *c)
 {
-    if (c->in.len > 0 && !(c->flags & CF_REDELIVER)) {
-        c->flags |= CF_REDELIVER;
-        c->rnext = nc__R.redeliver;
-        nc__R.redeliver = c;
-    }
-}
-
-static void schedule_close(nc_conn *c)
-{
-    if (c->flags & CF_ON_CLOSE_LIST)
-        return;
-    c->flags |= CF_ON_CLOSE_LIST | CF_CLOSING;
-    c->cnext = nc__R.closing;
-    nc__R.closing = c;
-}
-
-static void schedule_flush(nc_conn *c)
-{
-    if (c->flags & (CF_PENDING | CF_WAIT_OUT))
-        return;
-    c->flags |= CF_PENDING;
-    c->pnext = nc__R.pending;
-    nc__R.pending = c;
+    if (c->in.len > 0)
+        nc__reactor_redeliver_soon(c);
 }
 
 void nc_close(nc_conn *c, int how)
 {
     if (how == NC_CLOSE_ABORT) {
         c->flags &= ~CF_FLUSH_CLOSE;
-        schedule_close(c);
+        nc__reactor_close_soon(c);
         return;
     }
     if (c->flags & CF_CLOSING)
         return;
     c->flags |= CF_CLOSING | CF_FLUSH_CLOSE;
     if (c->out.bytes == 0)
-        schedule_close(c);
+        nc__reactor_close_soon(c);
     else
-        schedule_flush(c);
+        nc__reactor_flush_soon(c);
     update_events(c);
 }
 
@@ -275,9 +256,7 @@ static void resume_next_turn(nc_conn *c)
     c->flags |= CF_RESUME;
     if (c->flags & CF_PENDING)
         return; /* a flush is coming anyway (yielded, or later in this turn) */
-    c->flags |= CF_PENDING | CF_YIELDED;
-    c->pnext = nc__R.yielded;
-    nc__R.yielded = c;
+    nc__reactor_yield(c);
 }
 
 /* The watermarks: at high_water bytes of queued memory or at
@@ -342,9 +321,7 @@ void nc__conn_flush(nc_conn *c)
     if (rc == 2 && !(c->flags & CF_YIELDED)) {
         /* Budget spent: let the other connections have their turn, and go
          * on in the next one (no EPOLLOUT round trip: the socket has room). */
-        c->flags |= CF_PENDING | CF_YIELDED;
-        c->pnext = nc__R.yielded;
-        nc__R.yielded = c;
+        nc__reactor_yield(c);
     }
     if (rc == 1) {
         if (!(c->flags & CF_WAIT_OUT)) {
@@ -361,7 +338,7 @@ void nc__conn_flush(nc_conn *c)
     throttle_check(c);
     if (rc == 0) {
         if (c->flags & CF_FLUSH_CLOSE) {
-            schedule_close(c);
+            nc__reactor_close_soon(c);
             return;
         }
         if (had && c->l->m->on_writable && !(c->flags & CF_CLOSING)) {
@@ -564,7 +541,7 @@ static int queued(nc_conn *c, int rc)
             return -1; /* it was the one holding the most */
     }
     throttle_check(c);
-    schedule_flush(c);
+    nc__reactor_flush_soon(c);
     return 0;
 }
 

@@ -123,9 +123,13 @@ struct nc_conn {
     nc__outq out;
     nc_conn *prev, *next;   /* listener's list */
     nc__tnode idle;         /* on the listener's idle list from accept to close */
-    nc_conn *pnext;         /* reactor's pending-write list */
-    nc_conn *cnext;         /* reactor's close list */
-    nc_conn *rnext;         /* reactor's redeliver list */
+    /* The reactor's deferred-work queues (reactor.c owns them and the flags
+     * that mirror them: CF_PENDING, CF_YIELDED, CF_REDELIVER,
+     * CF_ON_CLOSE_LIST).  The close list is never unlinked from, so it is
+     * singly linked. */
+    nc__queue flushq;       /* on pending (CF_PENDING) or yielded (CF_YIELDED too) */
+    nc__queue redeliverq;   /* on redeliver (CF_REDELIVER) */
+    nc_conn *cnext;         /* on closing (CF_ON_CLOSE_LIST) */
     nc__tnode wait;         /* on the listener's send-timeout list while CF_WAIT_OUT */
     char *peer_str;         /* built on first request */
     socklen_t peer_len;
@@ -145,8 +149,12 @@ typedef struct nc__reactor {
     uint64_t next_id;
     char *rbuf;          /* shared read buffer: a connection holds input only when it has leftovers */
     size_t rbuf_size;
-    nc_conn *pending, *closing, *redeliver;
-    nc_conn *yielded;    /* used their write budget: flushed again next turn (via pnext) */
+    /* Deferred work, settled after every batch of events (reactor.c only;
+     * conn.c asks through the nc__reactor_*_soon functions). */
+    nc__queue pending;   /* output to flush this turn */
+    nc__queue yielded;   /* used their write budget: flushed again next turn */
+    nc__queue redeliver; /* held input to hand to the module again */
+    nc_conn *closing;    /* to destroy once this turn's work is done */
     nc_listener *listeners;
     size_t nlisteners;
     int stopping;        /* 1: graceful stop under way; 2: stop now */
@@ -180,6 +188,17 @@ void nc__reactor_stop(int now);
 nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, socklen_t plen);
 void nc__conn_on_event(nc_conn *c, uint32_t events);
 void nc__conn_redeliver(nc_conn *c);
+
+/* reactor.c: the deferred-work queues.  Each is idempotent.  flush_soon:
+ * flush c's output this turn (not while it waits for EPOLLOUT); yield: in
+ * the next turn instead (its write budget is spent, or throttled input is
+ * to resume); redeliver_soon: hand c's held input to the module again;
+ * close_soon: destroy c once this turn's work is done (marks it
+ * CF_CLOSING).  A closed connection is taken off every queue in O(1). */
+void nc__reactor_flush_soon(nc_conn *c);
+void nc__reactor_yield(nc_conn *c);
+void nc__reactor_redeliver_soon(nc_conn *c);
+void nc__reactor_close_soon(nc_conn *c);
 /* Flush pending output; returns nothing: failures are turned into closes. */
 void nc__conn_flush(nc_conn *c);
 /* Close now: on_close, free.  Only from the reactor's close phase. */

@@ -65,4 +65,16 @@ static inline void nc__q_remove(nc__queue *n)
     n->prev = n->next = n;
 }
 
+/* Move every node of `from` to the end of `to`; `from` is left empty. */
+static inline void nc__q_append_all(nc__queue *to, nc__queue *from)
+{
+    if (nc__q_empty(from))
+        return;
+    from->next->prev = to->prev;
+    to->prev->next = from->next;
+    from->prev->next = to;
+    to->prev = from->prev;
+    nc__q_init(from);
+}
+
 #endif /* NC_CORE_QUEUE_H */

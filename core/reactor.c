@@ -14,6 +14,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "nc_assert.h"
 
 #define MAX_EVENTS 512
 #define READ_BUF (64 * 1024)
@@ -49,6 +50,9 @@ int nc__reactor_init(void)
 {
     nc__reactor *R = &nc__R;
     memset(R, 0, sizeof *R);
+    nc__q_init(&R->pending);
+    nc__q_init(&R->yielded);
+    nc__q_init(&R->redeliver);
     R->sig_evkind = EV_SIGNAL;
     R->spare_fd = -1;
     R->sigfd = -1;
@@ -191,56 +195,78 @@ static void on_signal(void)
     }
 }
 
-/* Remove c from a singly linked list threaded through `off`. */
-static void list_remove(nc_conn **head, nc_conn *c, size_t off)
+/* ---- the deferred-work queues (the only code that touches them) ---- */
+
+void nc__reactor_flush_soon(nc_conn *c)
 {
-    for (nc_conn **pp = head; *pp; pp = (nc_conn **)((char *)*pp + off))
-        if (*pp == c) {
-            *pp = *(nc_conn **)((char *)c + off);
-            return;
-        }
+    if (c->flags & (CF_PENDING | CF_WAIT_OUT))
+        return;
+    NC_ASSERT(!nc__q_linked(&c->flushq)); /* CF_PENDING mirrors the flush queues */
+    c->flags |= CF_PENDING;
+    nc__q_push_tail(&nc__R.pending, &c->flushq);
 }
 
-/* Deferred work, in an order that keeps every list free of freed
+void nc__reactor_yield(nc_conn *c)
+{
+    c->flags |= CF_PENDING | CF_YIELDED;
+    nc__q_remove(&c->flushq); /* off pending, if it was still there */
+    nc__q_push_tail(&nc__R.yielded, &c->flushq);
+}
+
+void nc__reactor_redeliver_soon(nc_conn *c)
+{
+    if (c->flags & CF_REDELIVER)
+        return;
+    NC_ASSERT(!nc__q_linked(&c->redeliverq));
+    c->flags |= CF_REDELIVER;
+    nc__q_push_tail(&nc__R.redeliver, &c->redeliverq);
+}
+
+void nc__reactor_close_soon(nc_conn *c)
+{
+    if (c->flags & CF_ON_CLOSE_LIST)
+        return;
+    c->flags |= CF_ON_CLOSE_LIST | CF_CLOSING;
+    c->cnext = nc__R.closing;
+    nc__R.closing = c;
+}
+
+/* Deferred work, in an order that keeps every queue free of freed
  * connections: input redelivery, then writes, then closes (whose on_close
- * may queue writes or closes for others: hence the loop). */
+ * may queue writes or closes for others: hence the loop).  Each round
+ * takes what is queued when it starts; what its work queues goes to the
+ * next round. */
 static void settle(void)
 {
     nc__reactor *R = &nc__R;
+    nc__queue now;
+    nc__queue *q;
     /* Connections that spent their write budget last turn go on now. */
-    while (R->yielded) {
-        nc_conn *c = R->yielded;
-        R->yielded = c->pnext;
-        c->flags &= ~CF_YIELDED;
-        c->pnext = R->pending;
-        R->pending = c;
-    }
-    while (R->redeliver || R->pending || R->closing) {
-        nc_conn *c = R->redeliver;
-        R->redeliver = NULL;
-        while (c) {
-            nc_conn *next = c->rnext;
-            nc__conn_redeliver(c);
-            c = next;
+    for (q = nc__q_first(&R->yielded); q; q = nc__q_next(&R->yielded, q))
+        NC__Q_DATA(q, nc_conn, flushq)->flags &= ~CF_YIELDED;
+    nc__q_append_all(&R->pending, &R->yielded);
+    while (!nc__q_empty(&R->redeliver) || !nc__q_empty(&R->pending) || R->closing) {
+        nc__q_init(&now);
+        nc__q_append_all(&now, &R->redeliver);
+        while ((q = nc__q_first(&now))) {
+            nc__q_remove(q);
+            NC_ASSERT(NC__Q_DATA(q, nc_conn, redeliverq)->flags & CF_REDELIVER);
+            nc__conn_redeliver(NC__Q_DATA(q, nc_conn, redeliverq));
         }
-        c = R->pending;
-        R->pending = NULL;
-        while (c) {
-            nc_conn *next = c->pnext;
+        nc__q_append_all(&now, &R->pending);
+        while ((q = nc__q_first(&now))) {
+            nc_conn *c = NC__Q_DATA(q, nc_conn, flushq);
+            NC_ASSERT((c->flags & (CF_PENDING | CF_YIELDED)) == CF_PENDING);
+            nc__q_remove(q);
             c->flags &= ~CF_PENDING;
             nc__conn_flush(c);
-            c = next;
         }
-        c = R->closing;
+        nc_conn *c = R->closing;
         R->closing = NULL;
         while (c) {
             nc_conn *next = c->cnext;
-            if (c->flags & CF_YIELDED)
-                list_remove(&R->yielded, c, offsetof(nc_conn, pnext));
-            else if (c->flags & CF_PENDING)
-                list_remove(&R->pending, c, offsetof(nc_conn, pnext));
-            if (c->flags & CF_REDELIVER)
-                list_remove(&R->redeliver, c, offsetof(nc_conn, rnext));
+            nc__q_remove(&c->flushq);
+            nc__q_remove(&c->redeliverq);
             nc__conn_destroy(c);
             c = next;
         }
@@ -284,7 +310,7 @@ int nc__reactor_run(void)
         }
         if (timeout > 60000)
             timeout = 60000;
-        if (R->yielded)
+        if (!nc__q_empty(&R->yielded))
             timeout = 0; /* writes are waiting for their next turn */
         int n = epoll_wait(R->epfd, evs, MAX_EVENTS, (int)timeout);
         if (n < 0) {
