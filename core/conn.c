@@ -90,10 +90,10 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     l->nconns++;
     l->conns_total++;
     nc__R.nconns++;
-    nc__q_init(&c->wait.q);
-    nc__q_init(&c->idle.q);
-    nc__q_init(&c->flushq);
-    nc__q_init(&c->redeliverq);
+    nc_list_init(&c->wait.q);
+    nc_list_init(&c->idle.q);
+    nc_list_init(&c->flushq);
+    nc_list_init(&c->redeliverq);
     nc__tlist_add(&l->idle, &c->idle);
     return c;
 }
@@ -334,7 +334,7 @@ void nc__conn_flush(nc_conn *c)
         c->flags &= ~CF_WAIT_OUT;
         nc__tlist_del(&c->wait);
     }
-    NC_ASSERT(!!(c->flags & CF_WAIT_OUT) == nc__q_linked(&c->wait.q));
+    NC_ASSERT(!!(c->flags & CF_WAIT_OUT) == nc_list_linked(&c->wait.q));
     throttle_check(c);
     if (rc == 0) {
         if (c->flags & CF_FLUSH_CLOSE) {

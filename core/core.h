@@ -12,7 +12,7 @@
 #include "config.h"
 #include "module.h"
 #include "netcore/netcore.h"
-#include "queue.h"
+#include "netcore/list.h"
 #include "timer.h"
 
 /* Every object registered with epoll starts with one of these, so an event
@@ -55,12 +55,12 @@ typedef struct nc__counter {
  * activity) and waiting for the peer to read (send_timeout_ms, ordered by
  * the last write progress). */
 typedef struct nc__tnode {
-    nc__queue q;    /* self-linked while not on the list */
+    nc_list q;    /* self-linked while not on the list */
     uint64_t since; /* nc__R.now when last (re)appended */
 } nc__tnode;
 
 typedef struct nc__tlist {
-    nc__queue q;         /* of nc__tnode, `since` ascending */
+    nc_list q;         /* of nc__tnode, `since` ascending */
     nc_timer *timer;     /* due at the first node's expiry; NULL when none is armed */
     uint64_t timeout_ms; /* 0: off (nodes are still kept in order) */
     size_t node_off;     /* offsetof(nc_conn, the node this list links) */
@@ -127,8 +127,8 @@ struct nc_conn {
      * that mirror them: CF_PENDING, CF_YIELDED, CF_REDELIVER,
      * CF_ON_CLOSE_LIST).  The close list is never unlinked from, so it is
      * singly linked. */
-    nc__queue flushq;       /* on pending (CF_PENDING) or yielded (CF_YIELDED too) */
-    nc__queue redeliverq;   /* on redeliver (CF_REDELIVER) */
+    nc_list flushq;       /* on pending (CF_PENDING) or yielded (CF_YIELDED too) */
+    nc_list redeliverq;   /* on redeliver (CF_REDELIVER) */
     nc_conn *cnext;         /* on closing (CF_ON_CLOSE_LIST) */
     nc__tnode wait;         /* on the listener's send-timeout list while CF_WAIT_OUT */
     char *peer_str;         /* built on first request */
@@ -151,9 +151,9 @@ typedef struct nc__reactor {
     size_t rbuf_size;
     /* Deferred work, settled after every batch of events (reactor.c only;
      * conn.c asks through the nc__reactor_*_soon functions). */
-    nc__queue pending;   /* output to flush this turn */
-    nc__queue yielded;   /* used their write budget: flushed again next turn */
-    nc__queue redeliver; /* held input to hand to the module again */
+    nc_list pending;   /* output to flush this turn */
+    nc_list yielded;   /* used their write budget: flushed again next turn */
+    nc_list redeliver; /* held input to hand to the module again */
     nc_conn *closing;    /* to destroy once this turn's work is done */
     nc_listener *listeners;
     size_t nlisteners;

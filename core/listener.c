@@ -574,9 +574,9 @@ void nc__listener_on_event(nc_listener *l, uint32_t events)
 
 /* ---- timeout lists (idle_timeout_ms, send_timeout_ms) ---- */
 
-static nc_conn *tnode_conn(const nc__tlist *t, nc__queue *q)
+static nc_conn *tnode_conn(const nc__tlist *t, nc_list *q)
 {
-    return (nc_conn *)(void *)((char *)NC__Q_DATA(q, nc__tnode, q) - t->node_off);
+    return (nc_conn *)(void *)((char *)NC_LIST_DATA(q, nc__tnode, q) - t->node_off);
 }
 
 /* Keep one timer per list, due when its oldest connection that is not
@@ -588,10 +588,10 @@ static void tlist_sweep(nc_timer *tm, void *arg)
     (void)tm;
     nc__tlist *t = arg;
     t->timer = NULL;
-    nc__queue *q = nc__q_first(&t->q), *next;
+    nc_list *q = nc_list_first(&t->q), *next;
     for (; q; q = next) {
-        next = nc__q_next(&t->q, q); /* expire() may unlink q, never another node */
-        nc__tnode *n = NC__Q_DATA(q, nc__tnode, q);
+        next = nc_list_next(&t->q, q); /* expire() may unlink q, never another node */
+        nc__tnode *n = NC_LIST_DATA(q, nc__tnode, q);
         if (nc__R.now - n->since < t->timeout_ms)
             break;
         nc_conn *c = tnode_conn(t, q);
@@ -605,20 +605,20 @@ static void tlist_arm(nc__tlist *t)
 {
     if (t->timer || t->timeout_ms == 0)
         return;
-    nc__queue *q = nc__q_first(&t->q);
+    nc_list *q = nc_list_first(&t->q);
     while (q && (tnode_conn(t, q)->flags & CF_ON_CLOSE_LIST))
-        q = nc__q_next(&t->q, q);
+        q = nc_list_next(&t->q, q);
     if (!q)
         return;
-    uint64_t due = NC__Q_DATA(q, nc__tnode, q)->since + t->timeout_ms;
+    uint64_t due = NC_LIST_DATA(q, nc__tnode, q)->since + t->timeout_ms;
     t->timer = nc_timer_start(due > nc__R.now ? due - nc__R.now : 0, 0, tlist_sweep, t);
 }
 
 void nc__tlist_add(nc__tlist *t, nc__tnode *n)
 {
-    NC_ASSERT(!nc__q_linked(&n->q));
+    NC_ASSERT(!nc_list_linked(&n->q));
     n->since = nc__R.now;
-    nc__q_push_tail(&t->q, &n->q);
+    nc_list_push_tail(&t->q, &n->q);
     tlist_arm(t);
 }
 
@@ -626,17 +626,17 @@ void nc__tlist_add(nc__tlist *t, nc__tnode *n)
  * The timer, armed for an older node, needs nothing. */
 void nc__tlist_requeue(nc__tlist *t, nc__tnode *n)
 {
-    NC_ASSERT(nc__q_linked(&n->q));
+    NC_ASSERT(nc_list_linked(&n->q));
     n->since = nc__R.now;
-    if (nc__q_last(&t->q) != &n->q) {
-        nc__q_remove(&n->q);
-        nc__q_push_tail(&t->q, &n->q);
+    if (nc_list_last(&t->q) != &n->q) {
+        nc_list_remove(&n->q);
+        nc_list_push_tail(&t->q, &n->q);
     }
 }
 
 void nc__tlist_del(nc__tnode *n)
 {
-    nc__q_remove(&n->q);
+    nc_list_remove(&n->q);
 }
 
 void nc__tlist_stop(nc__tlist *t)
@@ -673,11 +673,11 @@ static void send_expire(nc_conn *c, uint64_t age_ms)
 void nc__listener_tlists_init(nc_listener *l)
 {
     long long idle = l->conf->idle_timeout_ms, send = l->conf->send_timeout_ms;
-    nc__q_init(&l->idle.q);
+    nc_list_init(&l->idle.q);
     l->idle.timeout_ms = idle > 0 ? (uint64_t)idle : 0;
     l->idle.node_off = offsetof(nc_conn, idle);
     l->idle.expire = idle_expire;
-    nc__q_init(&l->wait.q);
+    nc_list_init(&l->wait.q);
     l->wait.timeout_ms = send > 0 ? (uint64_t)send : 0;
     l->wait.node_off = offsetof(nc_conn, wait);
     l->wait.expire = send_expire;

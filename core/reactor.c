@@ -50,9 +50,9 @@ int nc__reactor_init(void)
 {
     nc__reactor *R = &nc__R;
     memset(R, 0, sizeof *R);
-    nc__q_init(&R->pending);
-    nc__q_init(&R->yielded);
-    nc__q_init(&R->redeliver);
+    nc_list_init(&R->pending);
+    nc_list_init(&R->yielded);
+    nc_list_init(&R->redeliver);
     R->sig_evkind = EV_SIGNAL;
     R->spare_fd = -1;
     R->sigfd = -1;
@@ -201,25 +201,25 @@ void nc__reactor_flush_soon(nc_conn *c)
 {
     if (c->flags & (CF_PENDING | CF_WAIT_OUT))
         return;
-    NC_ASSERT(!nc__q_linked(&c->flushq)); /* CF_PENDING mirrors the flush queues */
+    NC_ASSERT(!nc_list_linked(&c->flushq)); /* CF_PENDING mirrors the flush queues */
     c->flags |= CF_PENDING;
-    nc__q_push_tail(&nc__R.pending, &c->flushq);
+    nc_list_push_tail(&nc__R.pending, &c->flushq);
 }
 
 void nc__reactor_yield(nc_conn *c)
 {
     c->flags |= CF_PENDING | CF_YIELDED;
-    nc__q_remove(&c->flushq); /* off pending, if it was still there */
-    nc__q_push_tail(&nc__R.yielded, &c->flushq);
+    nc_list_remove(&c->flushq); /* off pending, if it was still there */
+    nc_list_push_tail(&nc__R.yielded, &c->flushq);
 }
 
 void nc__reactor_redeliver_soon(nc_conn *c)
 {
     if (c->flags & CF_REDELIVER)
         return;
-    NC_ASSERT(!nc__q_linked(&c->redeliverq));
+    NC_ASSERT(!nc_list_linked(&c->redeliverq));
     c->flags |= CF_REDELIVER;
-    nc__q_push_tail(&nc__R.redeliver, &c->redeliverq);
+    nc_list_push_tail(&nc__R.redeliver, &c->redeliverq);
 }
 
 void nc__reactor_close_soon(nc_conn *c)
@@ -239,25 +239,25 @@ void nc__reactor_close_soon(nc_conn *c)
 static void settle(void)
 {
     nc__reactor *R = &nc__R;
-    nc__queue now;
-    nc__queue *q;
+    nc_list now;
+    nc_list *q;
     /* Connections that spent their write budget last turn go on now. */
-    for (q = nc__q_first(&R->yielded); q; q = nc__q_next(&R->yielded, q))
-        NC__Q_DATA(q, nc_conn, flushq)->flags &= ~CF_YIELDED;
-    nc__q_append_all(&R->pending, &R->yielded);
-    while (!nc__q_empty(&R->redeliver) || !nc__q_empty(&R->pending) || R->closing) {
-        nc__q_init(&now);
-        nc__q_append_all(&now, &R->redeliver);
-        while ((q = nc__q_first(&now))) {
-            nc__q_remove(q);
-            NC_ASSERT(NC__Q_DATA(q, nc_conn, redeliverq)->flags & CF_REDELIVER);
-            nc__conn_redeliver(NC__Q_DATA(q, nc_conn, redeliverq));
+    for (q = nc_list_first(&R->yielded); q; q = nc_list_next(&R->yielded, q))
+        NC_LIST_DATA(q, nc_conn, flushq)->flags &= ~CF_YIELDED;
+    nc_list_append_all(&R->pending, &R->yielded);
+    while (!nc_list_empty(&R->redeliver) || !nc_list_empty(&R->pending) || R->closing) {
+        nc_list_init(&now);
+        nc_list_append_all(&now, &R->redeliver);
+        while ((q = nc_list_first(&now))) {
+            nc_list_remove(q);
+            NC_ASSERT(NC_LIST_DATA(q, nc_conn, redeliverq)->flags & CF_REDELIVER);
+            nc__conn_redeliver(NC_LIST_DATA(q, nc_conn, redeliverq));
         }
-        nc__q_append_all(&now, &R->pending);
-        while ((q = nc__q_first(&now))) {
-            nc_conn *c = NC__Q_DATA(q, nc_conn, flushq);
+        nc_list_append_all(&now, &R->pending);
+        while ((q = nc_list_first(&now))) {
+            nc_conn *c = NC_LIST_DATA(q, nc_conn, flushq);
             NC_ASSERT((c->flags & (CF_PENDING | CF_YIELDED)) == CF_PENDING);
-            nc__q_remove(q);
+            nc_list_remove(q);
             c->flags &= ~CF_PENDING;
             nc__conn_flush(c);
         }
@@ -265,8 +265,8 @@ static void settle(void)
         R->closing = NULL;
         while (c) {
             nc_conn *next = c->cnext;
-            nc__q_remove(&c->flushq);
-            nc__q_remove(&c->redeliverq);
+            nc_list_remove(&c->flushq);
+            nc_list_remove(&c->redeliverq);
             nc__conn_destroy(c);
             c = next;
         }
@@ -310,7 +310,7 @@ int nc__reactor_run(void)
         }
         if (timeout > 60000)
             timeout = 60000;
-        if (!nc__q_empty(&R->yielded))
+        if (!nc_list_empty(&R->yielded))
             timeout = 0; /* writes are waiting for their next turn */
         int n = epoll_wait(R->epfd, evs, MAX_EVENTS, (int)timeout);
         if (n < 0) {

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "netcore/deadline.h"
+#include "netcore/list.h"
 #include "netcore/netcore.h"
 
 typedef struct session session;
@@ -24,7 +25,7 @@ typedef struct room {
     char *name;
     unsigned refs;         /* listeners using it */
     uint64_t next_id;      /* ids start at 1, never reused */
-    session *head, *tail;  /* logged-in sessions */
+    nc_list sessions;      /* logged-in sessions (session.member), join order */
     size_t members;
     struct room *next;
 } room;
@@ -46,7 +47,7 @@ struct session {
     uint64_t id;           /* 0 until logged in */
     char *nick;            /* escaped for JSON output */
     char *raw;             /* as sent, for notices (fanout escapes them) */
-    session *prev, *next;
+    nc_list member;        /* on its room's sessions while logged in */
     /* scanner state, kept across on_data calls */
     int state;
     int skipping;          /* inside an object too large: discard it */
@@ -75,6 +76,7 @@ static room *room_get(const char *name)
     }
     r->refs = 1;
     r->next_id = 1;
+    nc_list_init(&r->sessions);
     r->next = rooms;
     rooms = r;
     return r;
@@ -207,8 +209,9 @@ static void fanout(room *r, session *except, uint64_t sender_id, const char *sen
     nc_shared_release(msg);
     if (!exact)
         return;
-    for (session *s = r->head, *next; s; s = next) {
-        next = s->next;
+    for (nc_list *q = nc_list_first(&r->sessions), *next; q; q = next) {
+        next = nc_list_next(&r->sessions, q);
+        session *s = NC_LIST_DATA(q, session, member);
         if (s != except)
             deliver(s, exact);
     }
@@ -220,16 +223,8 @@ static void leave(session *s)
     if (!s->id)
         return;
     room *r = s->b->room;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        r->head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        r->tail = s->prev;
+    nc_list_remove(&s->member);
     r->members--;
-    s->prev = s->next = NULL;
     char text[512];
     int n = snprintf(text, sizeof text, "%s left (id %llu)", s->raw, (unsigned long long)s->id);
     s->id = 0;
@@ -242,6 +237,7 @@ static int bc_accept(nc_conn *c)
     if (!s)
         return -1;
     s->c = c;
+    nc_list_init(&s->member);
     s->b = nc_listener_instance(nc_conn_listener(c));
     nc_conn_set_data(c, s);
     return 0;
@@ -311,12 +307,7 @@ static void do_login(session *s, json_t *obj)
     }
     room *r = s->b->room;
     s->id = r->next_id++;
-    s->prev = r->tail;
-    if (r->tail)
-        r->tail->next = s;
-    else
-        r->head = s;
-    r->tail = s;
+    nc_list_push_tail(&r->sessions, &s->member);
     r->members++;
     nc_sendf(s->c, "{\"status\":\"ok\",\"id\":%llu}\n", (unsigned long long)s->id);
     /* The notice text holds the nickname raw; fanout escapes it. */

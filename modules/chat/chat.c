@@ -14,6 +14,7 @@
 
 #include "netcore/deadline.h"
 #include "netcore/hash.h"
+#include "netcore/list.h"
 #include "netcore/netcore.h"
 
 #define NICK_MAX 32
@@ -25,7 +26,7 @@ typedef struct user {
     int discarding;          /* inside a too-long line: drop through its newline */
     nc_deadline dl;          /* running from the first byte of an unfinished line */
     struct user *hnext;      /* hash chain */
-    struct user *prev, *next; /* join order */
+    nc_list order;            /* on the chat's users list, join order */
 } user;
 
 typedef struct chat {
@@ -35,7 +36,7 @@ typedef struct chat {
     nc_deadlines lines;
     user **table;
     size_t nbuckets, nusers;
-    user *head, *tail;
+    nc_list users;           /* of user.order, join order */
     uint64_t *c_messages, *c_errors;
 } chat;
 
@@ -118,6 +119,7 @@ static int chat_init(nc_listener *l, nc_options *o, void **instance)
     chat *ch = calloc(1, sizeof *ch);
     if (!ch)
         return nc_opt_error(o, "desk", "out of memory");
+    nc_list_init(&ch->users);
     if (nc_opt_str(o, "desk", NULL, &ch->desk) < 0 ||
         nc_opt_int(o, "max_line", 4096, 16, 1 << 20, &ch->max_line) < 0 ||
         nc_opt_int(o, "line_timeout_ms", 30000, 0, 86400000, &ch->line_timeout) < 0)
@@ -193,12 +195,7 @@ static int chat_accept(nc_conn *c)
         u->nick[l + 1] = '\0';
         lower(u->key, u->nick);
     }
-    u->prev = ch->tail;
-    if (ch->tail)
-        ch->tail->next = u;
-    else
-        ch->head = u;
-    ch->tail = u;
+    nc_list_push_tail(&ch->users, &u->order);
     ch->nusers++;
     rehash_in(ch, u);
     nc_conn_set_data(c, u);
@@ -213,14 +210,7 @@ static void chat_close(nc_conn *c)
     user *u = nc_conn_data(c);
     nc_deadline_disarm(&ch->lines, &u->dl);
     unhash(ch, u);
-    if (u->prev)
-        u->prev->next = u->next;
-    else
-        ch->head = u->next;
-    if (u->next)
-        u->next->prev = u->prev;
-    else
-        ch->tail = u->prev;
+    nc_list_remove(&u->order);
     ch->nusers--;
     free(u);
 }
@@ -344,7 +334,8 @@ static void cmd_msg(chat *ch, user *u, const char *arg, size_t n)
 static void cmd_who(chat *ch, user *u)
 {
     nc_send(u->c, "* users:", 8);
-    for (user *p = ch->head; p; p = p->next) {
+    for (nc_list *q = nc_list_first(&ch->users); q; q = nc_list_next(&ch->users, q)) {
+        const user *p = NC_LIST_DATA(q, user, order);
         nc_send(u->c, " ", 1);
         nc_send(u->c, p->nick, strlen(p->nick));
     }

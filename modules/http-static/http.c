@@ -20,6 +20,7 @@
 
 #include "http.h"
 #include "netcore/hash.h"
+#include "netcore/list.h"
 #include "netcore/netcore.h"
 #include "netcore/strbuf.h"
 
@@ -71,8 +72,8 @@ typedef struct hs {
     char *logbuf;
     size_t loglen;
     /* timeouts: two lists, each sorted by deadline since its timeout is fixed */
-    hconn *wait_head, *wait_tail; /* reading a request head */
-    hconn *idle_head, *idle_tail; /* keep-alive, between requests */
+    nc_list waitq; /* of hconn.node: reading a request head, deadline ascending */
+    nc_list idleq; /* of hconn.node: keep-alive, between requests, deadline ascending */
     nc_timer *sweep;     /* started in on_listen, stopped in fini: */
     nc_timer *log_timer; /* both hold h as their argument */
     /* cache */
@@ -97,9 +98,9 @@ enum { L_NONE, L_WAIT, L_IDLE };
 struct hconn {
     nc_conn *c;
     hs *h;
-    int list;
+    int list;       /* L_NONE, or which of the two `node` is on */
     uint64_t deadline;
-    hconn *prev, *next;
+    nc_list node;
     size_t scan;
     long long discard; /* body bytes still to read and drop */
     int paused;
@@ -150,36 +151,25 @@ static int parse_http_date(const char *s, size_t n, time_t *out)
 
 static void list_del(hs *h, hconn *hc)
 {
-    hconn **head = hc->list == L_WAIT ? &h->wait_head : &h->idle_head;
-    hconn **tail = hc->list == L_WAIT ? &h->wait_tail : &h->idle_tail;
-    if (hc->list == L_NONE)
-        return;
-    if (hc->prev)
-        hc->prev->next = hc->next;
-    else
-        *head = hc->next;
-    if (hc->next)
-        hc->next->prev = hc->prev;
-    else
-        *tail = hc->prev;
-    hc->prev = hc->next = NULL;
+    (void)h;
+    nc_list_remove(&hc->node);
     hc->list = L_NONE;
 }
 
+/* Both lists stay sorted: a listener's timeout is fixed, so appending with
+ * now + timeout keeps deadlines ascending. */
 static void list_add(hs *h, hconn *hc, int which)
 {
-    list_del(h, hc);
-    hconn **head = which == L_WAIT ? &h->wait_head : &h->idle_head;
-    hconn **tail = which == L_WAIT ? &h->wait_tail : &h->idle_tail;
+    nc_list_remove(&hc->node);
     hc->list = which;
     hc->deadline = nc_now_ms() + (uint64_t)(which == L_WAIT ? h->header_timeout : h->keepalive_timeout);
-    hc->prev = *tail;
-    hc->next = NULL;
-    if (*tail)
-        (*tail)->next = hc;
-    else
-        *head = hc;
-    *tail = hc;
+    nc_list_push_tail(which == L_WAIT ? &h->waitq : &h->idleq, &hc->node);
+}
+
+static hconn *list_head(const nc_list *q)
+{
+    nc_list *n = nc_list_first(q);
+    return n ? NC_LIST_DATA(n, hconn, node) : NULL;
 }
 
 static void sweep(nc_timer *t, void *arg)
@@ -189,8 +179,8 @@ static void sweep(nc_timer *t, void *arg)
     uint64_t now = nc_now_ms();
     unsigned timed_out = 0;
     nc_conn *first = NULL;
-    while (h->wait_head && h->wait_head->deadline <= now) {
-        hconn *hc = h->wait_head;
+    hconn *hc;
+    while ((hc = list_head(&h->waitq)) && hc->deadline <= now) {
         list_del(h, hc);
         if (h->c_timeouts)
             (*h->c_timeouts)++;
@@ -206,8 +196,7 @@ static void sweep(nc_timer *t, void *arg)
         nc_log(NC_LOG_INFO, "http-static: %u connections closed: request head not received within "
                             "header_timeout_ms (%lld)",
                timed_out, h->header_timeout);
-    while (h->idle_head && h->idle_head->deadline <= now) {
-        hconn *hc = h->idle_head;
+    while ((hc = list_head(&h->idleq)) && hc->deadline <= now) {
         list_del(h, hc);
         nc_close(hc->c, NC_CLOSE_FLUSH);
     }
@@ -345,6 +334,8 @@ static int hs_init(nc_listener *l, nc_options *o, void **instance)
     hs *h = calloc(1, sizeof *h);
     if (!h)
         return nc_opt_error(o, "root", "out of memory");
+    nc_list_init(&h->waitq);
+    nc_list_init(&h->idleq);
     h->rootfd = -1;
     h->log_fd = -1;
     if (nc_opt_path(o, "root", NULL, &h->root) < 0 || nc_opt_str(o, "index", "index.html", &h->index) < 0 ||
@@ -1433,6 +1424,7 @@ static int hs_accept(nc_conn *c)
         return -1;
     hc->c = c;
     hc->h = h;
+    nc_list_init(&hc->node);
     nc_conn_set_data(c, hc);
     list_add(h, hc, L_WAIT); /* the first request's head is due within header_timeout_ms */
     return 0;
