@@ -149,9 +149,8 @@ static int parse_http_date(const char *s, size_t n, time_t *out)
     return -1;
 }
 
-static void list_del(hs *h, hconn *hc)
+static void list_del(hconn *hc)
 {
-    (void)h;
     nc_list_remove(&hc->node);
     hc->list = L_NONE;
 }
@@ -181,7 +180,7 @@ static void sweep(nc_timer *t, void *arg)
     nc_conn *first = NULL;
     hconn *hc;
     while ((hc = list_head(&h->waitq)) && hc->deadline <= now) {
-        list_del(h, hc);
+        list_del(hc);
         if (h->c_timeouts)
             (*h->c_timeouts)++;
         if (!timed_out++)
@@ -197,7 +196,7 @@ static void sweep(nc_timer *t, void *arg)
                             "header_timeout_ms (%lld)",
                timed_out, h->header_timeout);
     while ((hc = list_head(&h->idleq)) && hc->deadline <= now) {
-        list_del(h, hc);
+        list_del(hc);
         nc_close(hc->c, NC_CLOSE_FLUSH);
     }
 }
@@ -1433,7 +1432,7 @@ static int hs_accept(nc_conn *c)
 static void hs_close(nc_conn *c)
 {
     hconn *hc = nc_conn_data(c);
-    list_del(hc->h, hc);
+    list_del(hc);
     free(hc);
 }
 
@@ -1471,7 +1470,7 @@ static ssize_t hs_data(nc_conn *c, const char *data, size_t len)
     resp x = {.h = h, .c = c, .r = n > 0 ? &r : NULL, .keep = 1};
     if (h->c_requests)
         (*h->c_requests)++;
-    list_del(h, hc);
+    list_del(hc);
     hc->scan = 0;
     if (n < 0) {
         x.keep = 0;

@@ -60,6 +60,9 @@ static void tick(nc_timer *t, void *arg)
     sink_flush(u->sink);
 }
 
+/* Why an output that is a symbolic link is refused, at init and on_listen. */
+static const char link_refused[] = "a symbolic link (records are never written through one)";
+
 static int ur_init(nc_listener *l, nc_options *o, void **instance)
 {
     urecv *u = calloc(1, sizeof *u);
@@ -102,7 +105,7 @@ static int ur_init(nc_listener *l, nc_options *o, void **instance)
         struct stat st;
         int rc = lstat(u->output, &st) == 0 && S_ISLNK(st.st_mode) ? -ELOOP : nc_path_writable(u->output);
         if (rc == -ELOOP) {
-            nc_opt_error(o, "output", "%s: a symbolic link (records are never written through one)", u->output);
+            nc_opt_error(o, "output", "%s: %s", u->output, link_refused);
             goto fail;
         }
         if (rc < 0) {
@@ -158,7 +161,7 @@ static int ur_listen(nc_listener *l)
     int rc = sink_open(&u->sink, &sc);
     if (rc < 0) {
         nc_log_listener(l, NC_LOG_ERROR, "output %s: %s", u->output,
-                        rc == -ELOOP ? "a symbolic link (records are never written through one)" : strerror(-rc));
+                        rc == -ELOOP ? link_refused : strerror(-rc));
         return -1;
     }
     if (sink_is_direct(u->sink))
