@@ -1,6 +1,6 @@
 /* buf.c -- input buffers and output queues.  The output queue is a list of
- * items written with writev (memory, shared) or sendfile (file regions), in
- * order; small memory chunks are recycled through a bounded cache so that
+ * items written through the connection's transport (memory and shared
+ * items as an iovec, file regions as sendfile or its fallback), in order; small memory chunks are recycled through a bounded cache so that
  * ping-pong traffic does not malloc and free on every message. */
 #include "buf.h"
 #include "nc_assert.h"
@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -34,6 +33,7 @@ struct nc__oitem {
         nc_shared *sh;
         struct {
             int fd;
+            int no_sendfile; /* the transport's sendfile refused this file: the fallback */
             off_t start;
         } file;
     } u;
@@ -260,6 +260,7 @@ int nc__outq_add_file(nc__outq *q, int fd, off_t off, size_t len, int own)
     it->off = 0;
     it->len = len;
     it->u.file.fd = fd;
+    it->u.file.no_sendfile = 0;
     it->u.file.start = off;
     push(q, it);
     return 0;
@@ -304,7 +305,35 @@ static void advance(nc__outq *q, size_t n)
     }
 }
 
-int nc__outq_flush(nc__outq *q, int fd, size_t budget, size_t *written)
+/* A file region through the transport's sendfile, or read and sent where
+ * the transport has none (TLS without kernel offload) or the file cannot be
+ * sendfile'd: a bounce buffer, read again from the region's position at
+ * every call, so a short send costs a re-read rather than a held copy, and
+ * a retried send starts with the same bytes (transport.h). */
+static ssize_t send_file(nc__tp *t, nc__oitem *it, size_t *want)
+{
+    static char bounce[65536];
+    off_t pos = it->u.file.start + (off_t)it->off;
+    if (t->ops->sendfile && !it->u.file.no_sendfile) {
+        ssize_t n = t->ops->sendfile(t, it->u.file.fd, &pos, *want);
+        if (n != -ENOSYS)
+            return n;
+        it->u.file.no_sendfile = 1;
+    }
+    if (*want > sizeof bounce)
+        *want = sizeof bounce;
+    ssize_t r;
+    do
+        r = pread(it->u.file.fd, bounce, *want, pos);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return r < 0 ? -errno : 0;
+    *want = (size_t)r; /* what a send of all of it would write: less is a full socket */
+    struct iovec iov = {bounce, (size_t)r};
+    return t->ops->send(t, &iov, 1, 0);
+}
+
+int nc__outq_flush(nc__outq *q, nc__tp *t, size_t budget, size_t *written)
 {
     size_t total = 0;
     int rc = 0;
@@ -317,11 +346,10 @@ int nc__outq_flush(nc__outq *q, int fd, size_t budget, size_t *written)
         ssize_t n;
         size_t want;
         if (it->kind == OI_FILE) {
-            off_t pos = it->u.file.start + (off_t)it->off;
             want = it->len - it->off;
             if (want > budget - total)
                 want = budget - total;
-            n = sendfile(fd, it->u.file.fd, &pos, want);
+            n = send_file(t, it, &want);
             if (n == 0) {
                 /* The file shrank under us: the promised bytes cannot be
                  * sent, and the peer would wait forever for them. */
@@ -340,22 +368,10 @@ int nc__outq_flush(nc__outq *q, int fd, size_t budget, size_t *written)
                 want += iov[cnt].iov_len;
                 cnt++;
             }
-            if (p && p->kind == OI_FILE) {
-                /* Headers followed by a file: MSG_MORE holds them back so
-                 * they leave in one segment with the file's first bytes
-                 * (what TCP_CORK/tcp_nopush do, without two more calls). */
-                struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
-                n = sendmsg(fd, &mh, MSG_MORE | MSG_NOSIGNAL);
-                if (n < 0 && errno == ENOTSOCK)
-                    n = writev(fd, iov, cnt);
-            } else {
-                n = cnt == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) : writev(fd, iov, cnt);
-            }
+            n = t->ops->send(t, iov, cnt, p && p->kind == OI_FILE);
         }
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -errno;
+            rc = n == -EAGAIN ? 1 : (int)n;
             break;
         }
         NC_ASSERT((size_t)n <= want);

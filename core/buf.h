@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "netcore/netcore.h"
+#include "transport.h"
 
 /* Input not yet consumed.  Allocated only while a connection has leftover
  * input, so an idle connection holds no buffer. */
@@ -58,12 +59,12 @@ int nc__outq_add_shared(nc__outq *q, nc_shared *s);
 /* own: close fd when the item is done or dropped.  On failure an owned fd
  * is closed too, so the caller never has to. */
 int nc__outq_add_file(nc__outq *q, int fd, off_t off, size_t len, int own);
-/* Write as much as the socket takes, up to about budget bytes.  Returns 0
+/* Write as much as the transport takes, up to about budget bytes.  Returns 0
  * when the queue is empty, 1 when the socket is full and bytes remain, 2
  * when the budget ran out first (bytes remain, the socket may take more),
  * or -errno on a write error.  *written (may be NULL) gets the number of
  * bytes written. */
-int nc__outq_flush(nc__outq *q, int fd, size_t budget, size_t *written);
+int nc__outq_flush(nc__outq *q, nc__tp *t, size_t budget, size_t *written);
 void nc__outq_clear(nc__outq *q);
 /* Release the chunk cache (at exit, so leak checkers see a clean heap). */
 void nc__outq_cache_drain(void);

@@ -28,22 +28,40 @@
 #include "log.h"
 #include "nc_assert.h"
 
+/* The worker's connections: how many are open, the last id given, and the
+ * one buffer every read goes into (a connection holds input of its own
+ * only for what its module left unconsumed). */
+static size_t nconns;
+static uint64_t next_id;
+static char rbuf[64 * 1024];
+
+size_t nc__conn_count(void)
+{
+    return nconns;
+}
+
 /* At most 20 lines a second from one call site: a flood of misbehaving
  * peers must not flood the log. */
 static int allow(nc__ratelimit *lm)
 {
-    return nc__log_allow(lm, nc__R.now, 20, 1000);
+    return nc__log_allow(lm, nc_now_ms(), 20, 1000);
 }
 
+/* The epoll interest follows from the flags, and from what a transport
+ * that returned -EAGAIN waits for: a write that needs the socket readable
+ * first (TLS), a read that needs it writable. */
 static void update_events(nc_conn *c)
 {
     uint32_t want = 0;
-    if (!(c->flags & (CF_CLOSING | CF_PAUSED | CF_THROTTLED | CF_EOF)))
+    int reading = !(c->flags & (CF_CLOSING | CF_PAUSED | CF_THROTTLED | CF_EOF));
+    if (reading)
         want |= EPOLLIN | EPOLLRDHUP;
     if (c->flags & CF_WAIT_OUT)
+        want |= (c->tp.want & NC__TP_SEND_WANTS_READ) ? EPOLLIN : EPOLLOUT;
+    if (reading && (c->tp.want & NC__TP_RECV_WANTS_WRITE))
         want |= EPOLLOUT;
     if (want != c->events) {
-        nc__ev_mod(c->fd, want, c);
+        nc__ev_mod(c->tp.fd, want, c);
         c->events = want;
     }
 }
@@ -55,7 +73,7 @@ static void update_events(nc_conn *c)
  * idle_slack early, a tenth of the timeout at most). */
 void nc__conn_touch(nc_conn *c)
 {
-    if (nc__R.now - c->idle.since < c->l->idle_slack)
+    if (nc_now_ms() - c->idle.since < c->l->idle_slack)
         return;
     nc__tlist_requeue(&c->l->idle, &c->idle);
 }
@@ -67,8 +85,8 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     if (!c)
         return NULL;
     c->evkind = EV_CONN;
-    c->fd = fd;
-    c->id = ++nc__R.next_id;
+    nc__tp_init_plain(&c->tp, fd);
+    c->id = ++next_id;
     c->l = l;
     if (plen > sizeof c->peer)
         plen = 0; /* unix peers: "unix" is all there is to say */
@@ -89,7 +107,7 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
     l->tail = c;
     l->nconns++;
     l->conns_total++;
-    nc__R.nconns++;
+    nconns++;
     nc_list_init(&c->wait.q);
     nc_list_init(&c->idle.q);
     nc_list_init(&c->flushq);
@@ -229,18 +247,29 @@ static void on_eof(nc_conn *c)
         nc_close(c, NC_CLOSE_FLUSH);
 }
 
+/* One read through the transport into the shared buffer.  Input the
+ * transport still holds afterwards (a TLS record read whole) makes no epoll
+ * event, so it is read at the connection's next flush, in the next turn:
+ * one buffer's worth per turn, like the socket itself. */
 static void do_read(nc_conn *c)
 {
-    ssize_t n = read(c->fd, nc__R.rbuf, nc__R.rbuf_size);
+    ssize_t n = c->tp.ops->recv(&c->tp, rbuf, sizeof rbuf);
     if (n > 0) {
         c->l->bytes_in += (uint64_t)n;
         nc__conn_touch(c);
-        deliver(c, nc__R.rbuf, (size_t)n);
+        deliver(c, rbuf, (size_t)n);
+        if (c->tp.ops->pending && c->tp.ops->pending(&c->tp) > 0 && readable(c) && !(c->flags & CF_EOF)) {
+            c->flags |= CF_READ_MORE;
+            nc__reactor_yield(c);
+        }
     } else if (n == 0) {
         on_eof(c);
-    } else if (errno != EAGAIN && errno != EINTR) {
+    } else if (n == -EAGAIN) {
+        if (c->tp.want & NC__TP_RECV_WANTS_WRITE)
+            update_events(c);
+    } else {
         c->l->errors++;
-        nc__log(NC_LOG_DEBUG, c->l->name, c->id, "read: %s", strerror(errno));
+        nc__log(NC_LOG_DEBUG, c->l->name, c->id, "read: %s", strerror((int)-n));
         nc_close(c, NC_CLOSE_ABORT);
     }
 }
@@ -291,6 +320,19 @@ static void throttle_check(nc_conn *c)
     update_events(c);
 }
 
+/* The transport's graceful end, once: 0 done (or failed: the close goes on
+ * all the same), -EAGAIN when it waits for the socket. */
+static int shut(nc_conn *c)
+{
+    if (c->flags & CF_SHUT)
+        return 0;
+    int rc = c->tp.ops->shutdown(&c->tp);
+    if (rc == -EAGAIN)
+        return rc;
+    c->flags |= CF_SHUT;
+    return 0;
+}
+
 void nc__conn_flush(nc_conn *c)
 {
     if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
@@ -299,13 +341,20 @@ void nc__conn_flush(nc_conn *c)
         c->flags &= ~CF_RESUME;
         schedule_redeliver(c); /* settle() hands it over after this flush */
     }
+    if (c->flags & CF_READ_MORE) {
+        c->flags &= ~CF_READ_MORE;
+        if (readable(c) && !(c->flags & CF_EOF))
+            do_read(c); /* what it queues goes out below */
+        if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
+            return;
+    }
     size_t had = c->out.bytes, wrote = 0;
     /* At most write_budget_bytes per turn (256 KiB): a 1 MiB response goes
      * out in four turns, interleaved with the other connections', so their
      * readers (and the kernel's loopback or NIC work) run alongside instead
      * of waiting for whole files. */
     long long budget = c->l->conf->write_budget_bytes; /* 0 only in a hand-made conf: no budget */
-    int rc = nc__outq_flush(&c->out, c->fd, budget > 0 ? (size_t)budget : SIZE_MAX, &wrote);
+    int rc = nc__outq_flush(&c->out, &c->tp, budget > 0 ? (size_t)budget : SIZE_MAX, &wrote);
     if (wrote) {
         c->l->bytes_out += wrote;
         nc__conn_touch(c);
@@ -316,6 +365,8 @@ void nc__conn_flush(nc_conn *c)
         nc_close(c, NC_CLOSE_ABORT);
         return;
     }
+    if (rc == 0 && (c->flags & CF_FLUSH_CLOSE) && shut(c) == -EAGAIN)
+        rc = 1; /* the transport's goodbye (close_notify) waits for the socket */
     /* The send-timeout list holds the connections waiting for their peer
      * to read; any progress restarts the clock. */
     if (rc == 2 && !(c->flags & CF_YIELDED)) {
@@ -355,10 +406,13 @@ void nc__conn_on_event(nc_conn *c, uint32_t ev)
 {
     if ((c->flags & CF_CLOSING) && !(c->flags & CF_FLUSH_CLOSE))
         return; /* closed earlier in this turn: the event is stale */
-    if (ev & EPOLLOUT)
+    /* A transport's read may wait for writability and its write for
+     * readability (TLS); for plain sockets want is always 0. */
+    unsigned tw = c->tp.want;
+    if ((ev & EPOLLOUT) || ((ev & EPOLLIN) && (tw & NC__TP_SEND_WANTS_READ)))
         nc__conn_flush(c);
-    if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && readable(c) &&
-        !(c->flags & (CF_EOF | CF_THROTTLED))) {
+    uint32_t in = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | ((tw & NC__TP_RECV_WANTS_WRITE) ? EPOLLOUT : 0);
+    if ((ev & in) && readable(c) && !(c->flags & (CF_EOF | CF_THROTTLED))) {
         do_read(c);
     } else if (ev & (EPOLLERR | EPOLLHUP)) {
         nc_close(c, NC_CLOSE_ABORT);
@@ -385,22 +439,15 @@ void nc__conn_destroy(nc_conn *c)
     nc__tlist_del(&c->wait);
     nc__listener_ip_release(l, c);
     l->nconns--;
-    nc__R.nconns--;
+    nconns--;
     nc__listener_conn_gone();
-    if (c->flags & CF_FLUSH_CLOSE) {
-        /* Everything queued was written.  Send FIN first and read away what
-         * the peer still sent, so that close() does not answer unread input
-         * with a reset that could destroy our last bytes in flight. */
-        shutdown(c->fd, SHUT_WR);
-        for (int i = 0; i < 4 && read(c->fd, nc__R.rbuf, nc__R.rbuf_size) > 0; i++)
-            ;
-    } else if (c->flags & CF_WAIT_OUT) {
-        /* Aborted while the peer was not reading: reset, so the kernel
-         * drops what it still holds for it instead of trickling it out. */
-        struct linger lg = {1, 0};
-        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    }
-    close(c->fd); /* also leaves the epoll set */
+    /* A flushed close whose queue was empty from the start comes here
+     * without a flush: its transport says goodbye now, as far as the socket
+     * takes it.  Aborted while the peer was not reading: a reset, so the
+     * kernel drops what it still holds for it instead of trickling it out. */
+    if (c->flags & CF_FLUSH_CLOSE)
+        shut(c);
+    c->tp.ops->close(&c->tp, !(c->flags & CF_FLUSH_CLOSE) && (c->flags & CF_WAIT_OUT));
     nc__inbuf_free(&c->in);
     nc__outq_clear(&c->out);
     free(c->peer_str);
@@ -487,8 +534,10 @@ static void shed(int files)
             return;
         nc_conn *worst = NULL;
         size_t most = 0;
-        for (size_t i = 0; i < nc__R.nlisteners; i++)
-            for (nc_conn *k = nc__R.listeners[i].head; k; k = k->next) {
+        size_t nl;
+        nc_listener *ls = nc__reactor_listeners(&nl);
+        for (size_t i = 0; i < nl; i++)
+            for (nc_conn *k = ls[i].head; k; k = k->next) {
                 size_t v = files ? k->out.fds : k->out.mem;
                 if (v > most) {
                     most = v;

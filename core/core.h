@@ -14,6 +14,7 @@
 #include "netcore/netcore.h"
 #include "netcore/list.h"
 #include "timer.h"
+#include "transport.h"
 
 /* Every object registered with epoll starts with one of these, so an event
  * can be dispatched from data.ptr alone. */
@@ -33,6 +34,8 @@ enum {
     CF_ACCEPTED = 1u << 9,   /* on_accept said yes: on_close is owed */
     CF_YIELDED = 1u << 10,   /* on the yielded list (CF_PENDING stays set) */
     CF_RESUME = 1u << 11,    /* unthrottled with input held: redeliver at its next flush */
+    CF_READ_MORE = 1u << 12, /* the transport holds input (transport.h, pending): read at its next flush */
+    CF_SHUT = 1u << 13,      /* the transport's shutdown ran (FIN or close_notify sent) */
 };
 
 /* Open connections per peer address (max_connections_per_ip). */
@@ -113,7 +116,7 @@ struct nc_listener {
 
 struct nc_conn {
     uint32_t evkind; /* EV_CONN */
-    int fd;
+    nc__tp tp;       /* the only way to the descriptor (transport.h) */
     uint32_t flags;
     uint32_t events; /* the mask registered with epoll */
     uint64_t id;
@@ -140,51 +143,33 @@ struct nc_conn {
     } peer;
 };
 
-typedef struct nc__reactor {
-    uint32_t sig_evkind; /* EV_SIGNAL, the tag for sigfd */
-    int epfd;
-    int sigfd;
-    int spare_fd;        /* kept open for the EMFILE accept-and-close trick */
-    uint64_t now;        /* monotonic ms, refreshed every turn */
-    uint64_t next_id;
-    char *rbuf;          /* shared read buffer: a connection holds input only when it has leftovers */
-    size_t rbuf_size;
-    /* Deferred work, settled after every batch of events (reactor.c only;
-     * conn.c asks through the nc__reactor_*_soon functions). */
-    nc_list pending;   /* output to flush this turn */
-    nc_list yielded;   /* used their write budget: flushed again next turn */
-    nc_list redeliver; /* held input to hand to the module again */
-    nc_conn *closing;    /* to destroy once this turn's work is done */
-    nc_listener *listeners;
-    size_t nlisteners;
-    int stopping;        /* 1: graceful stop under way; 2: stop now */
-    int draining;        /* reload: accepting nothing, finishing connections */
-    uint64_t drain_deadline;
-    long long drain_timeout_ms;
-    size_t max_conns;    /* this worker's share of the global max_connections */
-    int nworkers;        /* worker processes sharing the listening sockets */
-    int full_paused;     /* at max_conns with other workers: accepting nothing until one closes */
-    int quit;            /* leave the loop */
-    uint64_t stop_deadline;
-    long long shutdown_timeout_ms;
-    size_t nconns;
-    int accept_paused;   /* listeners paused after running out of descriptors */
-} nc__reactor;
-
-extern nc__reactor nc__R;
 
 uint64_t nc__clock_ms(void);
 
-/* reactor.c */
-int nc__reactor_init(void);
+/* reactor.c: the loop, its clock (nc_now_ms), its state (stopping,
+ * draining, their deadlines) and the deferred-work queues.  Its struct is
+ * private to it; the rest of the core asks through these. */
+int nc__reactor_init(long long shutdown_timeout_ms, long long drain_timeout_ms);
 void nc__reactor_free(void);
+/* The worker's listeners (the array is server.c's; the reactor walks it to
+ * stop, drain and reopen). */
+void nc__reactor_set_listeners(nc_listener *ls, size_t n);
+nc_listener *nc__reactor_listeners(size_t *n);
+/* 1 while a graceful stop is under way, 2 once it is stopping now, else 0. */
+int nc__reactor_stopping(void);
+/* When a stop must be over: its deadline once stopping, else what it
+ * would be if one began now; and the option it comes from. */
+uint64_t nc__reactor_stop_deadline(void);
+long long nc__reactor_shutdown_timeout_ms(void);
 int nc__ev_add(int fd, uint32_t events, void *tag);
 int nc__ev_mod(int fd, uint32_t events, void *tag);
 void nc__ev_del(int fd);
 int nc__reactor_run(void);         /* returns the process exit status */
 void nc__reactor_stop(int now);
 
-/* conn.c */
+/* conn.c: connections, their input and output, and the worker's count of
+ * them. */
+size_t nc__conn_count(void);
 nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, socklen_t plen);
 void nc__conn_on_event(nc_conn *c, uint32_t events);
 void nc__conn_redeliver(nc_conn *c);
@@ -225,7 +210,13 @@ static inline void nc__hook_leave(nc_listener *l, uint64_t t0)
     l->hook_ns += nc__hook_enter() - t0;
 }
 
-/* listener.c */
+/* listener.c: sockets, accepting (its throttles: out of descriptors, the
+ * worker's share of max_connections), the timeout lists, per-IP counts. */
+/* Worker: its share of the global max_connections and the number of
+ * workers sharing the sockets; keeps the spare descriptor for EMFILE.
+ * Returns 0 or -errno.  nc__listener_worker_fini gives it back. */
+int nc__listener_worker_init(size_t max_conns, int nworkers);
+void nc__listener_worker_fini(void);
 /* Master: create, bind and listen; returns the fd and fills addr_str, or -1
  * with err naming the listener and the address. */
 int nc__listener_open(const nc__lconf *lc, char *addr_str, size_t addrlen, char *err, size_t errlen);

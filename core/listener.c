@@ -28,11 +28,38 @@
 #define RECV_BUDGET 16
 #define DGRAM_MAX 65536
 
+/* Accepting, for the whole worker: this file's alone.  A hand-made core
+ * (the unit tests) has no share to hold and no spare. */
+static struct {
+    int spare_fd;      /* kept open for the EMFILE accept-and-close trick */
+    int accept_paused; /* paused after running out of descriptors */
+    int full_paused;   /* at max_conns with other workers: accepting nothing until one closes */
+    size_t max_conns;  /* this worker's share of the global max_connections */
+    int nworkers;      /* worker processes sharing the listening sockets */
+} W = {.spare_fd = -1, .max_conns = SIZE_MAX};
+
+int nc__listener_worker_init(size_t max_conns, int nworkers)
+{
+    W.max_conns = max_conns;
+    W.nworkers = nworkers;
+    W.accept_paused = W.full_paused = 0;
+    if (W.spare_fd < 0)
+        W.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return W.spare_fd < 0 ? -errno : 0;
+}
+
+void nc__listener_worker_fini(void)
+{
+    if (W.spare_fd >= 0)
+        close(W.spare_fd);
+    W.spare_fd = -1;
+}
+
 /* True at most once per `every` ms for the given call site: floods of a log
  * line (refused connections, EMFILE) must not flood the log. */
 static int ratelimit(nc__ratelimit *rl, uint64_t every)
 {
-    return nc__log_allow(rl, nc__R.now, 1, every);
+    return nc__log_allow(rl, nc_now_ms(), 1, every);
 }
 
 static void udp_free(nc_listener *l)
@@ -235,7 +262,7 @@ void nc__listener_pause_accept(nc_listener *l)
 
 void nc__listener_resume_accept(nc_listener *l)
 {
-    if (l->fd >= 0 && !l->accepting && !nc__R.stopping && !nc__R.draining) {
+    if (l->fd >= 0 && !l->accepting && !nc__reactor_stopping() && !nc_draining()) {
         watch(l);
         l->accepting = 1;
     }
@@ -244,8 +271,10 @@ void nc__listener_resume_accept(nc_listener *l)
 /* Stream listeners only: datagram sockets need no descriptors to receive. */
 static void set_accepting(int on)
 {
-    for (size_t i = 0; i < nc__R.nlisteners; i++) {
-        nc_listener *l = &nc__R.listeners[i];
+    size_t n;
+    nc_listener *ls = nc__reactor_listeners(&n);
+    for (size_t i = 0; i < n; i++) {
+        nc_listener *l = &ls[i];
         if (l->conf->transport == NC_UDP)
             continue;
         if (on)
@@ -259,8 +288,8 @@ static void resume_all(nc_timer *t, void *arg)
 {
     (void)t;
     (void)arg;
-    nc__R.accept_paused = 0;
-    if (!nc__R.full_paused)
+    W.accept_paused = 0;
+    if (!W.full_paused)
         set_accepting(1);
 }
 
@@ -268,9 +297,9 @@ static void resume_all(nc_timer *t, void *arg)
  * again shortly, rather than spinning on a listener that stays readable. */
 static void pause_all(void)
 {
-    if (nc__R.accept_paused)
+    if (W.accept_paused)
         return;
-    nc__R.accept_paused = 1;
+    W.accept_paused = 1;
     set_accepting(0);
     nc_timer_start(100, 0, resume_all, NULL);
 }
@@ -284,22 +313,22 @@ static void pause_all(void)
 static void full_pause(void)
 {
     static nc__ratelimit last;
-    if (nc__R.full_paused)
+    if (W.full_paused)
         return;
-    nc__R.full_paused = 1;
+    W.full_paused = 1;
     set_accepting(0);
     if (ratelimit(&last, 1000))
         nc__log(NC_LOG_WARN, NULL, 0,
                 "this worker holds its share (%zu) of the global max_connections: new connections go to the "
                 "other workers",
-                nc__R.max_conns);
+                W.max_conns);
 }
 
 void nc__listener_conn_gone(void)
 {
-    if (nc__R.full_paused && nc__R.nconns < nc__R.max_conns) {
-        nc__R.full_paused = 0;
-        if (!nc__R.accept_paused)
+    if (W.full_paused && nc__conn_count() < W.max_conns) {
+        W.full_paused = 0;
+        if (!W.accept_paused)
             set_accepting(1);
     }
 }
@@ -308,21 +337,21 @@ static void on_no_fds(nc_listener *l, int e)
 {
     static nc__ratelimit last;
     int rejected = 0;
-    if (e == EMFILE && nc__R.spare_fd >= 0) {
+    if (e == EMFILE && W.spare_fd >= 0) {
         /* Spend the spare descriptor to take the waiting peer off the
          * queue and close it: it gets a clean close instead of hanging. */
-        close(nc__R.spare_fd);
+        close(W.spare_fd);
         int fd = accept(l->fd, NULL, NULL);
         if (fd >= 0) {
             close(fd);
             rejected = 1;
             l->refused++;
         }
-        nc__R.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        W.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
     if (ratelimit(&last, 1000))
         nc__log(NC_LOG_WARN, l->name, 0, "accept: %s (%zu connections open); %s", strerror(e),
-                nc__R.nconns, rejected ? "closing new connections until descriptors free up"
+                nc__conn_count(), rejected ? "closing new connections until descriptors free up"
                                        : "pausing accepts for 100 ms");
     if (!rejected)
         pause_all();
@@ -401,7 +430,7 @@ static void do_accept(nc_listener *l)
 {
     static nc__ratelimit last_refused;
     for (int i = 0; i < ACCEPT_BUDGET && l->fd >= 0; i++) {
-        if (nc__R.nworkers > 1 && nc__R.nconns >= nc__R.max_conns) {
+        if (W.nworkers > 1 && nc__conn_count() >= W.max_conns) {
             full_pause();
             return;
         }
@@ -416,14 +445,14 @@ static void do_accept(nc_listener *l)
                 continue;
             if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
                 on_no_fds(l, e);
-                if (nc__R.accept_paused)
+                if (W.accept_paused)
                     return;
                 continue;
             }
             nc__log(NC_LOG_ERROR, l->name, 0, "accept: %s", strerror(e));
             return;
         }
-        if (l->nconns >= (size_t)l->conf->max_connections || nc__R.nconns >= nc__R.max_conns) {
+        if (l->nconns >= (size_t)l->conf->max_connections || nc__conn_count() >= W.max_conns) {
             l->refused++;
             if (ratelimit(&last_refused, 1000)) {
                 if (l->nconns >= (size_t)l->conf->max_connections)
@@ -434,7 +463,7 @@ static void do_accept(nc_listener *l)
                     nc__log(NC_LOG_WARN, l->name, 0,
                             "the global max_connections (%zu for this worker) reached: refusing new "
                             "connections (%llu so far)",
-                            nc__R.max_conns, (unsigned long long)l->refused);
+                            W.max_conns, (unsigned long long)l->refused);
             }
             close(fd);
             continue;
@@ -592,11 +621,11 @@ static void tlist_sweep(nc_timer *tm, void *arg)
     for (; q; q = next) {
         next = nc_list_next(&t->q, q); /* expire() may unlink q, never another node */
         nc__tnode *n = NC_LIST_DATA(q, nc__tnode, q);
-        if (nc__R.now - n->since < t->timeout_ms)
+        if (nc_now_ms() - n->since < t->timeout_ms)
             break;
         nc_conn *c = tnode_conn(t, q);
         if (!(c->flags & CF_ON_CLOSE_LIST))
-            t->expire(c, nc__R.now - n->since);
+            t->expire(c, nc_now_ms() - n->since);
     }
     tlist_arm(t);
 }
@@ -611,13 +640,13 @@ static void tlist_arm(nc__tlist *t)
     if (!q)
         return;
     uint64_t due = NC_LIST_DATA(q, nc__tnode, q)->since + t->timeout_ms;
-    t->timer = nc_timer_start(due > nc__R.now ? due - nc__R.now : 0, 0, tlist_sweep, t);
+    t->timer = nc_timer_start(due > nc_now_ms() ? due - nc_now_ms() : 0, 0, tlist_sweep, t);
 }
 
 void nc__tlist_add(nc__tlist *t, nc__tnode *n)
 {
     NC_ASSERT(!nc_list_linked(&n->q));
-    n->since = nc__R.now;
+    n->since = nc_now_ms();
     nc_list_push_tail(&t->q, &n->q);
     tlist_arm(t);
 }
@@ -627,7 +656,7 @@ void nc__tlist_add(nc__tlist *t, nc__tnode *n)
 void nc__tlist_requeue(nc__tlist *t, nc__tnode *n)
 {
     NC_ASSERT(nc_list_linked(&n->q));
-    n->since = nc__R.now;
+    n->since = nc_now_ms();
     if (nc_list_last(&t->q) != &n->q) {
         nc_list_remove(&n->q);
         nc_list_push_tail(&t->q, &n->q);

@@ -17,9 +17,30 @@
 #include "nc_assert.h"
 
 #define MAX_EVENTS 512
-#define READ_BUF (64 * 1024)
 
-nc__reactor nc__R;
+/* The loop's state: this file's alone. */
+typedef struct nc__reactor {
+    uint32_t sig_evkind; /* EV_SIGNAL, the tag for sigfd */
+    int epfd;
+    int sigfd;
+    uint64_t now; /* monotonic ms, refreshed every turn */
+    /* Deferred work, settled after every batch of events (conn.c asks
+     * through the nc__reactor_*_soon functions). */
+    nc_list pending;   /* output to flush this turn */
+    nc_list yielded;   /* used their write budget: flushed again next turn */
+    nc_list redeliver; /* held input to hand to the module again */
+    nc_conn *closing;  /* to destroy once this turn's work is done */
+    nc_listener *listeners; /* server.c's array */
+    size_t nlisteners;
+    int stopping; /* 1: graceful stop under way; 2: stop now */
+    int draining; /* reload: accepting nothing, finishing connections */
+    uint64_t drain_deadline;
+    long long drain_timeout_ms;
+    uint64_t stop_deadline;
+    long long shutdown_timeout_ms;
+} nc__reactor;
+
+static nc__reactor nc__R = {.epfd = -1, .sigfd = -1};
 
 uint64_t nc__clock_ms(void)
 {
@@ -46,24 +67,21 @@ void nc__ev_del(int fd)
     epoll_ctl(nc__R.epfd, EPOLL_CTL_DEL, fd, &ev);
 }
 
-int nc__reactor_init(void)
+int nc__reactor_init(long long shutdown_timeout_ms, long long drain_timeout_ms)
 {
     nc__reactor *R = &nc__R;
     memset(R, 0, sizeof *R);
+    R->shutdown_timeout_ms = shutdown_timeout_ms;
+    R->drain_timeout_ms = drain_timeout_ms;
     nc_list_init(&R->pending);
     nc_list_init(&R->yielded);
     nc_list_init(&R->redeliver);
     R->sig_evkind = EV_SIGNAL;
-    R->spare_fd = -1;
     R->sigfd = -1;
     R->now = nc__clock_ms();
     R->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (R->epfd < 0)
         return -errno;
-    R->rbuf_size = READ_BUF;
-    R->rbuf = malloc(R->rbuf_size);
-    if (!R->rbuf)
-        return -ENOMEM;
 
     signal(SIGPIPE, SIG_IGN);
     /* A file-size limit (RLIMIT_FSIZE) must show up as EFBIG from write(2),
@@ -83,10 +101,34 @@ int nc__reactor_init(void)
     if (R->sigfd < 0)
         return -errno;
     int rc = nc__ev_add(R->sigfd, EPOLLIN, &R->sig_evkind);
-    if (rc < 0)
-        return rc;
-    R->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    return 0;
+    return rc < 0 ? rc : 0;
+}
+
+void nc__reactor_set_listeners(nc_listener *ls, size_t n)
+{
+    nc__R.listeners = ls;
+    nc__R.nlisteners = n;
+}
+
+nc_listener *nc__reactor_listeners(size_t *n)
+{
+    *n = nc__R.nlisteners;
+    return nc__R.listeners;
+}
+
+int nc__reactor_stopping(void)
+{
+    return nc__R.stopping;
+}
+
+uint64_t nc__reactor_stop_deadline(void)
+{
+    return nc__R.stopping ? nc__R.stop_deadline : nc__clock_ms() + (uint64_t)nc__R.shutdown_timeout_ms;
+}
+
+long long nc__reactor_shutdown_timeout_ms(void)
+{
+    return nc__R.shutdown_timeout_ms;
 }
 
 void nc__reactor_free(void)
@@ -94,13 +136,9 @@ void nc__reactor_free(void)
     nc__reactor *R = &nc__R;
     if (R->sigfd >= 0)
         close(R->sigfd);
-    if (R->spare_fd >= 0)
-        close(R->spare_fd);
     if (R->epfd >= 0)
         close(R->epfd);
-    free(R->rbuf);
-    R->rbuf = NULL;
-    R->sigfd = R->spare_fd = R->epfd = -1;
+    R->sigfd = R->epfd = -1;
     nc__timers_free(&nc__timer_heap);
     nc__outq_cache_drain();
 }
@@ -125,8 +163,8 @@ void nc__reactor_drain(void)
     R->drain_deadline = R->now + (uint64_t)R->drain_timeout_ms;
     for (size_t i = 0; i < R->nlisteners; i++)
         nc__listener_close(&R->listeners[i], 1); /* the next generation serves the sockets */
-    nc__log(NC_LOG_INFO, NULL, 0, "draining: %zu connection%s to finish (at most %lld ms)", R->nconns,
-            R->nconns == 1 ? "" : "s", R->drain_timeout_ms);
+    nc__log(NC_LOG_INFO, NULL, 0, "draining: %zu connection%s to finish (at most %lld ms)", nc__conn_count(),
+            nc__conn_count() == 1 ? "" : "s", R->drain_timeout_ms);
 }
 
 int nc_draining(void)
@@ -143,7 +181,7 @@ void nc__reactor_stop(int now)
         R->stop_deadline = R->now + (uint64_t)R->shutdown_timeout_ms;
         R->stopping = 1;
         nc__log(NC_LOG_INFO, NULL, 0, "stopping: %zu connection%s to finish (at most %lld ms)",
-                R->nconns, R->nconns == 1 ? "" : "s", R->shutdown_timeout_ms);
+                nc__conn_count(), nc__conn_count() == 1 ? "" : "s", R->shutdown_timeout_ms);
         close_all(NC_CLOSE_FLUSH);
     }
     if (now) {
@@ -281,20 +319,20 @@ int nc__reactor_run(void)
         settle();
         /* Stop once every connection is gone and no job's completion (an
          * upload's rename, say) is still owed to a module. */
-        if (R->stopping && R->nconns == 0 && nc__work_pending() == 0)
+        if (R->stopping && nc__conn_count() == 0 && nc__work_pending() == 0)
             break;
         R->now = nc__clock_ms();
-        if (R->draining && !R->stopping && (R->nconns == 0 || R->now >= R->drain_deadline)) {
-            if (R->nconns)
+        if (R->draining && !R->stopping && (nc__conn_count() == 0 || R->now >= R->drain_deadline)) {
+            if (nc__conn_count())
                 nc__log(NC_LOG_WARN, NULL, 0, "drain_timeout_ms passed: closing %zu connection%s",
-                        R->nconns, R->nconns == 1 ? "" : "s");
+                        nc__conn_count(), nc__conn_count() == 1 ? "" : "s");
             nc__reactor_stop(0);
             continue;
         }
         if (R->stopping == 1 && R->now >= R->stop_deadline) {
             nc__log(NC_LOG_WARN, NULL, 0,
                     "shutdown_timeout_ms passed: closing %zu connection%s with output unsent",
-                    R->nconns, R->nconns == 1 ? "" : "s");
+                    nc__conn_count(), nc__conn_count() == 1 ? "" : "s");
             nc__reactor_stop(1);
             continue;
         }

@@ -19,12 +19,15 @@ static void report(const char *msg)
     fprintf(stderr, "netcore: %s\n", msg);
 }
 
+/* The worker's listeners: this file's array, handed to the reactor. */
+static nc_listener *listeners;
+static size_t nlisteners;
+
 static void teardown(void)
 {
-    nc__reactor *R = &nc__R;
     nc__work_shutdown();
-    for (size_t i = 0; i < R->nlisteners; i++) {
-        nc_listener *l = &R->listeners[i];
+    for (size_t i = 0; i < nlisteners; i++) {
+        nc_listener *l = &listeners[i];
         if (!l->conf)
             continue; /* start-up failed before this one was set up */
         nc__listener_close(l, 0);
@@ -34,9 +37,11 @@ static void teardown(void)
         nc__module_close(l->mod);
         nc__listener_free(l);
     }
-    free(R->listeners);
-    R->listeners = NULL;
-    R->nlisteners = 0;
+    free(listeners);
+    listeners = NULL;
+    nlisteners = 0;
+    nc__reactor_set_listeners(NULL, 0);
+    nc__listener_worker_fini();
     nc__reactor_free();
 }
 
@@ -131,8 +136,7 @@ static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
 /* Reactor and listeners, modules initialised; nothing bound. */
 static int setup(nc__config *cfg)
 {
-    nc__reactor *R = &nc__R;
-    int rc = nc__reactor_init();
+    int rc = nc__reactor_init(cfg->shutdown_timeout_ms, cfg->drain_timeout_ms);
     if (rc < 0) {
         char err[256];
         snprintf(err, sizeof err, "cannot set up the event loop: %s", strerror(-rc));
@@ -140,19 +144,18 @@ static int setup(nc__config *cfg)
         nc__reactor_free();
         return NC_EXIT_RUNTIME;
     }
-    R->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
-    R->drain_timeout_ms = cfg->drain_timeout_ms;
-    R->listeners = calloc(cfg->nlisteners, sizeof *R->listeners);
-    if (!R->listeners) {
+    listeners = calloc(cfg->nlisteners, sizeof *listeners);
+    if (!listeners) {
         report("out of memory");
         nc__reactor_free();
         return NC_EXIT_RUNTIME;
     }
-    R->nlisteners = cfg->nlisteners;
+    nlisteners = cfg->nlisteners;
+    nc__reactor_set_listeners(listeners, nlisteners);
     for (size_t i = 0; i < cfg->nlisteners; i++)
-        R->listeners[i].fd = -1;
+        listeners[i].fd = -1;
     for (size_t i = 0; i < cfg->nlisteners; i++)
-        if (init_listener(cfg, &R->listeners[i], &cfg->listeners[i]) < 0) {
+        if (init_listener(cfg, &listeners[i], &cfg->listeners[i]) < 0) {
             teardown();
             return NC_EXIT_CONFIG;
         }
@@ -181,16 +184,16 @@ static void publish_tick(nc_timer *t, void *arg)
 int nc__worker_run(nc__config *cfg, const int *fds, char (*addrs)[120], int index, int nworkers,
                    nc__stat_worker *slot, int ready_fd)
 {
-    nc__reactor *R = &nc__R;
     char err[1024];
     int rc = setup(cfg);
     if (rc != NC_EXIT_OK)
         return rc;
-    R->max_conns = (size_t)((cfg->max_connections + nworkers - 1) / nworkers);
-    R->nworkers = nworkers;
+    rc = nc__listener_worker_init((size_t)((cfg->max_connections + nworkers - 1) / nworkers), nworkers);
+    if (rc < 0)
+        nc__log(NC_LOG_WARN, NULL, 0, "no spare descriptor for EMFILE: %s", strerror(-rc));
     nc__conn_set_worker_caps(cfg);
-    for (size_t i = 0; i < R->nlisteners; i++) {
-        nc_listener *l = &R->listeners[i];
+    for (size_t i = 0; i < nlisteners; i++) {
+        nc_listener *l = &listeners[i];
         if ((l->m->flags & NC_MOD_SHARED) && index != 0) {
             /* Shared state lives in one process: worker 0 serves it. */
             close(fds[i]);
@@ -202,8 +205,8 @@ int nc__worker_run(nc__config *cfg, const int *fds, char (*addrs)[120], int inde
             return NC_EXIT_CONFIG;
         }
     }
-    for (size_t i = 0; i < R->nlisteners; i++) {
-        nc_listener *l = &R->listeners[i];
+    for (size_t i = 0; i < nlisteners; i++) {
+        nc_listener *l = &listeners[i];
         if (l->fd >= 0 && l->m->on_listen && l->m->on_listen(l) < 0) {
             nc__log(NC_LOG_ERROR, l->name, 0, "module %s failed to start", l->m->name);
             teardown();

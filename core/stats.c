@@ -69,13 +69,14 @@ void nc__stats_publish(void)
     nc__stat_worker *w = nc__my_slot;
     if (!w)
         return;
-    nc__reactor *R = &nc__R;
-    NC_STAT_SET(w->conns, (uint64_t)R->nconns);
-    NC_STAT_SET(w->draining, (int32_t)R->draining);
-    size_t n = R->nlisteners < NC_STATS_LISTENERS ? R->nlisteners : NC_STATS_LISTENERS;
+    size_t nl;
+    nc_listener *ls = nc__reactor_listeners(&nl);
+    NC_STAT_SET(w->conns, (uint64_t)nc__conn_count());
+    NC_STAT_SET(w->draining, (int32_t)nc_draining());
+    size_t n = nl < NC_STATS_LISTENERS ? nl : NC_STATS_LISTENERS;
     uint32_t lost = 0;
     for (size_t i = 0; i < n; i++) {
-        nc_listener *l = &R->listeners[i];
+        nc_listener *l = &ls[i];
         nc__stat_listener *s = &w->l[i];
         put_name(s->name, sizeof s->name, l->name);
         put_name(s->module, sizeof s->module, l->m ? l->m->name : "");
@@ -113,7 +114,7 @@ void nc__stats_publish(void)
         NC_STAT_SET(s->ncounters, k < NC_STATS_COUNTERS ? k : NC_STATS_COUNTERS);
     }
     NC_STAT_SET(w->nlisteners, (uint32_t)n);
-    report_unpublished((uint32_t)(R->nlisteners - n), lost);
+    report_unpublished((uint32_t)(nl - n), lost);
 }
 
 /* Sum a listener's figures over every live worker slot. */

@@ -150,7 +150,7 @@ void nc__work_on_event(void)
  * deadline (shutdown_timeout_ms): then nc__work_shutdown deals with them. */
 unsigned nc__work_pending(void)
 {
-    if (nc__R.stopping && nc__R.now >= nc__R.stop_deadline)
+    if (nc__reactor_stopping() && nc_now_ms() >= nc__reactor_stop_deadline())
         return 0;
     return pending;
 }
@@ -185,7 +185,7 @@ void nc__work_shutdown(void)
     if (!started)
         return;
     uint64_t now = nc__clock_ms();
-    uint64_t deadline = nc__R.stopping ? nc__R.stop_deadline : now + (uint64_t)nc__R.shutdown_timeout_ms;
+    uint64_t deadline = nc__reactor_stop_deadline();
     if (deadline < now + 1000)
         deadline = now + 1000;
     pthread_mutex_lock(&mu);
@@ -196,7 +196,7 @@ void nc__work_shutdown(void)
     if (stuck) {
         nc__log(NC_LOG_ERROR, NULL, 0,
                 "work queue: %u job%s still running past shutdown_timeout_ms (%lld); cancelling them", stuck,
-                stuck == 1 ? "" : "s", nc__R.shutdown_timeout_ms);
+                stuck == 1 ? "" : "s", nc__reactor_shutdown_timeout_ms());
         for (unsigned i = 0; i < nthreads; i++)
             pthread_cancel(threads[i]);
     }

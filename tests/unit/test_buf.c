@@ -1,5 +1,6 @@
 /* test_buf.c -- unit tests of core/buf.c: input buffers, the output queue
- * (memory, shared and file items, partial writes) and shared buffers. */
+ * (memory, shared and file items, partial writes, through the transport:
+ * the file fallback, a deferred write) and shared buffers. */
 #include <CUnit/CUnit.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,14 @@ static void test_inbuf(void)
     nc__inbuf_free(&b);
 }
 
+/* The plain transport over fd (one at a time: each call reuses it). */
+static nc__tp *plain(int fd)
+{
+    static nc__tp t;
+    nc__tp_init_plain(&t, fd);
+    return &t;
+}
+
 /* Drain the read end and return everything read. */
 static size_t drain(int fd, char *out, size_t cap)
 {
@@ -66,7 +75,7 @@ static void test_outq_order(void)
     CU_ASSERT_EQUAL(q.bytes, 4 + 8 + 4 + 4 + 1);
 
     size_t w = 0;
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, &w), 0);
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, plain(sv[0]), (size_t)-1, &w), 0);
     CU_ASSERT_EQUAL(w, 21);
     CU_ASSERT_EQUAL(q.bytes, 0);
     CU_ASSERT_EQUAL(q.mem, 0);
@@ -97,7 +106,7 @@ static void test_outq_partial(void)
     int rounds = 0, rc;
     do {
         size_t w;
-        rc = nc__outq_flush(&q, sv[0], (size_t)-1, &w);
+        rc = nc__outq_flush(&q, plain(sv[0]), (size_t)-1, &w);
         CU_ASSERT(rc >= 0);
         have += drain(sv[1], got + have, total - have);
         rounds++;
@@ -120,7 +129,7 @@ static void test_outq_error(void)
     close(sv[1]);
     nc__outq q = {0};
     nc__outq_append(&q, "x", 1);
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, NULL), -EPIPE);
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, plain(sv[0]), (size_t)-1, NULL), -EPIPE);
     nc__outq_clear(&q);
     CU_ASSERT_EQUAL(q.bytes, 0);
     close(sv[0]);
@@ -137,9 +146,9 @@ static void test_outq_file_shrunk(void)
     nc__outq q = {0};
     nc__outq_add_file(&q, fd, 0, 10, 1); /* promises more than the file has */
     size_t w = 0;
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, &w), 1); /* a short send: wait for EPOLLOUT */
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, plain(sv[0]), (size_t)-1, &w), 1); /* a short send: wait for EPOLLOUT */
     CU_ASSERT_EQUAL(w, 3);
-    CU_ASSERT_EQUAL(nc__outq_flush(&q, sv[0], (size_t)-1, NULL), -EIO); /* then nothing more: fail */
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, plain(sv[0]), (size_t)-1, NULL), -EIO); /* then nothing more: fail */
     nc__outq_clear(&q); /* closes the owned fd */
     CU_ASSERT_EQUAL(fcntl(fd, F_GETFD), -1);
     close(sv[0]);
@@ -169,7 +178,7 @@ static void test_outq_budget(void)
     CU_ASSERT_EQUAL(nc__outq_append(&q, ":tail", 5), 0);
     size_t w = 0, total = 0;
     int rounds = 0, rc;
-    while ((rc = nc__outq_flush(&q, sv[0], 1000, &w)) == 2) {
+    while ((rc = nc__outq_flush(&q, plain(sv[0]), 1000, &w)) == 2) {
         CU_ASSERT(w >= 1000 && w <= 1000 + 5); /* a memory item is not cut; a file is */
         total += w;
         rounds++;
@@ -227,7 +236,7 @@ static void test_outq_counts(void)
     CU_ASSERT_EQUAL(nc__outq_total.fds, t0.fds + 3);
     CU_ASSERT_EQUAL(nc__outq_total.mem, t0.mem + b.mem);
     size_t w = 0;
-    CU_ASSERT_EQUAL(nc__outq_flush(&a, sv[0], 15, &w), 2); /* the first region sent: its fd closed */
+    CU_ASSERT_EQUAL(nc__outq_flush(&a, plain(sv[0]), 15, &w), 2); /* the first region sent: its fd closed */
     CU_ASSERT_EQUAL(a.fds, 1);
     CU_ASSERT_EQUAL(nc__outq_total.fds, t0.fds + 2);
     nc__outq_clear(&a);
@@ -237,6 +246,110 @@ static void test_outq_counts(void)
     CU_ASSERT_EQUAL(nc__outq_total.mem, t0.mem);
     CU_ASSERT_NOT_EQUAL(fcntl(fd, F_GETFD), -1); /* the caller's fd stays open */
     close(fd);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A transport without sendfile (TLS without kernel offload), and one whose
+ * sendfile refuses the file: the queue reads the region and sends it
+ * through the transport's send, so the peer gets the same bytes in the
+ * same order; a refusing sendfile is asked once per region, not per call. */
+static int sendfile_calls;
+static ssize_t refusing_sendfile(nc__tp *t, int fd, off_t *off, size_t n)
+{
+    (void)t, (void)fd, (void)off, (void)n;
+    sendfile_calls++;
+    return -ENOSYS;
+}
+
+static void check_fallback(nc__tp_ops *ops)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    char path[] = "/tmp/nc-buf-XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    static char file[300000], want[300010], got[300010];
+    for (size_t i = 0; i < sizeof file; i++)
+        file[i] = (char)('a' + i % 23);
+    CU_ASSERT_EQUAL_FATAL(write(fd, file, sizeof file), (ssize_t)sizeof file);
+    nc__outq q = {0};
+    nc__outq_append(&q, "HEAD", 4);
+    nc__outq_add_file(&q, fd, 1000, sizeof file - 2000, 1);
+    nc__outq_append(&q, "TAIL", 4);
+    memcpy(want, "HEAD", 4);
+    memcpy(want + 4, file + 1000, sizeof file - 2000);
+    memcpy(want + 4 + sizeof file - 2000, "TAIL", 4);
+    size_t total = sizeof file - 2000 + 8, n = 0;
+    nc__tp t;
+    nc__tp_init_plain(&t, sv[0]);
+    t.ops = ops;
+    int rc, rounds = 0;
+    while ((rc = nc__outq_flush(&q, &t, (size_t)-1, NULL)) == 1 && rounds++ < 10000)
+        n += drain(sv[1], got + n, sizeof got - n); /* the socket filled: the peer reads */
+    CU_ASSERT_EQUAL(rc, 0);
+    n += drain(sv[1], got + n, sizeof got - n);
+    CU_ASSERT_EQUAL(n, total);
+    CU_ASSERT(memcmp(got, want, total) == 0);
+    CU_ASSERT_EQUAL(q.bytes, 0);
+    CU_ASSERT_EQUAL(fcntl(fd, F_GETFD), -1); /* sent: the owned fd closed */
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void test_outq_file_fallback(void)
+{
+    nc__tp_ops none = nc__tp_plain, refusing = nc__tp_plain;
+    none.sendfile = NULL;
+    check_fallback(&none);
+    refusing.sendfile = refusing_sendfile;
+    sendfile_calls = 0;
+    check_fallback(&refusing);
+    CU_ASSERT_EQUAL(sendfile_calls, 1);
+}
+
+/* A transport that cannot write now (-EAGAIN: TLS waiting for the peer, or
+ * a full socket) leaves the queue as it was: the next flush offers the same
+ * bytes first (transport.h's contract for a retried write). */
+static const char *seen;
+static size_t seen_len;
+static int eagain_left;
+static ssize_t picky_send(nc__tp *t, const struct iovec *iov, int cnt, int more)
+{
+    (void)more;
+    seen = iov[0].iov_base;
+    seen_len = iov[0].iov_len;
+    if (eagain_left-- > 0) {
+        t->want = NC__TP_SEND_WANTS_READ;
+        return -EAGAIN;
+    }
+    t->want = 0;
+    return nc__tp_plain.send(t, iov, cnt, 0);
+}
+
+static void test_outq_retry_same_bytes(void)
+{
+    int sv[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    nc__tp_ops ops = nc__tp_plain;
+    ops.send = picky_send;
+    nc__tp t;
+    nc__tp_init_plain(&t, sv[0]);
+    t.ops = &ops;
+    nc__outq q = {0};
+    nc__outq_append(&q, "first", 5);
+    eagain_left = 1;
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, &t, (size_t)-1, NULL), 1); /* wait */
+    CU_ASSERT_EQUAL(t.want, NC__TP_SEND_WANTS_READ);
+    const char *first = seen;
+    CU_ASSERT_EQUAL(seen_len, 5);
+    nc__outq_append(&q, " second", 7); /* queued meanwhile: appended, the head unchanged */
+    CU_ASSERT_EQUAL(q.bytes, 12);
+    CU_ASSERT_EQUAL(nc__outq_flush(&q, &t, (size_t)-1, NULL), 0);
+    CU_ASSERT(seen == first); /* the same bytes, at the same place, first */
+    char got[32] = {0};
+    CU_ASSERT_EQUAL(drain(sv[1], got, sizeof got), 12);
+    CU_ASSERT_STRING_EQUAL(got, "first second");
     close(sv[0]);
     close(sv[1]);
 }
@@ -256,7 +369,7 @@ static void test_assertions_live(void)
         nc__outq_append(&q, "abc", 3);
         q.bytes = 10; /* the invariant broken on purpose */
         int fd = open("/dev/null", O_WRONLY);
-        nc__outq_flush(&q, fd, 1 << 20, NULL);
+        nc__outq_flush(&q, plain(fd), 1 << 20, NULL);
         _exit(0);
     }
     close(p[1]);
@@ -287,6 +400,8 @@ int add_buf_suite(void)
         !CU_add_test(s, "a file shorter than promised fails, fd closed", test_outq_file_shrunk) ||
         !CU_add_test(s, "a flush stops at its write budget and goes on in order", test_outq_budget) ||
         !CU_add_test(s, "shared buffers count references", test_shared_refs) ||
+        !CU_add_test(s, "a file region goes through read and send without sendfile", test_outq_file_fallback) ||
+        !CU_add_test(s, "a write the transport defers offers the same bytes again", test_outq_retry_same_bytes) ||
         !CU_add_test(s, "queued descriptors and memory are counted, per queue and in all", test_outq_counts) ||
         !CU_add_test(s, "NC_ASSERT aborts on a broken invariant in debug builds", test_assertions_live))
         return -1;
