@@ -31,7 +31,8 @@
     X(bchat)                                                                               \
     X(log)                                                                                 \
     X(strbuf)                                                                              \
-    X(http_module)
+    X(http_module)                                                                         \
+    X(transport)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES
