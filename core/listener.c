@@ -524,8 +524,10 @@ static int sock_drops(int fd, uint32_t *drops)
 {
     uint32_t mem[SK_MEMINFO_VARS];
     socklen_t len = sizeof mem;
-    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 || len < (SK_MEMINFO_DROPS + 1) * sizeof mem[0])
-        return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0)
+        return -errno;
+    if (len < (SK_MEMINFO_DROPS + 1) * sizeof mem[0])
+        return -ENOPROTOOPT; /* a kernel without the drops field */
     *drops = mem[SK_MEMINFO_DROPS];
     return 0;
 }

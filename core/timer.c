@@ -2,6 +2,7 @@
  * start until stop (or, for a one-shot, until its callback returns). */
 #include "timer.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "nc_assert.h"
@@ -82,7 +83,7 @@ static int heap_push(nc__timers *ts, nc_timer *t)
         size_t cap = ts->cap ? ts->cap * 2 : 16;
         nc_timer **h = realloc(ts->heap, cap * sizeof *h);
         if (!h)
-            return -1;
+            return -ENOMEM;
         ts->heap = h;
         ts->cap = cap;
     }

@@ -80,13 +80,13 @@ static int start(void)
 {
     efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0)
-        return -1;
-    if (nc__ev_add(efd, EPOLLIN, &work_evkind) < 0) {
+        return -errno;
+    int rc = nc__ev_add(efd, EPOLLIN, &work_evkind);
+    if (rc < 0) {
         close(efd);
         efd = -1;
-        return -1;
+        return rc;
     }
-    int rc = 0;
     while (nthreads < WORK_THREADS && (rc = pthread_create(&threads[nthreads], NULL, worker, NULL)) == 0)
         nthreads++;
     if (nthreads == 0) {
@@ -96,7 +96,7 @@ static int start(void)
         nc__ev_del(efd);
         close(efd);
         efd = -1;
-        return -1;
+        return -rc;
     }
     if (nthreads < WORK_THREADS)
         nc__log(NC_LOG_WARN, NULL, 0, "work queue: started %u of %d threads (%s); going on with those", nthreads,
