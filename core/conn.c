@@ -99,12 +99,7 @@ nc_conn *nc__conn_new(nc_listener *l, int fd, const struct sockaddr *peer, sockl
         errno = -rc;
         return NULL;
     }
-    c->prev = l->tail;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
+    nc_list_push_tail(&l->conns, &c->lnode);
     l->nconns++;
     l->conns_total++;
     nconns++;
@@ -427,14 +422,7 @@ void nc__conn_destroy(nc_conn *c)
         l->m->on_close(c);
         nc__hook_leave(l, t0);
     }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
+    nc_list_remove(&c->lnode);
     nc__tlist_del(&c->idle);
     nc__tlist_del(&c->wait);
     nc__listener_ip_release(l, c);
@@ -536,14 +524,16 @@ static void shed(int files)
         size_t most = 0;
         size_t nl;
         nc_listener *ls = nc__reactor_listeners(&nl);
-        for (size_t i = 0; i < nl; i++)
-            for (nc_conn *k = ls[i].head; k; k = k->next) {
+        for (size_t i = 0; i < nl; i++) {
+            for (nc_list *q = nc_list_first(&ls[i].conns); q; q = nc_list_next(&ls[i].conns, q)) {
+                nc_conn *k = NC_LIST_DATA(q, nc_conn, lnode);
                 size_t v = files ? k->out.fds : k->out.mem;
                 if (v > most) {
                     most = v;
                     worst = k;
                 }
             }
+        }
         if (!worst)
             return; /* the rest is not in any connection's queue */
         nc_listener *l = worst->l;

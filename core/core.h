@@ -84,7 +84,7 @@ struct nc_listener {
     size_t high_water;  /* stop reading a connection above this much queued memory */
     uint64_t idle_slack; /* ms: see nc__conn_touch */
 
-    nc_conn *head, *tail;      /* open connections, accept order */
+    nc_list conns;             /* open connections (nc_conn.lnode), accept order */
     nc__tlist idle;            /* the same, least recently active first */
     nc__tlist wait;            /* waiting for the peer to read (while CF_WAIT_OUT) */
     size_t nconns;
@@ -124,7 +124,7 @@ struct nc_conn {
     void *data;
     nc__inbuf in;
     nc__outq out;
-    nc_conn *prev, *next;   /* listener's list */
+    nc_list lnode;          /* on the listener's conns */
     nc__tnode idle;         /* on the listener's idle list from accept to close */
     /* The reactor's deferred-work queues (reactor.c owns them and the flags
      * that mirror them: CF_PENDING, CF_YIELDED, CF_REDELIVER,
@@ -237,10 +237,11 @@ void nc__listener_resume_accept(nc_listener *l);
 /* A connection of this worker closed: resume accepting if it had stepped
  * aside at its share of the global max_connections. */
 void nc__listener_conn_gone(void);
-/* Timeout lists: set up (the listener's two, in nc__listener_tlists_init),
+/* The listener's lists (its connections, and its two timeout lists), set
+ * up once before anything else (nc__listener_lists_init).  Timeout lists:
  * append a connection's node stamped now (arming the timer if need be),
  * move it to the end with a new stamp, take it off, and stop the timer. */
-void nc__listener_tlists_init(nc_listener *l);
+void nc__listener_lists_init(nc_listener *l);
 void nc__tlist_add(nc__tlist *t, nc__tnode *n);
 void nc__tlist_requeue(nc__tlist *t, nc__tnode *n);
 void nc__tlist_del(nc__tnode *n);

@@ -230,7 +230,7 @@ void nc__listener_close(nc_listener *l, int hand_over)
      * path) for the other workers and the next generation. */
     close(l->fd);
     l->fd = -1;
-    if (!l->head)
+    if (nc_list_empty(&l->conns))
         nc__tlist_stop(&l->idle);
 }
 
@@ -701,8 +701,9 @@ static void send_expire(nc_conn *c, uint64_t age_ms)
     nc_close(c, NC_CLOSE_ABORT);
 }
 
-void nc__listener_tlists_init(nc_listener *l)
+void nc__listener_lists_init(nc_listener *l)
 {
+    nc_list_init(&l->conns);
     long long idle = l->conf->idle_timeout_ms, send = l->conf->send_timeout_ms;
     nc_list_init(&l->idle.q);
     l->idle.timeout_ms = idle > 0 ? (uint64_t)idle : 0;
@@ -738,9 +739,10 @@ const char *nc_listener_addr(const nc_listener *l)
 
 void nc_listener_foreach(nc_listener *l, void (*cb)(nc_conn *c, void *arg), void *arg)
 {
-    /* Closing is deferred, so `next` stays valid across the callback. */
-    for (nc_conn *c = l->head, *next; c; c = next) {
-        next = c->next;
+    /* Closing is deferred, so the next node stays valid across the callback. */
+    for (nc_list *q = nc_list_first(&l->conns), *n; q; q = n) {
+        n = nc_list_next(&l->conns, q);
+        nc_conn *c = NC_LIST_DATA(q, nc_conn, lnode);
         if (!(c->flags & CF_CLOSING))
             cb(c, arg);
     }

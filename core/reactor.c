@@ -147,8 +147,8 @@ static void close_all(int how)
 {
     for (size_t i = 0; i < nc__R.nlisteners; i++) {
         nc_listener *l = &nc__R.listeners[i];
-        for (nc_conn *c = l->head; c; c = c->next)
-            nc_close(c, how);
+        for (nc_list *q = nc_list_first(&l->conns); q; q = nc_list_next(&l->conns, q))
+            nc_close(NC_LIST_DATA(q, nc_conn, lnode), how); /* deferred: the list stays as it is */
     }
 }
 

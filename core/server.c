@@ -103,7 +103,7 @@ static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)
     if (high > (size_t)lc->max_output_bytes / 2)
         high = (size_t)lc->max_output_bytes / 2;
     l->high_water = high;
-    nc__listener_tlists_init(l);
+    nc__listener_lists_init(l);
     l->idle_slack = (uint64_t)lc->idle_timeout_ms / 10;
     if (l->idle_slack > 1000)
         l->idle_slack = 1000;

@@ -95,7 +95,8 @@ void nc__stats_publish(void)
         NC_STAT_SET(s->closed_input, l->closed_input);
         NC_STAT_SET(s->hook_ns, l->hook_ns);
         uint64_t q = 0, files = 0;
-        for (nc_conn *c = l->head; c; c = c->next) {
+        for (nc_list *cq = nc_list_first(&l->conns); cq; cq = nc_list_next(&l->conns, cq)) {
+            const nc_conn *c = NC_LIST_DATA(cq, nc_conn, lnode);
             q += c->out.bytes;
             files += c->out.fds;
         }

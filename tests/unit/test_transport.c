@@ -126,7 +126,7 @@ static int core_up(void)
     K.l.m = K.mod->m;
     K.l.high_water = 64 * 1024;
     K.l.idle_slack = 1;
-    nc__listener_tlists_init(&K.l);
+    nc__listener_lists_init(&K.l);
     K.o = nc__options_new("unit.json", t_tmpdir(), &K.lc);
     void *inst = NULL;
     if (K.l.m->init(&K.l, K.o, &inst) < 0)
