@@ -535,7 +535,7 @@ static int sock_drops(int fd, uint32_t *drops)
 static void refresh_drops(nc_listener *l)
 {
     static nc__ratelimit last_drop_log;
-    uint32_t now;
+    uint32_t now = 0;
     if (l->fd < 0 || sock_drops(l->fd, &now) < 0)
         return;
     l->drops_checked_ms = nc_now_ms();
