@@ -10,6 +10,9 @@ import shlex
 import sys
 
 VERSION_FILE = "core/version.h"
+# The core's files that the mock core links (tools/mock/mock.c): pure code,
+# nothing that owns a socket or the reactor.
+MOCK_CORE = ["addr", "module", "options", "sendf", "timer", "util"]
 TOP = os.path.dirname(os.path.abspath(__file__))
 
 WARN = ("-Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes "
@@ -108,6 +111,9 @@ def main():
     w("rule link_so")
     w("  command = $cc $ldflags -shared -o $out $in $libs")
     w("  description = SO $out")
+    w("rule ar")
+    w("  command = rm -f $out && ar crs $out $in")
+    w("  description = AR $out")
     w("rule configure")
     w("  command = python3 configure.py $configure_args")
     w("  generator = 1")
@@ -202,6 +208,17 @@ def main():
         tool_outs.append("$builddir/netcore-ft")
     w("")
 
+    # The mock core (include/netcore/mock.h): tools/mock/mock.c with the
+    # core's pure parts (options, the loader's checks, the timer heap,
+    # addresses, nc_sendf, utilities), installed with the SDK.
+    for s in sources("tools/mock"):
+        w(f"build $builddir/obj/{s[:-2]}.o: cc {s}")
+        w("  extra = -Icore")
+    mock_objs = [f"$builddir/obj/{s[:-2]}.o" for s in sources("tools/mock")] + \
+        [f"$builddir/obj/core/{n}.o" for n in MOCK_CORE]
+    w(f"build $builddir/libnetcore-mock.a: ar {' '.join(mock_objs)}")
+    w("")
+
     # Test modules, broken on purpose (and one good one) for the loader tests.
     tmod_outs = []
     for s in sources("tests/modules"):
@@ -233,6 +250,20 @@ def main():
         unit_mods.append(o)
     w(f"build $builddir/tests/netcore-tests: link {' '.join(test_objs + lib_objs + [hist_obj] + unit_mods)}")
     w("  libs = -lcunit -ljansson -ldl -lpthread")
+    w("  ldflags = $ldflags -rdynamic")
+    w("")
+
+    # The module suite: every shipped module's real .so loaded into a
+    # binary that holds the mock core (-rdynamic: the modules' nc_* calls
+    # resolve to it).  tests/unit/modules/ mirrors modules/.
+    mt_objs = []
+    for s in sources("tests/unit/modules"):
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        w("  extra = -Itests/unit/modules")
+        mt_objs.append(o)
+    w(f"build $builddir/tests/netcore-module-tests: link {' '.join(mt_objs)} $builddir/libnetcore-mock.a")
+    w("  libs = -lcunit -ljansson -ldl")
     w("  ldflags = $ldflags -rdynamic")
     w("")
 
@@ -269,10 +300,12 @@ def main():
     w("")
 
     everything = (["$builddir/netcore"] + mod_outs + tool_outs + tmod_outs +
-                  ["$builddir/tests/netcore-tests"])
+                  ["$builddir/libnetcore-mock.a", "$builddir/tests/netcore-module-tests",
+                   "$builddir/tests/netcore-tests"])
     w(f"build all: phony {' '.join(everything)}")
     w("build test: run | all")
-    w("  cmd = NC_BUILDDIR=$builddir $builddir/tests/netcore-tests")
+    w("  cmd = NC_BUILDDIR=$builddir $builddir/tests/netcore-module-tests && "
+      "NC_BUILDDIR=$builddir $builddir/tests/netcore-tests")
     w("  desc = TEST")
     w("build run: run | all")
     w("  cmd = $builddir/netcore -c conf/netcore.json")
