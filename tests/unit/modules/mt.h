@@ -10,7 +10,10 @@
 #include "netcore/mock.h"
 
 #define MT_SUITES                                                                          \
-    X(echo)
+    X(mock)                                                                                \
+    X(echo)                                                                                \
+    X(udp_receiver)                                                                        \
+    X(status)
 
 #define X(name) int add_##name##_suite(void);
 MT_SUITES
