@@ -269,30 +269,39 @@ def main():
 
     # libFuzzer targets (clang), built by `ninja fuzz` only: the normal build
     # does not need clang.  Each links what it fuzzes and nothing else;
-    # module targets use tests/fuzz/stubs.c in place of the core.
+    # module targets link the module's sources with the mock core's
+    # (include/netcore/mock.h) in place of the core.  fuzz_stream.c serves
+    # every stream module, with its options (JSON; "%s": a scratch folder).
     w("rule fuzz_link")
     w("  command = clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "
       "-std=c11 -D_GNU_SOURCE -DNC_DEBUG -Iinclude -Icore -Itests/fuzz $extra $in -o $out $libs")
     w("  description = FUZZ $out")
+    mock = ["tools/mock/mock.c"] + [f"core/{n}.c" for n in MOCK_CORE]
+
+    def stream(name, module, options, libs=""):
+        opts = options.replace('"', '\\"')
+        return (["tests/fuzz/fuzz_stream.c"] + sources(f"modules/{module}") + mock,
+                f"-DFUZZ_NAME='\"{name}\"' -DFUZZ_OPTIONS='\"{opts}\"'", ("-ljansson -ldl " + libs).strip())
     fuzz = {
         "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c", "core/util.c"], "", "-ljansson"),
         "http": (["tests/fuzz/fuzz_http.c", "modules/http-static/parse.c", "modules/http-static/path.c",
                   "core/util.c"], "-Imodules/http-static", ""),
-        "httpresp": (["tests/fuzz/fuzz_httpresp.c", "tests/fuzz/stubs.c"] + sources("modules/http-static") +
-                     ["core/util.c", "core/sendf.c"], "-Imodules/http-static", ""),
+        "httpresp": (["tests/fuzz/fuzz_httpresp.c"] + sources("modules/http-static") + mock,
+                     "-Imodules/http-static", "-ljansson -ldl"),
         "ft": (["tests/fuzz/fuzz_ft.c", "modules/file-transfer/proto.c", "core/util.c"],
                "-Imodules/file-transfer", ""),
-        "bchat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/broadcast-chat/bchat.c",
-                   "core/util.c", "core/sendf.c"], "", "-ljansson"),
-        "chat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/chat/chat.c", "core/util.c", "core/sendf.c"], "", ""),
-        "udp": (["tests/fuzz/fuzz_udp.c", "tests/fuzz/stubs.c", "modules/udp-receiver/udprecv.c",
-                 "modules/udp-receiver/sink.c",
-                 "core/util.c", "core/sendf.c"], "", ""),
+        "udp": (["tests/fuzz/fuzz_udp.c"] + sources("modules/udp-receiver") + mock, "", "-ljansson -ldl"),
+        "bchat": stream("bchat", "broadcast-chat", '{"max_message": 512, "max_backlog": 4096}'),
+        "chat": stream("chat", "chat", '{"max_line": 512, "desk": "support"}'),
+        "echo": stream("echo", "echo", '{"banner": "hi", "line_timeout_ms": 1000}'),
+        "status": stream("status", "status", '{"header_timeout_ms": 1000}'),
+        "ftmod": stream("ftmod", "file-transfer", '{"root": "%s", "max_file_size": 65536, '
+                        '"max_concurrent_uploads": 2, "command_timeout_ms": 1000}', "-lcrypto"),
     }
     fuzz_outs = []
     for name in sorted(fuzz):
         srcs, extra, libs = fuzz[name]
-        w(f"build $builddir/fuzz/fuzz_{name}: fuzz_link {' '.join(srcs)} | tests/fuzz/stubs.h")
+        w(f"build $builddir/fuzz/fuzz_{name}: fuzz_link {' '.join(srcs)} | include/netcore/mock.h")
         w(f"  extra = {extra}")
         w(f"  libs = {libs}")
         fuzz_outs.append(f"$builddir/fuzz/fuzz_{name}")

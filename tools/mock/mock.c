@@ -61,7 +61,11 @@ typedef struct oitem {
     off_t start;
 } oitem;
 
+/* Every live buffer is on one list, so nc_mock_free can say how many the
+ * module never released and free them (a leak reported once, not again by
+ * a leak checker). */
 struct nc_shared {
+    struct nc_shared *prev, *next;
     size_t refs, len;
     char data[];
 };
@@ -132,6 +136,7 @@ struct nc_mock {
 
 static nc_mock *live;
 static size_t live_shared; /* nc_shared buffers allocated and not freed */
+static nc_shared *shared_head;
 
 /* A test that links the archive must export all of netcore.h to the
  * module it loads, also what it never calls itself: this pulls sendf.o in. */
@@ -152,6 +157,8 @@ static void destroy(nc_conn *c);
 
 static int bb_append(bbuf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n)
@@ -169,6 +176,8 @@ static int bb_append(bbuf *b, const void *p, size_t n)
 
 static void bb_consume(bbuf *b, size_t n)
 {
+    if (n == 0)
+        return;
     memmove(b->p, b->p + n, b->len - n);
     b->len -= n;
 }
@@ -379,7 +388,6 @@ nc_mock *nc_mock_start(const nc_module *m, const nc_mock_config *cfg, char *err,
         return NULL;
     }
     live = mk;
-    live_shared = 0;
     mk->m = m;
     if (set_up(mk, cfg, err, errlen) < 0)
         goto fail;
@@ -576,6 +584,11 @@ nc_shared *nc_shared_new(const void *data, size_t len)
     s->len = len;
     if (data && len)
         memcpy(s->data, data, len);
+    s->prev = NULL;
+    s->next = shared_head;
+    if (shared_head)
+        shared_head->prev = s;
+    shared_head = s;
     live_shared++;
     return s;
 }
@@ -590,6 +603,18 @@ size_t nc_shared_len(const nc_shared *s)
     return s->len;
 }
 
+static void shared_free(nc_shared *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        shared_head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    free(s);
+    live_shared--;
+}
+
 void nc_shared_release(nc_shared *s)
 {
     if (!s)
@@ -598,10 +623,8 @@ void nc_shared_release(nc_shared *s)
         fprintf(stderr, "nc_mock: nc_shared_release on a buffer with no reference left\n");
         abort();
     }
-    if (--s->refs == 0) {
-        free(s);
-        live_shared--;
-    }
+    if (--s->refs == 0)
+        shared_free(s);
 }
 
 int nc_send_shared(nc_conn *c, nc_shared *s)
@@ -1351,6 +1374,8 @@ static int leak_report(nc_mock *mk)
         say(mk, line);
         bad = 1;
     }
+    while (shared_head)
+        shared_free(shared_head);
     if (mk->njobs) {
         snprintf(line, sizeof line, "%u job%s submitted after fini: done never called", mk->njobs,
                  mk->njobs == 1 ? "" : "s");
