@@ -40,8 +40,9 @@ typedef struct nc_mock nc_mock;
 typedef struct nc_mock_config {
     const char *name;        /* listener name; NULL: "mock" */
     const char *listen;      /* nc_listener_addr's text; NULL: "127.0.0.1:7000" ("udp" transport too) */
-    const char *transport;   /* "tcp", "udp" or "unix"; NULL: "unix" for a "unix:" address, "udp" for a
-                              * module that serves only datagrams, else "tcp" */
+    /* "tcp", "udp" or "unix"; NULL: "unix" for a "unix:" address, "udp"
+     * for a module that serves only datagrams, else "tcp". */
+    const char *transport;
     const char *options;     /* the listener's "options", JSON object text; NULL: none */
     const char *config_file; /* named in option errors; NULL: "mock.json" */
     const char *config_dir;  /* relative nc_opt_path values resolve here; NULL: "." */
@@ -130,14 +131,14 @@ NC_EXPORT size_t nc_mock_read(nc_conn *c, void *buf, size_t n);
  * count in *len (len may be NULL), or NULL when out of memory. */
 NC_EXPORT char *nc_mock_read_all(nc_conn *c, size_t *len);
 
-/* What became of a connection. */
+/* What became of a connection: NC_MOCK_OPEN; NC_MOCK_FLUSHING, nc_close
+ * (FLUSH) with output unread (it closes once the peer read it);
+ * NC_MOCK_CLOSED_FLUSH, closed after its output was read; ..._ABORT,
+ * aborted by the module, by on_data's -1 or by a limit of the core;
+ * ..._PEER, reset by the peer (nc_mock_hangup); ..._STOP, closed by
+ * nc_mock_free. */
 enum nc_mock_state {
-    NC_MOCK_OPEN = 0,      /* open */
-    NC_MOCK_FLUSHING,      /* nc_close(FLUSH) with output unread: closes once the peer read it */
-    NC_MOCK_CLOSED_FLUSH,  /* closed after its output was read */
-    NC_MOCK_CLOSED_ABORT,  /* aborted: by the module, on_data's -1, or a limit of the core */
-    NC_MOCK_CLOSED_PEER,   /* the peer reset it (nc_mock_hangup) */
-    NC_MOCK_CLOSED_STOP,   /* closed by nc_mock_free */
+    NC_MOCK_OPEN = 0, NC_MOCK_FLUSHING, NC_MOCK_CLOSED_FLUSH, NC_MOCK_CLOSED_ABORT, NC_MOCK_CLOSED_PEER, NC_MOCK_CLOSED_STOP
 };
 NC_EXPORT int nc_mock_closed(const nc_conn *c); /* an enum nc_mock_state */
 /* Input the core holds for the module (read, not consumed yet), in bytes. */

@@ -1374,8 +1374,12 @@ static int leak_report(nc_mock *mk)
         say(mk, line);
         bad = 1;
     }
-    while (shared_head)
-        shared_free(shared_head);
+    for (nc_shared *sh = shared_head, *next; sh; sh = next) {
+        next = sh->next;
+        free(sh);
+    }
+    shared_head = NULL;
+    live_shared = 0;
     if (mk->njobs) {
         snprintf(line, sizeof line, "%u job%s submitted after fini: done never called", mk->njobs,
                  mk->njobs == 1 ? "" : "s");
