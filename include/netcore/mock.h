@@ -90,7 +90,9 @@ NC_EXPORT nc_listener *nc_mock_listener(nc_mock *mk);
  * NULL: "127.0.0.1:40000").  Returns the connection after on_accept, or
  * NULL when on_accept refused it (then no on_close follows) or the address
  * does not parse (said on stderr).  The record is the mock's and stays readable after the
- * connection closed, until nc_mock_free. */
+ * connection closed, until nc_mock_free.  A udp listener, or one started
+ * with NC_MOCK_NO_LISTEN, takes no connections (NULL, said on stderr);
+ * likewise only a udp listener takes datagrams. */
 NC_EXPORT nc_conn *nc_mock_accept(nc_mock *mk, const char *peer);
 /* The same, but returns the record also when on_accept refused: the core
  * still sends a refused connection's last words (then closes it, with no
@@ -175,16 +177,19 @@ NC_EXPORT void nc_mock_set_drops(nc_mock *mk, uint64_t drops);
 /* ---- Time and work ------------------------------------------------------ */
 
 /* Move the clock ms forward, stopping at every timer deadline on the way
- * to run what is due there (in deadline order, FIFO for equal ones), as a
- * loop that never stalls would: a 100 ms repeating timer fires 10 times in
- * nc_mock_advance(mk, 1000).  Each stop is a turn.  Returns how many timer
- * callbacks ran. */
+ * to run what is due there (in deadline order, FIFO for equal ones; the
+ * core's timer heap), as a loop that never stalls would: a 100 ms
+ * repeating timer fires 10 times in nc_mock_advance(mk, 1000).  Each stop
+ * is a turn, and a last one follows: nc_mock_advance(mk, 0) just runs a
+ * turn (after the test itself called nc_conn_resume, say).  Returns how
+ * many timer callbacks ran. */
 NC_EXPORT unsigned nc_mock_advance(nc_mock *mk, uint64_t ms);
 /* Timers armed now (repeating and one-shot). */
 NC_EXPORT unsigned nc_mock_timers(const nc_mock *mk);
 /* Run every job nc_work_submit queued -- work(), then done() -- in
  * submission order on this thread, including jobs a done() submits.
- * Returns how many ran. */
+ * Returns how many ran.  (Outside a running mock, nc_work_submit calls
+ * work and done at once.) */
 NC_EXPORT unsigned nc_mock_run_work(nc_mock *mk);
 NC_EXPORT unsigned nc_mock_work_pending(const nc_mock *mk);
 
@@ -192,8 +197,11 @@ NC_EXPORT unsigned nc_mock_work_pending(const nc_mock *mk);
 
 /* Every line the module logged is recorded as "LEVEL [LISTENER#ID] MESSAGE"
  * ("warn [mock#2] closing"; "[LISTENER]" for listener lines, nothing for
- * nc_log), without the core's time, role and pid; lines of the core's own
- * that the mock reproduces (input limit, slow consumer) too.  Every level
+ * nc_log), without the core's time, role and pid.  The core's own lines
+ * about a connection that the mock reproduces are recorded too, with the
+ * core's words: "accepted from PEER" (debug), the input limit, the slow
+ * consumer, a module consuming more than offered, "read: Connection reset
+ * by peer" (debug, nc_mock_hangup).  Every level
  * is recorded and nc_log_enabled says yes to all, so a module's debug
  * logging runs too. */
 NC_EXPORT unsigned nc_mock_log_count(const nc_mock *mk, const char *substr); /* NULL: all */

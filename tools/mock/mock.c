@@ -806,6 +806,11 @@ static int parse_peer(const char *text, struct sockaddr_storage *ss, socklen_t *
 
 static nc_conn *connect_peer(nc_mock *mk, const char *peer)
 {
+    if (mk->l.fd < 0 || mk->lc.transport == NC_UDP) {
+        fprintf(stderr, "nc_mock_accept: listener %s takes no connections (%s)\n", mk->l.name,
+                mk->l.fd < 0 ? "NC_MOCK_NO_LISTEN" : "udp");
+        return NULL;
+    }
     nc_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -1237,8 +1242,11 @@ unsigned nc_mock_work_pending(const nc_mock *mk)
 
 void nc_mock_datagrams(nc_mock *mk, const nc_dgram *d, unsigned n)
 {
-    if (!mk->m->on_datagrams)
+    if (mk->l.fd < 0 || mk->lc.transport != NC_UDP) {
+        fprintf(stderr, "nc_mock_datagrams: listener %s takes no datagrams (%s)\n", mk->l.name,
+                mk->l.fd < 0 ? "NC_MOCK_NO_LISTEN" : "not udp");
         return;
+    }
     nc_dgram batch[1024];
     int64_t wall = WALL0_US + (int64_t)(mk->now - CLOCK0_MS) * 1000;
     while (n) {
