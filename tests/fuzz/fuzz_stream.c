@@ -10,8 +10,8 @@
  * the clock length * 16 ms instead (timers and deadlines fire); 0x20: the
  * peer does not read its output this time (the watermark, slow consumers);
  * 0x10: the peer's EOF after the bytes; 0x80: the peer resets the
- * connection after them.  Work the module submitted runs after each
- * record.  So the fuzzer explores segmentation, interleaving between users,
+ * connection after them.  Work the module submitted runs before the peer
+ * reads.  So the fuzzer explores segmentation, interleaving between users,
  * disconnects and timeouts mid-message. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -56,11 +56,17 @@ static void clear_root(void)
     closedir(d);
 }
 
+/* FUZZ_VERBOSE=1 in the environment: the module's log lines and every
+ * byte the peers read go to stderr (to see what an input does). */
+static int verbose = -1;
+
 static void drain(nc_conn *c)
 {
     char buf[4096];
-    while (nc_mock_read(c, buf, sizeof buf) > 0)
-        ;
+    size_t n;
+    while ((n = nc_mock_read(c, buf, sizeof buf)) > 0)
+        if (verbose)
+            fprintf(stderr, "[%llu] read %zu: %.*s\n", (unsigned long long)nc_conn_id(c), n, (int)n, buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,7 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(opts, sizeof opts, "%.*s%s%s", (int)(hole - FUZZ_OPTIONS), FUZZ_OPTIONS, root, hole + 2);
     else
         snprintf(opts, sizeof opts, "%s", FUZZ_OPTIONS);
-    nc_mock_config cfg = {.options = opts};
+    if (verbose < 0)
+        verbose = getenv("FUZZ_VERBOSE") != NULL;
+    nc_mock_config cfg = {.options = opts, .flags = verbose ? NC_MOCK_LOG_STDERR : 0};
     nc_mock *mk = nc_mock_start(&netcore_module, &cfg, err, sizeof err);
     if (!mk) {
         fprintf(stderr, "fuzz_%s: %s\n", FUZZ_NAME, err);
@@ -101,13 +109,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             nc_mock_feed(*c, data + i, len);
             if (op & 0x10)
                 nc_mock_eof(*c);
+            nc_mock_run_work(mk); /* the reactor would have its completions soon */
             if (!(op & 0x20))
                 drain(*c);
             if (op & 0x80)
                 nc_mock_hangup(*c);
         }
         i += len;
-        nc_mock_run_work(mk);
     }
     if (nc_mock_free(mk) != 0)
         abort(); /* the module left timers, buffers or work behind */
