@@ -10,6 +10,9 @@ import shlex
 import sys
 
 VERSION_FILE = "core/version.h"
+# The core's files that the mock core links (tools/mock/mock.c): pure code,
+# nothing that owns a socket or the reactor.
+MOCK_CORE = ["addr", "module", "options", "sendf", "timer", "util"]
 TOP = os.path.dirname(os.path.abspath(__file__))
 
 WARN = ("-Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes "
@@ -108,6 +111,9 @@ def main():
     w("rule link_so")
     w("  command = $cc $ldflags -shared -o $out $in $libs")
     w("  description = SO $out")
+    w("rule ar")
+    w("  command = rm -f $out && ar crs $out $in")
+    w("  description = AR $out")
     w("rule configure")
     w("  command = python3 configure.py $configure_args")
     w("  generator = 1")
@@ -202,6 +208,17 @@ def main():
         tool_outs.append("$builddir/netcore-ft")
     w("")
 
+    # The mock core (include/netcore/mock.h): tools/mock/mock.c with the
+    # core's pure parts (options, the loader's checks, the timer heap,
+    # addresses, nc_sendf, utilities), installed with the SDK.
+    for s in sources("tools/mock"):
+        w(f"build $builddir/obj/{s[:-2]}.o: cc {s}")
+        w("  extra = -Icore")
+    mock_objs = [f"$builddir/obj/{s[:-2]}.o" for s in sources("tools/mock")] + \
+        [f"$builddir/obj/core/{n}.o" for n in MOCK_CORE]
+    w(f"build $builddir/libnetcore-mock.a: ar {' '.join(mock_objs)}")
+    w("")
+
     # Test modules, broken on purpose (and one good one) for the loader tests.
     tmod_outs = []
     for s in sources("tests/modules"):
@@ -236,32 +253,55 @@ def main():
     w("  ldflags = $ldflags -rdynamic")
     w("")
 
+    # The module suite: every shipped module's real .so loaded into a
+    # binary that holds the mock core (-rdynamic: the modules' nc_* calls
+    # resolve to it).  tests/unit/modules/ mirrors modules/.
+    mt_objs = []
+    for s in sources("tests/unit/modules"):
+        o = f"$builddir/obj/{s[:-2]}.o"
+        w(f"build {o}: cc {s}")
+        w("  extra = -Itests/unit/modules")
+        mt_objs.append(o)
+    w(f"build $builddir/tests/netcore-module-tests: link {' '.join(mt_objs)} $builddir/libnetcore-mock.a")
+    w("  libs = -lcunit -ljansson -ldl")
+    w("  ldflags = $ldflags -rdynamic")
+    w("")
+
     # libFuzzer targets (clang), built by `ninja fuzz` only: the normal build
     # does not need clang.  Each links what it fuzzes and nothing else;
-    # module targets use tests/fuzz/stubs.c in place of the core.
+    # module targets link the module's sources with the mock core's
+    # (include/netcore/mock.h) in place of the core.  fuzz_stream.c serves
+    # every stream module, with its options (JSON; "%s": a scratch folder).
     w("rule fuzz_link")
     w("  command = clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "
       "-std=c11 -D_GNU_SOURCE -DNC_DEBUG -Iinclude -Icore -Itests/fuzz $extra $in -o $out $libs")
     w("  description = FUZZ $out")
+    mock = ["tools/mock/mock.c"] + [f"core/{n}.c" for n in MOCK_CORE]
+
+    def stream(name, module, options, libs=""):
+        opts = options.replace('"', '\\"')
+        return (["tests/fuzz/fuzz_stream.c"] + sources(f"modules/{module}") + mock,
+                f"-DFUZZ_NAME='\"{name}\"' -DFUZZ_OPTIONS='\"{opts}\"'", ("-ljansson -ldl " + libs).strip())
     fuzz = {
         "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c", "core/util.c"], "", "-ljansson"),
         "http": (["tests/fuzz/fuzz_http.c", "modules/http-static/parse.c", "modules/http-static/path.c",
                   "core/util.c"], "-Imodules/http-static", ""),
-        "httpresp": (["tests/fuzz/fuzz_httpresp.c", "tests/fuzz/stubs.c"] + sources("modules/http-static") +
-                     ["core/util.c", "core/sendf.c"], "-Imodules/http-static", ""),
+        "httpresp": (["tests/fuzz/fuzz_httpresp.c"] + sources("modules/http-static") + mock,
+                     "-Imodules/http-static", "-ljansson -ldl"),
         "ft": (["tests/fuzz/fuzz_ft.c", "modules/file-transfer/proto.c", "core/util.c"],
                "-Imodules/file-transfer", ""),
-        "bchat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/broadcast-chat/bchat.c",
-                   "core/util.c", "core/sendf.c"], "", "-ljansson"),
-        "chat": (["tests/fuzz/fuzz_stream.c", "tests/fuzz/stubs.c", "modules/chat/chat.c", "core/util.c", "core/sendf.c"], "", ""),
-        "udp": (["tests/fuzz/fuzz_udp.c", "tests/fuzz/stubs.c", "modules/udp-receiver/udprecv.c",
-                 "modules/udp-receiver/sink.c",
-                 "core/util.c", "core/sendf.c"], "", ""),
+        "udp": (["tests/fuzz/fuzz_udp.c"] + sources("modules/udp-receiver") + mock, "", "-ljansson -ldl"),
+        "bchat": stream("bchat", "broadcast-chat", '{"max_message": 512, "max_backlog": 4096}'),
+        "chat": stream("chat", "chat", '{"max_line": 512, "desk": "support"}'),
+        "echo": stream("echo", "echo", '{"banner": "hi", "line_timeout_ms": 1000}'),
+        "status": stream("status", "status", '{"header_timeout_ms": 1000}'),
+        "ftmod": stream("ftmod", "file-transfer", '{"root": "%s", "max_file_size": 65536, '
+                        '"max_concurrent_uploads": 2, "command_timeout_ms": 1000}', "-lcrypto"),
     }
     fuzz_outs = []
     for name in sorted(fuzz):
         srcs, extra, libs = fuzz[name]
-        w(f"build $builddir/fuzz/fuzz_{name}: fuzz_link {' '.join(srcs)} | tests/fuzz/stubs.h")
+        w(f"build $builddir/fuzz/fuzz_{name}: fuzz_link {' '.join(srcs)} | include/netcore/mock.h")
         w(f"  extra = {extra}")
         w(f"  libs = {libs}")
         fuzz_outs.append(f"$builddir/fuzz/fuzz_{name}")
@@ -269,10 +309,12 @@ def main():
     w("")
 
     everything = (["$builddir/netcore"] + mod_outs + tool_outs + tmod_outs +
-                  ["$builddir/tests/netcore-tests"])
+                  ["$builddir/libnetcore-mock.a", "$builddir/tests/netcore-module-tests",
+                   "$builddir/tests/netcore-tests"])
     w(f"build all: phony {' '.join(everything)}")
     w("build test: run | all")
-    w("  cmd = NC_BUILDDIR=$builddir $builddir/tests/netcore-tests")
+    w("  cmd = NC_BUILDDIR=$builddir $builddir/tests/netcore-module-tests && "
+      "NC_BUILDDIR=$builddir $builddir/tests/netcore-tests")
     w("  desc = TEST")
     w("build run: run | all")
     w("  cmd = $builddir/netcore -c conf/netcore.json")

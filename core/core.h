@@ -13,6 +13,7 @@
 #include "module.h"
 #include "netcore/netcore.h"
 #include "netcore/list.h"
+#include "options.h"
 #include "timer.h"
 #include "transport.h"
 
@@ -267,10 +268,5 @@ void nc__proctitle_init(int argc, char **argv);
 /* The title ps shows ("netcore: master"), and a short thread name. */
 void nc__proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* options.c */
-nc_options *nc__options_new(const char *file, const char *dir, const nc__lconf *lc);
-/* Returns the recorded error, or NULL; after init also reports unknown keys. */
-const char *nc__options_finish(nc_options *o, int init_rc);
-void nc__options_free(nc_options *o);
 
 #endif

@@ -1,6 +1,6 @@
 /* sendf.c -- nc_sendf: formatted output built on the public nc_send,
- * nc_close and nc_log_conn alone, so the fuzzers' stub core (tests/fuzz/
- * stubs.c) links this code instead of a copy of it. */
+ * nc_close and nc_log_conn alone, so the mock core (tools/mock/mock.c)
+ * links this code instead of a copy of it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

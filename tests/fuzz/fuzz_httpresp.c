@@ -1,12 +1,13 @@
 /* fuzz_httpresp.c -- a libFuzzer target for http-static's responses: the
  * whole module (http.c with parse.c, path.c and mime.c) driven through its
- * descriptor with stubs.c in place of the core.  The input first names up
+ * descriptor with the mock core (include/netcore/mock.h).  The input first names up
  * to 7 entries to create in the listed folder of a scratch root (hostile
  * names: quotes, ampersands, angle brackets, non-ASCII, up to NAME_MAX
  * bytes), then gives request bytes, fed whole on one connection and in
  * 7-byte pieces on another: listings of that folder, 301s built from
  * hostile paths and queries, error pages, ranges and conditionals.  ASan
- * catches a write or read past any buffer; stubs.c reads every byte sent. */
+ * catches a write or read past any buffer; every byte sent is read, file
+ * regions too. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -16,24 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "stubs.h"
+#include "netcore/mock.h"
 
 extern const nc_module netcore_module;
 
 static char root[64];
-
-const char *fuzz_option(const char *key)
-{
-    if (!strcmp(key, "root"))
-        return root;
-    if (!strcmp(key, "autoindex"))
-        return "true";
-    if (!strcmp(key, "cache_valid_ms"))
-        return "0"; /* every request goes to the file system: the names of this run */
-    if (!strcmp(key, "autoindex_max_bytes"))
-        return "65536"; /* small enough for the limit path to be reached */
-    return NULL;
-}
+/* cache_valid_ms 0: every request goes to the file system, the names of
+ * this run; autoindex_max_bytes small enough for its limit to be reached. */
+static const char options[] = "{\"root\": \"%s\", \"autoindex\": true, \"cache_valid_ms\": 0, "
+                              "\"autoindex_max_bytes\": 65536}";
 
 static int dfd = -1;
 
@@ -70,7 +62,16 @@ static void clear_folder(int dfd)
     closedir(d);
 }
 
-static fuzz_buf bufs[2];
+/* Feed in pieces of `step` bytes, the peer reading everything after each. */
+static void feed(nc_conn *c, const uint8_t *rq, size_t rn, size_t step)
+{
+    char buf[4096];
+    for (size_t off = 0; off < rn; off += step) {
+        nc_mock_feed(c, rq + off, rn - off < step ? rn - off : step);
+        while (nc_mock_read(c, buf, sizeof buf) > 0)
+            ;
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -78,8 +79,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int ready;
     if (!ready) {
         make_root();
-        if (fuzz_init(&netcore_module) != 0)
-            abort();
         char p[128];
         snprintf(p, sizeof p, "%s/d", root);
         dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -88,6 +87,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ready = 1;
     }
     clear_folder(dfd);
+    char opts[256], err[1024];
+    snprintf(opts, sizeof opts, options, root);
+    nc_mock_config cfg = {.options = opts};
+    nc_mock *mk = nc_mock_start(&netcore_module, &cfg, err, sizeof err);
+    if (!mk) {
+        fprintf(stderr, "fuzz_httpresp: %s\n", err);
+        abort();
+    }
     size_t i = 0;
     unsigned names = size ? data[i++] & 7 : 0;
     for (unsigned k = 0; k < names && i < size; k++) {
@@ -115,17 +122,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *rq = data + i;
     size_t rn = size - i;
     for (int slot = 0; slot < 2; slot++) {
-        bufs[slot].len = 0;
-        nc_conn *c = fuzz_accept(&netcore_module, slot);
+        nc_conn *c = nc_mock_accept(mk, "192.0.2.7:4000");
         if (!c)
             continue;
-        if (slot == 0) {
-            fuzz_feed(&netcore_module, c, &bufs[slot], rq, rn);
-        } else {
-            for (size_t off = 0; off < rn; off += 7)
-                fuzz_feed(&netcore_module, c, &bufs[slot], rq + off, rn - off < 7 ? rn - off : 7);
-        }
-        fuzz_close(&netcore_module, slot);
+        feed(c, rq, rn, slot == 0 ? rn + 1 : 7);
+        nc_mock_hangup(c);
     }
+    nc_mock_advance(mk, 1000); /* the module's sweeps */
+    if (nc_mock_free(mk) != 0)
+        abort(); /* fini left timers, buffers or work behind */
     return 0;
 }

@@ -1,41 +1,32 @@
-/* fuzz_udp.c -- a libFuzzer target for the udp-receiver record writer: the
- * input is cut into datagrams ([length byte][bytes] records, a first byte
- * choosing JSON or text records), handed to on_datagrams as the core would. */
+/* fuzz_udp.c -- a libFuzzer target for udp-receiver (udprecv.c, sink.c)
+ * under the mock core: the input is cut into datagrams ([length byte]
+ * [bytes] records, a first byte choosing JSON or text records, and with
+ * its bit 1 a reply mode), handed to on_datagrams in one batch.  Each input
+ * starts the module and stops it (fini writes and closes the output). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "stubs.h"
+#include <arpa/inet.h>
+
+#include "netcore/mock.h"
 
 extern const nc_module netcore_module;
-static const char *format = "json";
-
-const char *fuzz_option(const char *key)
-{
-    if (!strcmp(key, "output"))
-        return "/dev/null";
-    if (!strcmp(key, "format"))
-        return format;
-    return NULL;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready[2];
     if (size < 1)
         return 0;
-    int text = data[0] & 1;
-    /* Two instances would share the output; keep one per format. */
-    static int current = -1;
-    if (current != text) {
-        if (current >= 0)
-            fuzz_fini(&netcore_module);
-        format = text ? "text" : "json";
-        if (fuzz_init(&netcore_module) != 0)
-            abort();
-        current = text;
-        ready[text] = 1;
+    char opts[256], err[1024];
+    snprintf(opts, sizeof opts, "{\"output\": \"/dev/null\", \"format\": \"%s\", \"reply\": \"%s\"}",
+             data[0] & 1 ? "text" : "json", data[0] & 2 ? "echo" : "none");
+    nc_mock_config cfg = {.options = opts};
+    nc_mock *mk = nc_mock_start(&netcore_module, &cfg, err, sizeof err);
+    if (!mk) {
+        fprintf(stderr, "fuzz_udp: %s\n", err);
+        abort();
     }
     nc_dgram d[16];
     struct sockaddr_in6 peer = {.sin6_family = AF_INET6, .sin6_port = htons(4242)};
@@ -50,11 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         d[n].len = len;
         d[n].peer = (const struct sockaddr *)&peer;
         d[n].peer_len = sizeof peer;
-        d[n].recv_time_us = 1763770000123456LL + i;
+        d[n].recv_time_us = 1763770000123456LL + (int64_t)i;
         n++;
         i += len;
     }
     if (n)
-        netcore_module.on_datagrams(fuzz_listener(), d, n);
+        nc_mock_datagrams(mk, d, n);
+    nc_mock_advance(mk, 100); /* the flush tick */
+    if (nc_mock_free(mk) != 0)
+        abort();
     return 0;
 }

@@ -3,7 +3,8 @@
  * install, run the installed netcore with it (its own modules found without a
  * modules_dir) and talk to it; the three man pages installed and rendering
  * without a warning; docs/writing-modules.md followed from a temporary-prefix
- * install; --list-modules; the public header compiled as C99, C11 and C++;
+ * install, kv tested there with the installed mock core; --list-modules;
+ * the public header compiled as C99, C11 and C++;
  * uninstall. */
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +44,8 @@ static void test_layout(void)
     static const char *const files[] = {
         "bin/netcore", "bin/netcore-bench", "bin/netcore-ft", "include/netcore/netcore.h",
         "include/netcore/strbuf.h", "include/netcore/deadline.h", "include/netcore/hash.h",
+        "include/netcore/mock.h", "lib/libnetcore-mock.a", "lib/pkgconfig/netcore-mock.pc",
+        "share/doc/netcore/examples/kv/test_kv.c",
         "lib/netcore/modules/echo.so", "lib/netcore/modules/http-static.so",
         "lib/netcore/modules/file-transfer.so", "lib/pkgconfig/netcore.pc",
         "etc/netcore/netcore.json", "share/netcore/www/index.html", "share/netcore/www/img/logo.png",
@@ -172,6 +175,46 @@ static void test_tutorial_from_prefix(void)
     CU_ASSERT_EQUAL(rc, 0);
     T_ASSERT_STR_CONTAINS(out, "../upper.json: configuration is valid (1 listener)\n");
     T_ASSERT_STR_CONTAINS(out, "\nkv.json: configuration is valid (1 listener)\n");
+    /* Section 12: its test block is the installed test_kv.c, and its
+     * commands, run as they are in the installed kv folder, build kv.so and
+     * the test against the installed mock core and pass. */
+    snprintf(cmd, sizeof cmd,
+             "awk '/^```c test$/{inb = 1; next} /^```$/{inb = 0} inb' %s/%s | "
+             "cmp - %s/share/doc/netcore/examples/kv/test_kv.c 2>&1",
+             pfx, doc, pfx);
+    rc = t_sh(cmd, out, sizeof out);
+    if (rc != 0)
+        fprintf(stderr, "\n  writing-modules.md's test block is not test_kv.c: %s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    static const char *const steps[] = {
+        "cc -O2 -Wall -Wextra -shared -fPIC $(pkg-config --cflags netcore) -o kv.so kv.c",
+        "cc -O2 -Wall -Wextra -o test_kv test_kv.c $(pkg-config --cflags --libs netcore-mock)",
+        "./test_kv ./kv.so",
+    };
+    /* A sanitized build installs a sanitized libnetcore-mock.a: the test
+     * that links it needs the runtime (the .so does not). */
+#ifdef __SANITIZE_ADDRESS__
+    const char *san = "cc -fsanitize=address,undefined";
+#else
+    const char *san = "cc";
+#endif
+    char run[2048] = "";
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        snprintf(cmd, sizeof cmd, "grep -qxF '    %s' %s/%s", steps[i], pfx, doc);
+        CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+        int links_mock = strstr(steps[i], "netcore-mock") != NULL;
+        snprintf(run + strlen(run), sizeof run - strlen(run), " && %s%s", links_mock ? san : "",
+                 steps[i] + (links_mock ? 2 : 0));
+    }
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s/mockwork && cp -r %s/share/doc/netcore/examples/kv %s/mockwork && cd %s/mockwork && "
+             "export PKG_CONFIG_PATH=%s/lib/pkgconfig%s 2>&1",
+             work, pfx, work, work, pfx, run);
+    rc = t_sh(cmd, out, sizeof out);
+    if (rc != 0)
+        fprintf(stderr, "\n  testing kv with the installed mock core: %s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_STRING_EQUAL(out, "kv: all checks passed\n");
     uninstall_leaves_nothing(pfx);
 }
 
@@ -275,10 +318,10 @@ static void test_list_modules(void)
 static void test_headers(void)
 {
     char cmd[1024], out[4096];
-    const char *src = t_write_file("hdr.c", "#include <netcore/netcore.h>\n"
+    const char *src = t_write_file("hdr.c", "#include <netcore/netcore.h>\n#include <netcore/mock.h>\n"
                                             "static ssize_t d(nc_conn *c, const char *p, size_t n) { (void)c; (void)p; return (ssize_t)n; }\n"
                                             "NC_MODULE_DEFINE = { NC_MODULE_HEADER, .flags = NC_MOD_STREAM, .name = \"h\", .on_data = d };\n");
-    const char *cpp = t_write_file("hdr.cc", "#include <netcore/netcore.h>\n"
+    const char *cpp = t_write_file("hdr.cc", "#include <netcore/netcore.h>\n#include <netcore/mock.h>\n"
                                              "extern \"C\" int use(nc_conn *c) { return nc_send(c, \"x\", 1); }\n");
     static const char *const modes[] = {"cc -std=c99", "cc -std=c11", "c++ -std=c++11", "c++ -std=c++17"};
     for (int i = 0; i < 4; i++) {
