@@ -13,7 +13,8 @@
     X(mock)                                                                                \
     X(echo)                                                                                \
     X(udp_receiver)                                                                        \
-    X(status)
+    X(status)                                                                              \
+    X(http_static)
 
 #define X(name) int add_##name##_suite(void);
 MT_SUITES
