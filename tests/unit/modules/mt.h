@@ -14,7 +14,8 @@
     X(echo)                                                                                \
     X(udp_receiver)                                                                        \
     X(status)                                                                              \
-    X(http_static)
+    X(http_static)                                                                         \
+    X(file_transfer)
 
 #define X(name) int add_##name##_suite(void);
 MT_SUITES
