@@ -15,7 +15,8 @@
     X(udp_receiver)                                                                        \
     X(status)                                                                              \
     X(http_static)                                                                         \
-    X(file_transfer)
+    X(file_transfer)                                                                       \
+    X(chat)
 
 #define X(name) int add_##name##_suite(void);
 MT_SUITES
