@@ -16,7 +16,8 @@
     X(status)                                                                              \
     X(http_static)                                                                         \
     X(file_transfer)                                                                       \
-    X(chat)
+    X(chat)                                                                                \
+    X(broadcast_chat)
 
 #define X(name) int add_##name##_suite(void);
 MT_SUITES
