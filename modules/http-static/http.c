@@ -1170,8 +1170,14 @@ static char **read_names(int dirfd, size_t *count)
         return NULL;
     }
     rewinddir(d); /* a dup shares the directory offset */
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    /* Allocated before the first name: an empty folder is an empty array,
+     * not NULL, which means failure. */
+    size_t n = 0, cap = 64;
+    char **names = malloc(cap * sizeof *names);
+    if (!names) {
+        closedir(d);
+        return NULL;
+    }
     struct dirent *de;
     int failed = 0;
     errno = 0;
@@ -1179,7 +1185,7 @@ static char **read_names(int dirfd, size_t *count)
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (n == cap) {
-            cap = cap ? cap * 2 : 64;
+            cap *= 2;
             char **nn = realloc(names, cap * sizeof *nn);
             if (!nn) {
                 failed = 1;

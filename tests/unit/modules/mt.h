@@ -13,7 +13,11 @@
     X(mock)                                                                                \
     X(echo)                                                                                \
     X(udp_receiver)                                                                        \
-    X(status)
+    X(status)                                                                              \
+    X(http_static)                                                                         \
+    X(file_transfer)                                                                       \
+    X(chat)                                                                                \
+    X(broadcast_chat)
 
 #define X(name) int add_##name##_suite(void);
 MT_SUITES
