@@ -309,6 +309,14 @@ static int parse_listener(nc__config *cfg, size_t i, json_t *obj, char *err, siz
         }
     }
     lc->options = json_object_get(obj, "options");
+    if (!lc->options) {
+        /* An empty one, owned by the tree like the rest: nc_opt_path keeps
+         * the paths it resolves from a relative default in it, and they
+         * must live as long as the config. */
+        if (json_object_set_new(obj, "options", json_object()) < 0)
+            return fail(err, errlen, cfg->path, path, "out of memory");
+        lc->options = json_object_get(obj, "options");
+    }
     char merr[512];
     lc->module_path = nc__config_module_path(cfg, lc->module, merr, sizeof merr);
     if (!lc->module_path) {

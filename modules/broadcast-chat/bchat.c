@@ -192,8 +192,11 @@ static void deliver(session *to, nc_shared *msg)
 static void fanout(room *r, session *except, uint64_t sender_id, const char *sender_nick,
                    const char *text, size_t tlen)
 {
+    static const char frame[] = "{\"sender_id\":,\"sender_nickname\":\"\",\"message\":\"\"}\n";
     size_t nl = strlen(sender_nick);
-    size_t cap = 64 + nl + 6 * tlen;
+    /* The worst case exactly: the frame, 20 digits of id, the nickname
+     * (escaped at login), and the text escaped at 6 bytes a byte. */
+    size_t cap = sizeof frame + 20 + nl + 6 * tlen;
     nc_shared *msg = nc_shared_new(NULL, cap);
     if (!msg)
         return;

@@ -179,7 +179,9 @@ static char *metrics(const char *json)
     return t.p;
 }
 
-static void respond(nc_conn *c, int status, const char *type, const char *body, size_t n)
+/* head: a HEAD request gets the same head, Content-Length included, and
+ * no body (RFC 9110 9.3.2). */
+static void respond(nc_conn *c, int head, int status, const char *type, const char *body, size_t n)
 {
     st *t = nc_listener_instance(nc_conn_listener(c));
     nc_deadline_disarm(&t->heads, nc_conn_data(c)); /* answered: the flush is the core's */
@@ -192,14 +194,15 @@ static void respond(nc_conn *c, int status, const char *type, const char *body, 
              : status == 408 ? "Request Timeout"
                              : "Bad Request",
              type, n);
-    nc_send(c, body, n);
+    if (!head)
+        nc_send(c, body, n);
     nc_close(c, NC_CLOSE_FLUSH);
 }
 
 static void head_expired(nc_conn *c)
 {
     static const char msg[] = "request head not received within header_timeout_ms\n";
-    respond(c, 408, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+    respond(c, 0, 408, "text/plain; charset=utf-8", msg, sizeof msg - 1);
 }
 
 static int st_init(nc_listener *l, nc_options *o, void **instance)
@@ -249,14 +252,14 @@ static ssize_t st_data(nc_conn *c, const char *data, size_t len)
     const char *end = memmem(data, len, "\r\n\r\n", 4);
     if (!end) {
         if (len > 8192) {
-            respond(c, 400, "text/plain; charset=utf-8", "request too large\n", 18);
+            respond(c, 0, 400, "text/plain; charset=utf-8", "request too large\n", 18);
             return (ssize_t)len;
         }
         return 0;
     }
     int head = len >= 5 && memcmp(data, "HEAD ", 5) == 0;
     if (!head && (len < 4 || memcmp(data, "GET ", 4) != 0)) {
-        respond(c, 405, "text/plain; charset=utf-8", "GET only\n", 9);
+        respond(c, 0, 405, "text/plain; charset=utf-8", "GET only\n", 9);
         return (ssize_t)len;
     }
     const char *path = data + (head ? 5 : 4);
@@ -267,19 +270,19 @@ static ssize_t st_data(nc_conn *c, const char *data, size_t len)
         pl = (size_t)(q - path);
     char *json = nc_stats_json();
     if (!json) {
-        respond(c, 400, "text/plain; charset=utf-8", "no statistics\n", 14);
+        respond(c, head, 400, "text/plain; charset=utf-8", "no statistics\n", 14);
         return (ssize_t)len;
     }
     if (pl == 8 && memcmp(path, "/metrics", 8) == 0) {
         char *m = metrics(json);
-        respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", m ? m : "", m ? strlen(m) : 0);
+        respond(c, head, 200, "text/plain; version=0.0.4; charset=utf-8", m ? m : "", m ? strlen(m) : 0);
         free(m);
     } else if (pl == 7 && memcmp(path, "/status", 7) == 0) {
         size_t n = strlen(json);
         json[n] = '\n'; /* the terminating NUL becomes a newline; send n + 1 bytes */
-        respond(c, 200, "application/json", json, n + 1);
+        respond(c, head, 200, "application/json", json, n + 1);
     } else {
-        respond(c, 404, "text/plain; charset=utf-8", "try /metrics or /status\n", 24);
+        respond(c, head, 404, "text/plain; charset=utf-8", "try /metrics or /status\n", 24);
     }
     free(json);
     return (ssize_t)len;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "options.h"
 #include "harness.h"
 #include "log.h"
 #include "suites.h"
@@ -175,6 +176,27 @@ static void test_bad(void)
     }
 }
 
+/* A listener without "options": a module's relative default path is
+ * resolved against the config's folder all the same.  Before, nc_opt_path
+ * had nowhere to keep the resolved text and failed with "out of memory". */
+static void test_relative_default_without_options(void)
+{
+    char text[512], err[512] = "";
+    snprintf(text, sizeof text, "{\"listeners\":[{\"module\":\"%s\",\"listen\":\"127.0.0.1:0\"}]}",
+             t_build_path("modules/echo.so"));
+    nc__config c;
+    CU_ASSERT_EQUAL_FATAL(nc__config_parse(text, strlen(text), F, &c, err, sizeof err), 0);
+    nc_options *o = nc__options_new(F, "/etc/nc", &c.listeners[0]);
+    const char *path = NULL;
+    CU_ASSERT_EQUAL(nc_opt_path(o, "log", "logs/x.log", &path), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+    CU_ASSERT_STRING_EQUAL(path, "/etc/nc/logs/x.log");
+    CU_ASSERT_PTR_NULL(nc__options_finish(o, 0)); /* the resolved copy is not an unknown option */
+    nc__options_free(o);
+    CU_ASSERT_STRING_EQUAL(path, "/etc/nc/logs/x.log"); /* lives as long as the config */
+    nc__config_free(&c);
+}
+
 static void test_load_missing_file(void)
 {
     nc__config c;
@@ -188,7 +210,8 @@ int add_config_suite(void)
     CU_pSuite s = CU_add_suite("config", setup, teardown);
     if (!s || !CU_add_test(s, "defaults are filled in, paths resolved", test_defaults) ||
         !CU_add_test(s, "33 bad configs, each with its exact message", test_bad) ||
-        !CU_add_test(s, "a missing file names the file and errno text", test_load_missing_file))
+        !CU_add_test(s, "a missing file names the file and errno text", test_load_missing_file) ||
+        !CU_add_test(s, "a relative default path without an options object", test_relative_default_without_options))
         return -1;
     return 0;
 }

@@ -63,6 +63,24 @@ static void test_status_json(void)
     CU_ASSERT_EQUAL(nc_mock_free(mk), 0);
 }
 
+/* HEAD: the head GET would get, Content-Length included, and no body.
+ * Before, the body was sent too, and a client reading the next response
+ * on the connection would have taken it for one. */
+static void test_head(void)
+{
+    nc_mock *mk = mt_start("status", NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mk);
+    nc_mock_set_stats(mk, stats);
+    char *got = ask(mk, "HEAD /status HTTP/1.1\r\n\r\n", 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    CU_ASSERT_STRING_EQUAL(got, head_for(200, "OK", "application/json", strlen(stats) + 1));
+    free(got);
+    got = ask(mk, "HEAD /nothing HTTP/1.1\r\n\r\n", 1);
+    CU_ASSERT_STRING_EQUAL(got, head_for(404, "Not Found", "text/plain; charset=utf-8", 24));
+    free(got);
+    CU_ASSERT_EQUAL(nc_mock_free(mk), 0);
+}
+
 static void test_metrics(void)
 {
     nc_mock *mk = mt_start("status", NULL, NULL);
@@ -153,6 +171,7 @@ int add_status_suite(void)
         return -1;
     CU_add_test(s, "GET /status answers nc_stats_json's document", test_status_json);
     CU_add_test(s, "GET /metrics in the Prometheus text format", test_metrics);
+    CU_add_test(s, "HEAD gets the head and no body", test_head);
     CU_add_test(s, "400, 404, 405 and a head too large", test_errors);
     CU_add_test(s, "a head not complete within header_timeout_ms gets 408", test_head_deadline);
     return 0;
