@@ -750,17 +750,25 @@ t_trickle *t_slowloris(int port, int n, const char *prefix, char byte, int gap_m
     return t;
 }
 
-long long t_counter(int status_port, const char *listener, const char *counter)
+const char *t_metrics(int status_port)
 {
+    static char buf[1 << 17];
     int fd = t_connect_tcp(status_port);
     if (fd < 0)
-        return -1;
+        return NULL;
     t_send_all(fd, "GET /metrics HTTP/1.0\r\n\r\n", 25);
-    static char buf[1 << 17];
     int eof = 0;
     size_t n = t_recv_all(fd, buf, sizeof buf - 1, 3000, &eof);
     buf[n] = '\0';
     close(fd);
+    return buf;
+}
+
+long long t_counter(int status_port, const char *listener, const char *counter)
+{
+    const char *buf = t_metrics(status_port);
+    if (!buf)
+        return -1;
     char key[256];
     snprintf(key, sizeof key, "netcore_module_counter_total{listener=\"%s\",counter=\"%s\"} ", listener, counter);
     const char *p = strstr(buf, key);

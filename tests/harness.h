@@ -153,3 +153,6 @@ t_trickle *t_slowloris(int port, int n, const char *prefix, char byte, int gap_m
 /* A module counter as /metrics of the status listener shows it, or -1.
  * Workers publish once a second: wait that long after the event. */
 long long t_counter(int status_port, const char *listener, const char *counter);
+/* The status listener's whole /metrics text (a static buffer, valid until
+ * the next call), or NULL when it cannot be reached. */
+const char *t_metrics(int status_port);

@@ -117,15 +117,9 @@ static size_t tcl_read(tcl *t, char *buf, size_t n)
 
 static long long metric(int status_port, const char *family, const char *listener)
 {
-    int fd = t_connect_tcp(status_port);
-    if (fd < 0)
+    const char *buf = t_metrics(status_port);
+    if (!buf)
         return -1;
-    t_send_all(fd, "GET /metrics HTTP/1.0\r\n\r\n", 25);
-    static char buf[1 << 17];
-    int eof = 0;
-    size_t n = t_recv_all(fd, buf, sizeof buf - 1, 3000, &eof);
-    buf[n] = '\0';
-    close(fd);
     char k[256];
     snprintf(k, sizeof k, "%s{listener=\"%s\",", family, listener);
     const char *p = strstr(buf, k);
