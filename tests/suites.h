@@ -32,7 +32,8 @@
     X(log)                                                                                 \
     X(strbuf)                                                                              \
     X(http_module)                                                                         \
-    X(transport)
+    X(transport)                                                                           \
+    X(tlsclient)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES
