@@ -448,6 +448,21 @@ static void tls_drain_pending(run *r)
     }
 }
 
+/* Closes and frees what a run's start made (also after a failed start). */
+static void run_free(run *r)
+{
+    for (int i = 0; i < r->nconns; i++) {
+        bc_close(r, &r->conns[i]);
+        free(r->conns[i].in);
+        free(r->conns[i].out);
+        free(r->conns[i].ts);
+    }
+    tls_ctx_free(r);
+    free(r->conns);
+    free(r->state);
+    close(r->ep);
+}
+
 extern int bench_progress_tty;
 
 int run_scenario(const opts *o, target *t, int round, result *res)
@@ -462,12 +477,6 @@ int run_scenario(const opts *o, target *t, int round, result *res)
         fprintf(stderr, "netcore-bench: unknown scenario \"%s\"\n", o->scenario);
         return -1;
     }
-    memset(res, 0, sizeof *res);
-    res->t = t;
-    res->round = round;
-    res->server_cpu = -1;
-    res->lat = malloc(sizeof *res->lat);
-    hist_init(res->lat);
     if (o->tls && !strcmp(o->scenario, "udp")) {
         fprintf(stderr, "netcore-bench: udp has no TLS (--tls is for the stream scenarios)\n");
         return -1;
@@ -476,15 +485,23 @@ int run_scenario(const opts *o, target *t, int round, result *res)
         fprintf(stderr, "netcore-bench: handshake measures TLS handshakes: it needs --tls\n");
         return -1;
     }
+    /* before anything is allocated: a refusal here leaks nothing */
     if (tls_ctx_new(&r) < 0)
         return -1;
+    memset(res, 0, sizeof *res);
+    res->t = t;
+    res->round = round;
+    res->server_cpu = -1;
+    res->lat = malloc(sizeof *res->lat);
+    hist_init(res->lat);
     r.ep = epoll_create1(EPOLL_CLOEXEC);
     r.t0 = now_ns();
     r.t_measure = r.t0 + (uint64_t)(o->warmup * 1e9);
     r.t_end = r.t_measure + (uint64_t)(o->duration * 1e9);
     if (r.sc->start(&r) < 0) {
-        close(r.ep);
-        tls_ctx_free(&r);
+        run_free(&r);
+        free(res->lat);
+        res->lat = NULL;
         return -1;
     }
     double cpu0 = 0, srv0 = 0;
@@ -540,16 +557,7 @@ int run_scenario(const opts *o, target *t, int round, result *res)
     r.stop = 1;
     if (r.sc->finish)
         r.sc->finish(&r);
-    for (int i = 0; i < r.nconns; i++) {
-        bc_close(&r, &r.conns[i]);
-        free(r.conns[i].in);
-        free(r.conns[i].out);
-        free(r.conns[i].ts);
-    }
-    tls_ctx_free(&r);
-    free(r.conns);
-    free(r.state);
-    close(r.ep);
+    run_free(&r);
     if (bench_progress_tty)
         fprintf(stderr, "\r%100s\r", "");
     return 0;

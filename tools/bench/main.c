@@ -216,6 +216,8 @@ static int compare(const opts *base, const opts *per_target, target *t, int nt)
         for (int i = 0; i < nt; i++) {
             const opts *o = per_target ? &per_target[i] : base;
             if (run_scenario(o, &t[i], round, &res[k]) < 0) {
+                for (int j = 0; j < k; j++)
+                    free(res[j].lat);
                 free(res);
                 return -1;
             }
