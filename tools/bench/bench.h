@@ -36,11 +36,11 @@ typedef struct opts {
     /* TLS (tls.c): --tls and what the handshake offers and checks */
     int tls;
     const char *cacert;   /* verify against this CA file; NULL: the system's store */
-    int insecure;         /* no verification at all */
     const char *sni;      /* server name sent and checked; NULL: the target's host name */
     const char *alpn;     /* comma-separated protocols to offer */
     const char *tls_ciphers, *tls_ciphersuites; /* TLS 1.2 cipher list, TLS 1.3 suites */
     const char *tls_version; /* "1.2" or "1.3": only that one; NULL: both */
+    int insecure;         /* no verification at all */
     int resume;           /* offer each connection slot's last session again */
 } opts;
 
