@@ -21,7 +21,7 @@
 
 static t_proc *P;              /* netcore: plain echo and file-transfer */
 static pid_t nginx_pid, haproxy_pid;
-static int web_port, echo_tls, ft_tls, ft_plain;
+static int web_port, echo_tls, ft_tls, ft_plain, chat_tls;
 static char dir[300];          /* <tmpdir>/tls */
 
 /* A port nothing listens on now (bound, read, closed). */
@@ -150,26 +150,29 @@ static int start_nginx(void)
     return wait_port(web_port, nginx_pid);
 }
 
-/* haproxy in tcp mode: TLS on echo_tls and ft_tls, plain to netcore. */
-static int start_haproxy(int echo_port, int ft_port)
+/* haproxy in tcp mode: TLS on echo_tls, ft_tls and chat_tls, plain to
+ * netcore. */
+static int start_haproxy(int echo_port, int ft_port, int chat_port)
 {
     char conf[8192], path[400];
     echo_tls = free_port();
     ft_tls = free_port();
+    chat_tls = free_port();
     snprintf(conf, sizeof conf,
              "global\n  maxconn 256\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n"
              "  timeout server 30s\n"
              "listen echo\n  bind 127.0.0.1:%d ssl crt %s/both.pem\n  server s 127.0.0.1:%d\n"
-             "listen ft\n  bind 127.0.0.1:%d ssl crt %s/both.pem\n  server s 127.0.0.1:%d\n",
-             echo_tls, dir, echo_port, ft_tls, dir, ft_port);
+             "listen ft\n  bind 127.0.0.1:%d ssl crt %s/both.pem\n  server s 127.0.0.1:%d\n"
+             "listen chat\n  bind 127.0.0.1:%d ssl crt %s/both.pem\n  server s 127.0.0.1:%d\n",
+             echo_tls, dir, echo_port, ft_tls, dir, ft_port, chat_tls, dir, chat_port);
     snprintf(path, sizeof path, "%s/haproxy.cfg", dir);
     if (put_file(path, conf, strlen(conf)) < 0)
         return -1;
     const char *const argv[] = {"haproxy", "-db", "-f", path, NULL};
     haproxy_pid = spawn("haproxy.log", argv);
-    if (wait_port(echo_tls, haproxy_pid) < 0)
+    if (wait_port(echo_tls, haproxy_pid) < 0 || wait_port(ft_tls, haproxy_pid) < 0)
         return -1;
-    return wait_port(ft_tls, haproxy_pid);
+    return wait_port(chat_tls, haproxy_pid);
 }
 
 static int setup(void)
@@ -188,7 +191,8 @@ static int setup(void)
     snprintf(json, sizeof json,
              "{\"listeners\":["
              "{\"name\":\"ft\",\"module\":\"file-transfer\",\"listen\":\"127.0.0.1:0\",\"options\":{\"root\":\"%s/ft\"}},"
-             "{\"name\":\"echo\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"}]}",
+             "{\"name\":\"echo\",\"module\":\"echo\",\"listen\":\"127.0.0.1:0\"},"
+             "{\"name\":\"chat\",\"module\":\"chat\",\"listen\":\"127.0.0.1:0\"}]}",
              dir);
     P = t_start_conf(json);
     if (!P)
@@ -198,7 +202,7 @@ static int setup(void)
         fprintf(stderr, "nginx did not start (see %s/nginx.log)\n", dir);
         return -1;
     }
-    if (start_haproxy(t_port(P, "echo"), ft_plain) < 0) {
+    if (start_haproxy(t_port(P, "echo"), ft_plain, t_port(P, "chat")) < 0) {
         fprintf(stderr, "haproxy did not start (see %s/haproxy.log)\n", dir);
         return -1;
     }
@@ -372,7 +376,8 @@ static void test_verify(void)
     CU_ASSERT_STRING_EQUAL(out, "netcore-bench: handshake measures TLS handshakes: it needs --tls\n");
 }
 
-/* echo and file through haproxy's TLS: every byte checked by the scenario. */
+/* echo, chat and file through haproxy's TLS: every byte, message sequence
+ * and SHA-256 checked by the scenarios. */
 static void test_echo_file_via_proxy(void)
 {
     int st;
@@ -383,6 +388,12 @@ static void test_echo_file_via_proxy(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     CU_ASSERT(jint(round1(t), "ops") > 0);
     CU_ASSERT_EQUAL(jint(round1(t), "bytes"), jint(round1(t), "ops") * 3000);
+    CU_ASSERT_EQUAL(jint(t, "errors"), 0);
+    json_decref(root);
+    t = bench(&root, &st, "chat --tls --cacert %s/cert.pem -c 2 -d 0.5 -w 0.1 -r 1 localhost:%d", dir, chat_tls);
+    CU_ASSERT_EQUAL(st, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(jint(round1(t), "ops") > 0);
     CU_ASSERT_EQUAL(jint(t, "errors"), 0);
     json_decref(root);
     char path[400], data[200000];
@@ -472,7 +483,7 @@ int add_tlsclient_suite(void)
         !CU_add_test(s, "bench --resume: TLS 1.3 and 1.2 sessions resumed, counted apart", test_resume) ||
         !CU_add_test(s, "bench http --tls: every 1 KiB body, keep-alive and --close", test_http) ||
         !CU_add_test(s, "a wrong CA or name is named and stops the run; --insecure passes", test_verify) ||
-        !CU_add_test(s, "bench echo and file over TLS through haproxy", test_echo_file_via_proxy) ||
+        !CU_add_test(s, "bench echo, chat and file over TLS through haproxy", test_echo_file_via_proxy) ||
         !CU_add_test(s, "netcore-ft put, get, sha256, ls over TLS through haproxy", test_ft) ||
         !CU_add_test(s, "netcore-ft: a wrong CA and TLS to a plain port are named", test_ft_refusals))
         return -1;
