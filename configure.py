@@ -140,7 +140,7 @@ def main():
         core_objs.append(o)
     lib_objs = [o for o in core_objs if not o.endswith("/main.o")]
     w(f"build $builddir/netcore: link {' '.join(core_objs)}")
-    w("  libs = -ljansson -ldl -lpthread")
+    w("  libs = -ljansson -ldl -lpthread -lssl -lcrypto")
     w("  ldflags = $ldflags -rdynamic")
     w("")
 
@@ -250,7 +250,7 @@ def main():
         w(f"build {o}: cc {s}")
         unit_mods.append(o)
     w(f"build $builddir/tests/netcore-tests: link {' '.join(test_objs + lib_objs + [hist_obj] + unit_mods)}")
-    w("  libs = -lcunit -ljansson -ldl -lpthread")
+    w("  libs = -lcunit -ljansson -ldl -lpthread -lssl -lcrypto")
     w("  ldflags = $ldflags -rdynamic")
     w("")
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -222,7 +223,99 @@ static const struct key listener_keys[] = {
     {"write_budget_bytes", K_INT, 4096, 1LL << 30, 256 << 10, LOFF(write_budget_bytes)},
     {"max_queued_files", K_INT, 1, 65536, 32, LOFF(max_queued_files)},
     {"options", K_OBJ, 0, 0, 0, SIZE_MAX},
+    {"tls", K_OBJ, 0, 0, 0, SIZE_MAX},
 };
+
+#define TOFF(f) offsetof(nc__tlsconf, f)
+static const struct key tls_keys[] = {
+    {"cert", K_STR, 0, 0, 0, TOFF(cert)},
+    {"key", K_STR, 0, 0, 0, TOFF(key)},
+    {"protocols", K_ARR, 0, 0, 0, SIZE_MAX},
+    {"ciphers", K_STR, 0, 0, 0, TOFF(ciphers)},
+    {"ciphersuites", K_STR, 0, 0, 0, TOFF(ciphersuites)},
+    {"alpn", K_ARR, 0, 0, 0, SIZE_MAX},
+    {"handshake_timeout_ms", K_INT, 100, 3600000, 5000, TOFF(handshake_timeout_ms)},
+    {"max_handshakes", K_INT, 1, 1000000, 1024, TOFF(max_handshakes)},
+};
+
+static char *resolve(const nc__config *cfg, const char *p)
+{
+    char *r = NULL;
+    if (p[0] == '/')
+        return strdup(p);
+    return asprintf(&r, "%s/%s", cfg->dir, p) < 0 ? NULL : r;
+}
+
+/* The listener's "tls" object: what can be checked without reading the
+ * files (tls.c loads them, and names the file in what it says). */
+static int parse_tls(nc__config *cfg, nc__lconf *lc, json_t *obj, const char *path, char *err, size_t errlen)
+{
+    nc__tlsconf *t = &lc->tls;
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s.tls", path);
+    if (lc->transport == NC_UDP)
+        return fail(err, errlen, cfg->path, sub, "TLS needs a stream listener (tcp or unix), not udp");
+    if (check_object(obj, tls_keys, sizeof tls_keys / sizeof tls_keys[0], t, cfg->path, sub, err, errlen) < 0)
+        return -1;
+    t->on = 1;
+    if (!t->cert || !t->key) {
+        snprintf(sub, sizeof sub, "%s.tls.%s", path, t->cert ? "key" : "cert");
+        return fail(err, errlen, cfg->path, sub, "missing (a PEM file: the %s)",
+                    t->cert ? "certificate's private key" : "certificate chain, the server's first");
+    }
+    t->cert_path = resolve(cfg, t->cert);
+    t->key_path = resolve(cfg, t->key);
+    if (!t->cert_path || !t->key_path)
+        return fail(err, errlen, cfg->path, sub, "out of memory");
+    t->min_version = TLS1_2_VERSION;
+    t->max_version = TLS1_3_VERSION;
+    json_t *pr = json_object_get(obj, "protocols");
+    if (pr) {
+        size_t i;
+        json_t *v;
+        int lo = 0, hi = 0;
+        json_array_foreach(pr, i, v) {
+            const char *s = json_string_value(v);
+            int ver = !s ? 0 : !strcmp(s, "TLSv1.2") ? TLS1_2_VERSION : !strcmp(s, "TLSv1.3") ? TLS1_3_VERSION : 0;
+            if (!ver) {
+                snprintf(sub, sizeof sub, "%s.tls.protocols[%zu]", path, i);
+                return fail(err, errlen, cfg->path, sub, "expected \"TLSv1.2\" or \"TLSv1.3\"");
+            }
+            lo = !lo || ver < lo ? ver : lo;
+            hi = ver > hi ? ver : hi;
+        }
+        if (!lo) {
+            snprintf(sub, sizeof sub, "%s.tls.protocols", path);
+            return fail(err, errlen, cfg->path, sub, "expected at least one of \"TLSv1.2\", \"TLSv1.3\"");
+        }
+        t->min_version = lo;
+        t->max_version = hi;
+    }
+    json_t *al = json_object_get(obj, "alpn");
+    if (al && json_array_size(al) > 0) {
+        size_t i, n = 0;
+        json_t *v;
+        json_array_foreach(al, i, v) {
+            const char *s = json_string_value(v);
+            size_t k = s ? strlen(s) : 0;
+            if (k < 1 || k > 255) {
+                snprintf(sub, sizeof sub, "%s.tls.alpn[%zu]", path, i);
+                return fail(err, errlen, cfg->path, sub, "expected a protocol name of 1 to 255 bytes (\"http/1.1\")");
+            }
+            n += 1 + k;
+        }
+        t->alpn = n ? malloc(n) : NULL; /* n > 0: the array is not empty, every name has 1 byte or more */
+        if (!t->alpn)
+            return fail(err, errlen, cfg->path, sub, "out of memory");
+        json_array_foreach(al, i, v) {
+            size_t k = strlen(json_string_value(v));
+            t->alpn[t->alpn_len++] = (unsigned char)k;
+            memcpy(t->alpn + t->alpn_len, json_string_value(v), k);
+            t->alpn_len += k;
+        }
+    }
+    return 0;
+}
 
 static int parse_listener(nc__config *cfg, size_t i, json_t *obj, char *err, size_t errlen)
 {
@@ -308,6 +401,9 @@ static int parse_listener(nc__config *cfg, size_t i, json_t *obj, char *err, siz
                         lc->listen, j);
         }
     }
+    json_t *tls = json_object_get(obj, "tls");
+    if (tls && parse_tls(cfg, lc, tls, path, err, errlen) < 0)
+        return -1;
     lc->options = json_object_get(obj, "options");
     if (!lc->options) {
         /* An empty one, owned by the tree like the rest: nc_opt_path keeps
@@ -526,8 +622,12 @@ int nc__config_load(const char *path, nc__config *cfg, char *err, size_t errlen)
 
 void nc__config_free(nc__config *cfg)
 {
-    for (size_t i = 0; i < cfg->nlisteners; i++)
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
         free(cfg->listeners[i].module_path);
+        free(cfg->listeners[i].tls.cert_path);
+        free(cfg->listeners[i].tls.key_path);
+        free(cfg->listeners[i].tls.alpn);
+    }
     free(cfg->listeners);
     free(cfg->path);
     free(cfg->dir);

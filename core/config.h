@@ -12,6 +12,21 @@
 
 enum nc__transport { NC_TCP = 0, NC_UDP = 1, NC_UNIX = 2 };
 
+/* A listener's "tls" object (docs/tls.md).  Strings are borrowed from the
+ * config's JSON tree; the paths are resolved copies, owned here. */
+typedef struct nc__tlsconf {
+    int on;
+    const char *cert, *key;       /* as written */
+    char *cert_path, *key_path;   /* resolved against the config's folder */
+    const char *ciphers;          /* TLS 1.2 cipher list; NULL: OpenSSL's default */
+    const char *ciphersuites;     /* TLS 1.3 suites; NULL: OpenSSL's default */
+    int min_version, max_version; /* TLS1_2_VERSION / TLS1_3_VERSION values (from "protocols") */
+    unsigned char *alpn;          /* wire format (length-prefixed names), or NULL */
+    size_t alpn_len;
+    long long handshake_timeout_ms;
+    long long max_handshakes;     /* per worker, at once */
+} nc__tlsconf;
+
 typedef struct nc__lconf {
     int index;              /* position in listeners[] */
     const char *name;
@@ -30,6 +45,7 @@ typedef struct nc__lconf {
     long long write_budget_bytes;     /* written per connection per loop turn */
     long long max_queued_files;       /* descriptors a connection's queued files may hold */
     json_t *options;        /* borrowed from the config's JSON tree */
+    nc__tlsconf tls;
 } nc__lconf;
 
 typedef struct nc__config {

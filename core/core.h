@@ -111,6 +111,10 @@ struct nc_listener {
     /* closed by a limit of the core: idle_timeout_ms, send_timeout_ms,
      * max_output_bytes (a slow consumer), max_input_bytes */
     uint64_t closed_idle, closed_send_timeout, closed_slow, closed_input;
+    /* TLS (tls.c): handshakes done, failed (a bad ClientHello, no cipher in
+     * common, plain text to a TLS port ...), timed out, refused at
+     * max_handshakes */
+    uint64_t tls_handshakes, tls_handshake_failures, tls_handshake_timeouts, tls_handshakes_refused;
     uint64_t hook_ns; /* time inside this listener's module hooks */
     nc__counter *counters;
 };

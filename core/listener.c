@@ -23,6 +23,7 @@
 #include "log.h"
 #include "nc_assert.h"
 #include "netcore/hash.h"
+#include "tls.h"
 
 #define ACCEPT_BUDGET 256
 #define RECV_BUDGET 16
@@ -497,6 +498,17 @@ static void do_accept(nc_listener *l)
                 ip_give_back(l, (struct sockaddr *)&ss); /* ip_take counted it */
             close(fd);
             continue;
+        }
+        if (l->conf->tls.on) {
+            int rc = nc__tls_attach(c);
+            if (rc < 0) {
+                static nc__ratelimit last_tls;
+                l->refused++;
+                if (rc != -EBUSY && ratelimit(&last_tls, 1000)) /* -EBUSY: tls.c said it */
+                    nc__log(NC_LOG_ERROR, l->name, c->id, "cannot start TLS: %s; closing", strerror(-rc));
+                nc_close(c, NC_CLOSE_ABORT); /* not accepted: no on_close */
+                continue;
+            }
         }
         if (nc_log_enabled(NC_LOG_DEBUG))
             nc__log(NC_LOG_DEBUG, l->name, c->id, "accepted from %s", nc_conn_peer_str(c));

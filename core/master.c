@@ -27,6 +27,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "tls.h"
 #include "server.h"
 #include "version.h"
 
@@ -538,6 +539,11 @@ int nc__master_run(nc__config *initial)
         nc__log(NC_LOG_INFO, NULL, 0, "not started as root: \"user\" (%s) does not apply", cfg->user);
     if ((rc = preflight(cfg, 1)) != NC_EXIT_OK)
         goto out;
+    if (nc__tls_master_init() < 0) {
+        report("cannot make the TLS session ticket keys (no randomness)");
+        rc = NC_EXIT_RUNTIME;
+        goto out;
+    }
     if (nc__stats_map() < 0) {
         report("cannot map the statistics region");
         rc = NC_EXIT_RUNTIME;

@@ -12,6 +12,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "tls.h"
 #include "version.h"
 
 static void report(const char *msg)
@@ -81,6 +82,12 @@ int nc__server_preload(const nc__config *cfg)
         }
         preloaded[npreloaded++] = m;
     }
+    char err[1024];
+    if (nc__tls_load(cfg, err, sizeof err) < 0) {
+        report(err);
+        nc__server_unload();
+        return -1;
+    }
     return 0;
 }
 
@@ -91,6 +98,7 @@ void nc__server_unload(void)
     free(preloaded);
     preloaded = NULL;
     npreloaded = 0;
+    nc__tls_unload();
 }
 
 static int init_listener(nc__config *cfg, nc_listener *l, const nc__lconf *lc)

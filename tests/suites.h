@@ -33,6 +33,7 @@
     X(strbuf)                                                                              \
     X(http_module)                                                                         \
     X(transport)                                                                           \
+    X(tls)                                                                                 \
     X(tlsclient)
 
 #define X(name) int add_##name##_suite(void);

@@ -115,6 +115,13 @@ static char *metrics(const char *json)
          "Connections closed past max_output_bytes (a slow consumer)."},
         {"closed_input_limit", "netcore_closed_input_limit_total", "counter",
          "Connections closed past max_input_bytes."},
+        {"tls_handshakes", "netcore_tls_handshakes_total", "counter", "TLS handshakes completed."},
+        {"tls_handshake_failures", "netcore_tls_handshake_failures_total", "counter",
+         "TLS handshakes failed (not TLS, no protocol or cipher in common, a bad certificate)."},
+        {"tls_handshake_timeouts", "netcore_tls_handshake_timeouts_total", "counter",
+         "TLS handshakes not done within handshake_timeout_ms."},
+        {"tls_handshakes_refused", "netcore_tls_handshakes_refused_total", "counter",
+         "TLS connections refused at max_handshakes (handshakes in progress in a worker)."},
     };
     json_t *ls = json_object_get(root, "listeners");
     for (size_t f = 0; f < sizeof per_listener / sizeof per_listener[0]; f++) {
