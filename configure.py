@@ -162,7 +162,8 @@ def main():
         mod_outs.append(so)
     w("")
 
-    # Tools: netcore-bench (tools/bench/), linked with jansson for its specs.
+    # Tools: netcore-bench (tools/bench/), linked with jansson for its specs
+    # and OpenSSL for --tls and the file scenario's hashing.
     tool_outs = []
     bench_objs = []
     for s in sources("tools/bench"):
@@ -171,7 +172,7 @@ def main():
         bench_objs.append(o)
     if bench_objs:
         w(f"build $builddir/netcore-bench: link {' '.join(bench_objs)}")
-        w("  libs = -ljansson -lcrypto")
+        w("  libs = -ljansson -lssl -lcrypto")
         tool_outs.append("$builddir/netcore-bench")
     w("")
 
@@ -204,7 +205,7 @@ def main():
         ft_objs.append(o)
     if ft_objs:
         w(f"build $builddir/netcore-ft: link {' '.join(ft_objs)}")
-        w("  libs = -lcrypto")
+        w("  libs = -lssl -lcrypto")
         tool_outs.append("$builddir/netcore-ft")
     w("")
 

@@ -33,7 +33,8 @@
     X(strbuf)                                                                              \
     X(http_module)                                                                         \
     X(transport)                                                                           \
-    X(tls)
+    X(tls)                                                                                 \
+    X(tlsclient)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

@@ -120,6 +120,7 @@ static void test_man_pages(void)
         {"netcore.1", "SIGHUP"}, {"netcore.1", "--list-modules"}, {"netcore.1", "share/doc/netcore"},
         {"netcore-ft.1", "--continue"}, {"netcore-ft.1", "EXIT STATUS"},
         {"netcore-bench.1", "--server-pid"}, {"netcore-bench.1", "SPEC FILES"},
+        {"netcore-ft.1", "--cacert"}, {"netcore-bench.1", "--resume"}, {"netcore-bench.1", "handshake"},
     };
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         char cmd[1024], out[8192];

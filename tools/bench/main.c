@@ -26,7 +26,8 @@ static void usage(FILE *f)
         "usage: netcore-bench SCENARIO [options] [NAME=]ADDR...\n"
         "       netcore-bench run SPEC.json [options]\n"
         "\n"
-        "Scenarios: echo, http, broadcast, chat, file, udp.  ADDR: HOST:PORT, [IPv6]:PORT, unix:PATH.\n"
+        "Scenarios: echo, http, broadcast, chat, file, udp, handshake (TLS handshakes: needs --tls).\n"
+        "ADDR: HOST:PORT, [IPv6]:PORT, unix:PATH.\n"
         "Several targets are measured in alternating rounds (A, B, A, B ...); the table\n"
         "shows medians over rounds and each target's ratio to the first.\n"
         "\n"
@@ -49,6 +50,17 @@ static void usage(FILE *f)
         "      --name NAME       file: the file to download (or upload to)\n"
         "      --upload          file: upload --size bytes instead of downloading\n"
         "      --no-verify       file: check lengths only, not SHA-256 (hashing can limit the client)\n"
+        "      --tls             speak TLS 1.2 or 1.3 (every scenario but udp); the server's\n"
+        "                        certificate is verified (the system's CAs) against HOST\n"
+        "      --cacert FILE     verify against the CAs in FILE instead\n"
+        "      --insecure        do not verify the server's certificate\n"
+        "      --sni NAME        send NAME as the server name and check the certificate against it\n"
+        "      --alpn LIST       offer these protocols (comma-separated: h2,http/1.1)\n"
+        "      --tls-ciphers L   TLS 1.2 cipher list (OpenSSL's syntax)\n"
+        "      --tls-ciphersuites L  TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...)\n"
+        "      --tls-version V   only TLS 1.2 or only 1.3\n"
+        "      --resume          offer each connection slot's last TLS session again (tickets);\n"
+        "                        the resumed fraction is reported\n"
         "      --json            print JSON instead of the table\n"
         "      --csv FILE        also write one row per target and round\n"
         "      --plot FILE       also draw a latency CDF and throughput bars (.png or .svg);\n"
@@ -65,7 +77,8 @@ static void usage(FILE *f)
 
 enum {
     OPT_TIMEOUT = 256, OPT_PATH, OPT_CLOSE, OPT_EXPECT, OPT_SUBS, OPT_PUBS, OPT_WINDOW, OPT_DIALECT, OPT_REDIS,
-    OPT_RATE, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_NAME, OPT_UPLOAD, OPT_NOVERIFY, OPT_SERVER_PID
+    OPT_RATE, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_NAME, OPT_UPLOAD, OPT_NOVERIFY, OPT_TLS, OPT_CACERT,
+    OPT_INSECURE, OPT_SNI, OPT_ALPN, OPT_CIPHERS, OPT_SUITES, OPT_TLSVER, OPT_RESUME, OPT_SERVER_PID
 };
 
 static const struct option longopts[] = {
@@ -81,6 +94,11 @@ static const struct option longopts[] = {
     {"plot", required_argument, NULL, OPT_PLOT},     {"quiet", no_argument, NULL, 'q'},
     {"name", required_argument, NULL, OPT_NAME},   {"upload", no_argument, NULL, OPT_UPLOAD},
     {"no-verify", no_argument, NULL, OPT_NOVERIFY}, {"server-pid", required_argument, NULL, OPT_SERVER_PID},
+    {"tls", no_argument, NULL, OPT_TLS},           {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, OPT_INSECURE}, {"sni", required_argument, NULL, OPT_SNI},
+    {"alpn", required_argument, NULL, OPT_ALPN},   {"tls-ciphers", required_argument, NULL, OPT_CIPHERS},
+    {"tls-ciphersuites", required_argument, NULL, OPT_SUITES},
+    {"tls-version", required_argument, NULL, OPT_TLSVER}, {"resume", no_argument, NULL, OPT_RESUME},
     {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
 };
 
@@ -132,6 +150,15 @@ static int set_opt(opts *o, int ch, const char *v)
     case OPT_NAME: o->name = v; break;
     case OPT_UPLOAD: o->upload = 1; break;
     case OPT_NOVERIFY: o->no_verify = 1; break;
+    case OPT_TLS: o->tls = 1; break;
+    case OPT_CACERT: o->cacert = v; break;
+    case OPT_INSECURE: o->insecure = 1; break;
+    case OPT_SNI: o->sni = v; break;
+    case OPT_ALPN: o->alpn = v; break;
+    case OPT_CIPHERS: o->tls_ciphers = v; break;
+    case OPT_SUITES: o->tls_ciphersuites = v; break;
+    case OPT_TLSVER: o->tls_version = v; break;
+    case OPT_RESUME: o->resume = 1; break;
     default: return -1;
     }
     if (end && *end) {
@@ -147,6 +174,16 @@ static int check_opts(const opts *o)
         o->rounds < 1 || o->subs < 1 || o->pubs < 1 || o->window < 1 || o->timeout <= 0) {
         fprintf(stderr, "netcore-bench: connections, size, depth, rounds, subscribers, publishers, "
                         "window must be at least 1; duration and timeout above 0\n");
+        return -1;
+    }
+    if (!o->tls && (o->cacert || o->insecure || o->sni || o->alpn || o->tls_ciphers || o->tls_ciphersuites ||
+                    o->tls_version || o->resume)) {
+        fprintf(stderr, "netcore-bench: --cacert, --insecure, --sni, --alpn, --tls-ciphers, "
+                        "--tls-ciphersuites, --tls-version and --resume need --tls\n");
+        return -1;
+    }
+    if (o->cacert && o->insecure) {
+        fprintf(stderr, "netcore-bench: --cacert and --insecure: choose one\n");
         return -1;
     }
     if (o->size > (64u << 20)) {
@@ -179,6 +216,8 @@ static int compare(const opts *base, const opts *per_target, target *t, int nt)
         for (int i = 0; i < nt; i++) {
             const opts *o = per_target ? &per_target[i] : base;
             if (run_scenario(o, &t[i], round, &res[k]) < 0) {
+                for (int j = 0; j < k; j++)
+                    free(res[j].lat);
                 free(res);
                 return -1;
             }
@@ -340,6 +379,9 @@ static void apply_json_opts(opts *o, json_t *obj)
         {"expect_length", OPT_EXPECT}, {"subscribers", OPT_SUBS}, {"publishers", OPT_PUBS},
         {"window", OPT_WINDOW}, {"dialect", OPT_DIALECT}, {"rate", OPT_RATE},
         {"name", OPT_NAME}, {"upload", OPT_UPLOAD}, {"no_verify", OPT_NOVERIFY},
+        {"tls", OPT_TLS}, {"cacert", OPT_CACERT}, {"insecure", OPT_INSECURE}, {"sni", OPT_SNI},
+        {"alpn", OPT_ALPN}, {"tls_ciphers", OPT_CIPHERS}, {"tls_ciphersuites", OPT_SUITES},
+        {"tls_version", OPT_TLSVER}, {"resume", OPT_RESUME},
     };
     const char *k;
     json_t *v;
@@ -366,9 +408,15 @@ static void apply_json_opts(opts *o, json_t *obj)
             snprintf(buf, sizeof buf, "1");
         else
             continue;
-        if (map[i].ch == OPT_CLOSE || map[i].ch == OPT_UPLOAD || map[i].ch == OPT_NOVERIFY) {
-            *(map[i].ch == OPT_CLOSE ? &o->close_each : map[i].ch == OPT_UPLOAD ? &o->upload : &o->no_verify) =
-                json_is_true(v);
+        int *flag = map[i].ch == OPT_CLOSE      ? &o->close_each
+                    : map[i].ch == OPT_UPLOAD   ? &o->upload
+                    : map[i].ch == OPT_NOVERIFY ? &o->no_verify
+                    : map[i].ch == OPT_TLS      ? &o->tls
+                    : map[i].ch == OPT_INSECURE ? &o->insecure
+                    : map[i].ch == OPT_RESUME   ? &o->resume
+                                                : NULL;
+        if (flag) {
+            *flag = json_is_true(v);
             continue;
         }
         set_opt(o, map[i].ch, s);
@@ -473,6 +521,7 @@ static int run_spec(const char *path, opts *cli)
         stop_server(&t[i]);
         free(t[i].name);
         free(t[i].addr);
+        free(t[i].host);
     }
     free(t);
     json_decref(spec);
@@ -583,6 +632,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nt; i++) {
         free(t[i].name);
         free(t[i].addr);
+        free(t[i].host);
     }
     free(t);
     return rc < 0 ? 2 : rc;

@@ -65,6 +65,8 @@ static const char *unit(const opts *o)
         return "msg/s";
     if (!strcmp(o->scenario, "file"))
         return "files/s";
+    if (!strcmp(o->scenario, "handshake"))
+        return "hs/s";
     return "ops/s";
 }
 
@@ -95,6 +97,7 @@ typedef struct summary {
     double rate, mbps, client_cpu, server_us, ratio;
     double rate_min, rate_max; /* the spread over rounds */
     uint64_t errors, sent;
+    uint64_t hs_full, hs_resumed; /* TLS handshakes, all rounds */
     hist lat;
     int rounds;
 } summary;
@@ -122,6 +125,8 @@ static void summarise(const opts *o, target *targets, int nt, result *res, int n
             hist_merge(&x->lat, r->lat);
             x->errors += r->err_wrong + r->err_reset + r->err_timeout + r->err_status + r->err_connect;
             x->sent += r->sent;
+            x->hs_full += r->hs_full;
+            x->hs_resumed += r->hs_resumed;
         }
         x->rounds = k;
         x->rate_min = x->rate_max = k ? v[0] : 0;
@@ -159,8 +164,14 @@ void describe_run(const opts *o, char *what, size_t n)
     else if (!strcmp(o->scenario, "http"))
         snprintf(what, n, "%d connections, GET %s, %s, depth %d", o->conns, o->path,
                  o->close_each ? "a connection per request" : "keep-alive", o->depth);
+    else if (!strcmp(o->scenario, "handshake"))
+        snprintf(what, n, "%d connections, each connect, TLS handshake, close", o->conns);
     else
         snprintf(what, n, "%d connections, %zu B, depth %d", o->conns, o->size, o->depth);
+    size_t used = strlen(what);
+    if (o->tls && used < n)
+        snprintf(what + used, n - used, ", TLS%s%s%s", o->tls_version ? " " : "",
+                 o->tls_version ? o->tls_version : "", o->resume ? ", sessions resumed" : "");
 }
 
 static void print_table(const opts *o, summary *s, int nt)
@@ -201,6 +212,12 @@ static void print_table(const opts *o, summary *s, int nt)
         if (!strcmp(o->scenario, "udp"))
             printf("%s: sent %llu datagrams in all rounds\n", s[i].t->name,
                    (unsigned long long)s[i].sent);
+    for (int i = 0; i < nt && o->resume; i++) {
+        uint64_t all = s[i].hs_full + s[i].hs_resumed;
+        printf("%s: %llu TLS handshakes in all rounds, %llu resumed (%.1f%%), %llu full\n", s[i].t->name,
+               (unsigned long long)all, (unsigned long long)s[i].hs_resumed,
+               all ? 100.0 * (double)s[i].hs_resumed / (double)all : 0.0, (unsigned long long)s[i].hs_full);
+    }
 }
 
 static void print_json(const opts *o, summary *s, int nt, result *res, int nres)
@@ -210,11 +227,13 @@ static void print_json(const opts *o, summary *s, int nt, result *res, int nres)
     for (int i = 0; i < nt; i++) {
         summary *x = &s[i];
         printf("%s{\"name\":\"%s\",\"addr\":\"%s\",\"rate\":%.1f,\"mb_per_s\":%.2f,\"ratio\":%.4f,"
-               "\"errors\":%llu,\"sent\":%llu,\"client_cpu\":%.3f,\"server_us_per_op\":%.3f,"
+               "\"errors\":%llu,\"sent\":%llu,\"tls_full\":%llu,\"tls_resumed\":%llu,"
+               "\"client_cpu\":%.3f,\"server_us_per_op\":%.3f,"
                "\"latency_ns\":{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p999\":%llu,"
                "\"max\":%llu,\"mean\":%.0f},\"rounds\":[",
                i ? "," : "", x->t->name, x->t->addr, x->rate, x->mbps, x->ratio,
-               (unsigned long long)x->errors, (unsigned long long)x->sent, x->client_cpu,
+               (unsigned long long)x->errors, (unsigned long long)x->sent, (unsigned long long)x->hs_full,
+               (unsigned long long)x->hs_resumed, x->client_cpu,
                x->server_us, (unsigned long long)x->lat.count,
                (unsigned long long)hist_quantile(&x->lat, 0.5),
                (unsigned long long)hist_quantile(&x->lat, 0.9),
@@ -228,12 +247,13 @@ static void print_json(const opts *o, summary *s, int nt, result *res, int nres)
                 continue;
             printf("%s{\"round\":%d,\"secs\":%.3f,\"ops\":%llu,\"bytes\":%llu,\"errors\":{\"wrong\":%llu,"
                    "\"reset\":%llu,\"timeout\":%llu,\"status\":%llu,\"connect\":%llu},"
-                   "\"client_cpu\":%.3f,\"server_cpu\":%.3f}",
+                   "\"tls_full\":%llu,\"tls_resumed\":%llu,\"client_cpu\":%.3f,\"server_cpu\":%.3f}",
                    first ? "" : ",", r->round + 1, r->secs, (unsigned long long)r->ops,
                    (unsigned long long)r->bytes, (unsigned long long)r->err_wrong,
                    (unsigned long long)r->err_reset, (unsigned long long)r->err_timeout,
                    (unsigned long long)r->err_status, (unsigned long long)r->err_connect,
-                   r->client_cpu, r->server_cpu);
+                   (unsigned long long)r->hs_full, (unsigned long long)r->hs_resumed, r->client_cpu,
+                   r->server_cpu);
             first = 0;
         }
         printf("]}");

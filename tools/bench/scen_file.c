@@ -35,29 +35,28 @@ static int hexval(char ch)
     return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
 
-/* Ask the server for NAME's SHA-256 over a blocking connection. */
+/* Ask the server for NAME's SHA-256 over a blocking connection (TLS with
+ * --tls, as the measured ones). */
 static int fetch_sha(run *r, unsigned char out[32])
 {
-    int fd = socket(r->t->ss.ss_family, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&r->t->ss, r->t->sl) < 0) {
-        close(fd);
+    tls_side side;
+    if (tls_side_open(r, &side) < 0)
         return -1;
-    }
     char req[400], line[256];
     int n = snprintf(req, sizeof req, "SHA256 %s\n", r->o->name);
-    if (send(fd, req, (size_t)n, 0) != n) {
-        close(fd);
+    if (tls_side_write(&side, req, (size_t)n) != n) {
+        tls_side_close(&side);
         return -1;
     }
     size_t got = 0;
     while (got < sizeof line - 1) {
-        ssize_t k = recv(fd, line + got, 1, 0);
+        long k = tls_side_read(&side, line + got, 1);
         if (k <= 0 || line[got] == '\n')
             break;
         got++;
     }
     line[got] = '\0';
-    close(fd);
+    tls_side_close(&side);
     if (strncmp(line, "OK ", 3) != 0 || strlen(line) != 67) {
         fprintf(stderr, "netcore-bench: file: SHA256 %s: %s\n", r->o->name, line);
         return -1;

@@ -1,13 +1,17 @@
 /* main.c -- netcore-ft, the file-transfer client: ls, get (to a temporary
  * file, verified, renamed; --continue resumes; an existing file is kept
- * unless --force), put (SHA-256 announced, the body sent with sendfile),
- * sha256.  A progress bar on a terminal, one "done" line at the end, one
- * line on stderr and a non-zero exit status on any failure. */
+ * unless --force), put (SHA-256 announced, the body sent with sendfile, or
+ * read and written through TLS), sha256; any of them over TLS (--tls,
+ * --cacert, --insecure).  A progress bar on a terminal, one "done" line at
+ * the end, one line on stderr and a non-zero exit status on any failure. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,11 @@
 static int quiet;
 static const char *prog = "netcore-ft";
 static const char *peer; /* HOST:PORT, for messages */
+
+/* TLS: asked for with --tls; the connection's, once dialled (NULL: plain). */
+static int use_tls, insecure;
+static const char *cacert;
+static SSL *tls;
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -41,9 +50,70 @@ static void usage(FILE *f)
                "       netcore-ft HOST:PORT get NAME [DEST] [--continue]\n"
                "       netcore-ft HOST:PORT put FILE [NAME]\n"
                "       netcore-ft HOST:PORT sha256 NAME\n"
-               "options: -q (no progress bar, no \"done\" line), --force (get: replace DEST)\n"
+               "options: -q (no progress bar, no \"done\" line), --force (get: replace DEST),\n"
+               "         --tls (verify the server against the system's CAs and HOST),\n"
+               "         --cacert FILE (verify against the CAs in FILE), --insecure (no verification)\n"
                "get writes DEST.part and renames it to DEST once complete and its SHA-256\n"
                "matches the server's; --continue resumes from an existing DEST.part.\n");
+}
+
+static SSL_CTX *tls_ctx(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        die("TLS: cannot create a context");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* A server leaving without close_notify is an ordinary close. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (insecure) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        return ctx;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (!cacert) {
+        SSL_CTX_set_default_verify_paths(ctx);
+        return ctx;
+    }
+    if (access(cacert, R_OK) < 0)
+        die("--cacert %s: %s", cacert, strerror(errno));
+    if (SSL_CTX_load_verify_locations(ctx, cacert, NULL) != 1)
+        die("--cacert %s: no certificate in it", cacert);
+    return ctx;
+}
+
+/* The handshake on the connected fd: the server name sent (not an IP) and
+ * the certificate checked against host (an IP against its IP names). */
+static void tls_start(int fd, const char *host)
+{
+    SSL_CTX *ctx = tls_ctx();
+    tls = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the connection holds its own reference */
+    if (!tls)
+        die("TLS: out of memory");
+    SSL_set_fd(tls, fd);
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    if (!is_ip)
+        SSL_set_tlsext_host_name(tls, host);
+    if (!insecure && is_ip)
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls), host);
+    else if (!insecure)
+        SSL_set1_host(tls, host);
+    errno = 0;
+    int rc = SSL_connect(tls);
+    if (rc == 1)
+        return;
+    long v = SSL_get_verify_result(tls);
+    int e = SSL_get_error(tls, rc);
+    const char *why = ERR_reason_error_string(ERR_peek_last_error());
+    if (!insecure && v != X509_V_OK)
+        die("TLS handshake with %s failed: certificate verify failed: %s (name checked: %s; CA: %s)", peer,
+            X509_verify_cert_error_string(v), host, cacert ? cacert : "the system's store");
+    if (e == SSL_ERROR_WANT_READ || (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)))
+        die("%s did not finish a TLS handshake within 5 s: is it a TLS listener?", peer);
+    if (e == SSL_ERROR_SYSCALL && !why)
+        die("TLS handshake with %s failed: %s", peer, errno ? strerror(errno) : "the server closed the connection");
+    die("TLS handshake with %s failed: %s", peer, why ? why : "unknown error");
 }
 
 static int dial(const char *hp)
@@ -81,6 +151,8 @@ static int dial(const char *hp)
     struct timeval tv = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     peer = hp;
+    if (use_tls)
+        tls_start(fd, host[0] == '[' ? host + 1 : host);
     return fd;
 }
 
@@ -104,11 +176,40 @@ static void not_ft(const char *line)
 static char rbuf[1 << 16];
 static size_t rlen;
 
+/* Reads and writes on the connection, through TLS when it has it. */
+static ssize_t io_recv(int fd, void *p, size_t n)
+{
+    if (!tls)
+        return recv(fd, p, n, 0);
+    errno = 0;
+    int k = SSL_read(tls, p, n > 1 << 30 ? 1 << 30 : (int)n);
+    if (k > 0)
+        return k;
+    int e = SSL_get_error(tls, k);
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    if (e == SSL_ERROR_WANT_READ) /* SO_RCVTIMEO ran out */
+        errno = EAGAIN;
+    else if (e == SSL_ERROR_SSL)
+        die("TLS: %s", ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(ERR_peek_last_error())
+                                                                     : "unknown error");
+    return -1;
+}
+
 static void send_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
     while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        ssize_t w;
+        if (tls) {
+            int k = SSL_write(tls, c, n > 1 << 30 ? 1 << 30 : (int)n);
+            if (k <= 0)
+                die("sending: %s", SSL_get_error(tls, k) == SSL_ERROR_SYSCALL && errno ? strerror(errno)
+                                                                                     : "TLS write failed");
+            w = k;
+        } else {
+            w = send(fd, c, n, MSG_NOSIGNAL);
+        }
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -117,6 +218,20 @@ static void send_all(int fd, const void *p, size_t n)
         c += w;
         n -= (size_t)w;
     }
+}
+
+/* A formatted request line (dprintf, through TLS when it is on). */
+static void send_fmt(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void send_fmt(int fd, const char *fmt, ...)
+{
+    char line[4400];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line)
+        die("request line too long");
+    send_all(fd, line, (size_t)n);
 }
 
 static void read_line(int fd, char *out, size_t n)
@@ -135,7 +250,7 @@ static void read_line(int fd, char *out, size_t n)
         }
         if (rlen == sizeof rbuf)
             die("reply line too long");
-        ssize_t r = recv(fd, rbuf + rlen, sizeof rbuf - rlen, 0);
+        ssize_t r = io_recv(fd, rbuf + rlen, sizeof rbuf - rlen);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !answered)
             die("%s did not answer within 5 s: is it a file-transfer listener?", peer);
         if (r <= 0)
@@ -261,7 +376,7 @@ static int cmd_ls(int fd)
 static int cmd_sha(int fd, const char *name)
 {
     char line[1024];
-    dprintf(fd, "SHA256 %s\n", name);
+    send_fmt(fd, "SHA256 %s\n", name);
     read_line(fd, line, sizeof line);
     const char *h = expect_ok(line);
     if (strlen(h) != 64)
@@ -281,7 +396,7 @@ static int cmd_get(int fd, const char *name, const char *dest, int cont, int for
     if (out < 0)
         die("%s: %s", part, strerror(errno));
     off_t have = cont ? lseek(out, 0, SEEK_END) : 0;
-    dprintf(fd, "GET %lld %s\n", (long long)have, name);
+    send_fmt(fd, "GET %lld %s\n", (long long)have, name);
     read_line(fd, line, sizeof line);
     long long size, len;
     if (sscanf(expect_ok(line), "%lld %lld", &size, &len) != 2)
@@ -298,7 +413,7 @@ static int cmd_get(int fd, const char *name, const char *dest, int cont, int for
     static char buf[1 << 20];
     while (got < len) {
         size_t want = (size_t)(len - got) < sizeof buf ? (size_t)(len - got) : sizeof buf;
-        ssize_t r = recv(fd, buf, want, 0);
+        ssize_t r = io_recv(fd, buf, want);
         if (r <= 0)
             die("download of %s cut after %lld of %lld bytes (resume with --continue)", name,
                 (long long)have + got, size);
@@ -311,7 +426,7 @@ static int cmd_get(int fd, const char *name, const char *dest, int cont, int for
     if (fsync(out) < 0)
         die("%s: %s", part, strerror(errno));
     /* verify against the server's checksum before taking the file */
-    dprintf(fd, "SHA256 %s\n", name);
+    send_fmt(fd, "SHA256 %s\n", name);
     read_line(fd, line, sizeof line);
     const char *theirs = expect_ok(line);
     unsigned char mine[32];
@@ -327,6 +442,18 @@ static int cmd_get(int fd, const char *name, const char *dest, int cont, int for
     return 0;
 }
 
+/* TLS has no sendfile here: the file is read and written through it. */
+static ssize_t send_chunk(int fd, int in, off_t *off, size_t want)
+{
+    static char buf[1 << 20];
+    ssize_t n = pread(in, buf, want < sizeof buf ? want : sizeof buf, *off);
+    if (n > 0) {
+        send_all(fd, buf, (size_t)n);
+        *off += n;
+    }
+    return n;
+}
+
 static int cmd_put(int fd, const char *file, const char *name)
 {
     int in = open(file, O_RDONLY | O_CLOEXEC);
@@ -337,14 +464,15 @@ static int cmd_put(int fd, const char *file, const char *name)
     char h[65], line[1024];
     sha256_file(in, sha);
     to_hex(h, sha);
-    dprintf(fd, "PUT %lld %s %s\n", (long long)st.st_size, h, name);
+    send_fmt(fd, "PUT %lld %s %s\n", (long long)st.st_size, h, name);
     read_line(fd, line, sizeof line);
     if (strcmp(line, "CONTINUE") != 0)
         expect_ok(line), not_ft(line);
     double t0 = now_s();
     off_t off = 0;
     while (off < st.st_size) {
-        ssize_t n = sendfile(fd, in, &off, (size_t)(st.st_size - off) > (1 << 20) ? 1 << 20 : (size_t)(st.st_size - off));
+        size_t want = (size_t)(st.st_size - off) > (1 << 20) ? 1 << 20 : (size_t)(st.st_size - off);
+        ssize_t n = tls ? send_chunk(fd, in, &off, want) : sendfile(fd, in, &off, want);
         if (n <= 0)
             die("sending %s: %s", file, n < 0 ? strerror(errno) : "file shrank");
         progress(name, off, st.st_size, t0, 0);
@@ -370,6 +498,12 @@ int main(int argc, char **argv)
             cont = 1;
         else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
             force = 1;
+        else if (!strcmp(argv[i], "--tls"))
+            use_tls = 1;
+        else if (!strcmp(argv[i], "--insecure"))
+            insecure = 1;
+        else if (!strcmp(argv[i], "--cacert") && i + 1 < argc)
+            cacert = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -378,6 +512,14 @@ int main(int argc, char **argv)
     }
     if (n < 2) {
         usage(stderr);
+        return 2;
+    }
+    if ((cacert || insecure) && !use_tls) {
+        fprintf(stderr, "%s: --cacert and --insecure need --tls\n", prog);
+        return 2;
+    }
+    if (cacert && insecure) {
+        fprintf(stderr, "%s: --cacert and --insecure: choose one\n", prog);
         return 2;
     }
     const char *cmd = args[1];
