@@ -55,9 +55,10 @@ static int fail(char *err, size_t n, const char *file, const char *path, const c
     return -1;
 }
 
-/* One key of an object's schema.  For INT the value lands in a long long at
- * `off` from the base; for STR in a const char *. */
-enum kind { K_STR, K_INT, K_OBJ, K_ARR };
+/* One key of an object's schema.  For INT and BOOL the value lands in a
+ * long long at `off` from the base (BOOL: 0 or 1); for STR in a const
+ * char *. */
+enum kind { K_STR, K_INT, K_OBJ, K_ARR, K_BOOL };
 struct key {
     const char *name;
     enum kind kind;
@@ -74,6 +75,8 @@ static const char *kind_name(enum kind k)
         return "an integer";
     case K_OBJ:
         return "an object";
+    case K_BOOL:
+        return "true or false";
     default:
         return "an array";
     }
@@ -88,7 +91,7 @@ static int check_object(json_t *obj, const struct key *keys, size_t nkeys, void 
     json_t *v;
     char sub[256];
     for (size_t i = 0; i < nkeys; i++)
-        if (keys[i].kind == K_INT && keys[i].off != SIZE_MAX)
+        if ((keys[i].kind == K_INT || keys[i].kind == K_BOOL) && keys[i].off != SIZE_MAX)
             *(long long *)((char *)base + keys[i].off) = keys[i].def;
     json_object_foreach(obj, k, v) {
         snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", k);
@@ -123,6 +126,9 @@ static int check_object(json_t *obj, const struct key *keys, size_t nkeys, void 
         case K_OBJ:
             ok = json_is_object(v);
             break;
+        case K_BOOL:
+            ok = json_is_boolean(v);
+            break;
         default:
             ok = json_is_array(v);
         }
@@ -136,6 +142,8 @@ static int check_object(json_t *obj, const struct key *keys, size_t nkeys, void 
                 return fail(err, errlen, file, sub, "expected an integer from %lld to %lld",
                             key->min, key->max);
             *(long long *)((char *)base + key->off) = x;
+        } else if (key->kind == K_BOOL) {
+            *(long long *)((char *)base + key->off) = json_is_true(v);
         } else if (key->kind == K_STR) {
             *(const char **)((char *)base + key->off) = json_string_value(v);
         }
@@ -236,6 +244,22 @@ static const struct key tls_keys[] = {
     {"alpn", K_ARR, 0, 0, 0, SIZE_MAX},
     {"handshake_timeout_ms", K_INT, 100, 3600000, 5000, TOFF(handshake_timeout_ms)},
     {"max_handshakes", K_INT, 1, 1000000, 1024, TOFF(max_handshakes)},
+    {"certificates", K_ARR, 0, 0, 0, SIZE_MAX},
+    {"client_ca", K_STR, 0, 0, 0, TOFF(client_ca)},
+    {"verify", K_STR, 0, 0, 0, SIZE_MAX},
+    {"session_tickets", K_BOOL, 0, 1, 1, TOFF(session_tickets)},
+    {"ticket_key_files", K_ARR, 0, 0, 0, SIZE_MAX},
+    {"session_cache", K_INT, 0, 10000000, 0, TOFF(session_cache)},
+    {"session_timeout_s", K_INT, 1, 604800, 3600, TOFF(session_timeout_s)},
+    {"self_signed_if_missing", K_BOOL, 0, 1, 0, TOFF(self_signed)},
+    {"ktls", K_BOOL, 0, 1, 1, TOFF(ktls)},
+};
+
+#define COFF_CERT(f) offsetof(nc__tlscert, f)
+static const struct key cert_keys[] = {
+    {"cert", K_STR, 0, 0, 0, COFF_CERT(cert)},
+    {"key", K_STR, 0, 0, 0, COFF_CERT(key)},
+    {"names", K_ARR, 0, 0, 0, SIZE_MAX},
 };
 
 static char *resolve(const nc__config *cfg, const char *p)
@@ -244,6 +268,73 @@ static char *resolve(const nc__config *cfg, const char *p)
     if (p[0] == '/')
         return strdup(p);
     return asprintf(&r, "%s/%s", cfg->dir, p) < 0 ? NULL : r;
+}
+
+/* A JSON array of non-empty strings into a malloc'd array: copied as is,
+ * or resolved as paths against the config's folder. */
+static int str_array(nc__config *cfg, json_t *arr, int paths, char ***out, size_t *n, const char *path,
+                     char *err, size_t errlen)
+{
+    size_t i;
+    json_t *v;
+    char sub[160];
+    *n = 0;
+    *out = calloc(json_array_size(arr) + 1, sizeof **out);
+    if (!*out)
+        return fail(err, errlen, cfg->path, path, "out of memory");
+    json_array_foreach(arr, i, v) {
+        const char *str = json_string_value(v);
+        if (!str || !*str) {
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            return fail(err, errlen, cfg->path, sub, "expected a non-empty string");
+        }
+        if (!((*out)[(*n)++] = paths ? resolve(cfg, str) : strdup(str)))
+            return fail(err, errlen, cfg->path, path, "out of memory");
+    }
+    return 0;
+}
+
+static void str_array_free(char **a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++)
+        free(a[i]);
+    free(a);
+}
+
+/* "certificates": [{"cert", "key", "names"}...], the ones SNI chooses. */
+static int parse_certs(nc__config *cfg, nc__tlsconf *t, json_t *arr, const char *path, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *v;
+    char sub[160];
+    t->sni = calloc(json_array_size(arr) + 1, sizeof *t->sni);
+    if (!t->sni)
+        return fail(err, errlen, cfg->path, path, "out of memory");
+    json_array_foreach(arr, i, v) {
+        nc__tlscert *c = &t->sni[t->nsni++];
+        snprintf(sub, sizeof sub, "%s.tls.certificates[%zu]", path, i);
+        if (!json_is_object(v))
+            return fail(err, errlen, cfg->path, sub, "expected an object with \"cert\", \"key\" and optional \"names\"");
+        if (check_object(v, cert_keys, sizeof cert_keys / sizeof cert_keys[0], c, cfg->path, sub, err, errlen) < 0)
+            return -1;
+        if (!c->cert || !c->key) {
+            snprintf(sub, sizeof sub, "%s.tls.certificates[%zu].%s", path, i, c->cert ? "key" : "cert");
+            return fail(err, errlen, cfg->path, sub, "missing (a PEM file)");
+        }
+        if (!(c->cert_path = resolve(cfg, c->cert)) || !(c->key_path = resolve(cfg, c->key)))
+            return fail(err, errlen, cfg->path, sub, "out of memory");
+        json_t *nm = json_object_get(v, "names");
+        if (nm) {
+            snprintf(sub, sizeof sub, "%s.tls.certificates[%zu].names", path, i);
+            if (json_array_size(nm) == 0)
+                return fail(err, errlen, cfg->path, sub,
+                            "expected server names (\"example.com\", \"*.example.com\"), or no \"names\" "
+                            "to use the certificate's own");
+            if (str_array(cfg, nm, 0, &c->names, &c->nnames, sub, err, errlen) < 0)
+                return -1;
+        }
+    }
+    return 0;
 }
 
 /* The listener's "tls" object: what can be checked without reading the
@@ -290,6 +381,39 @@ static int parse_tls(nc__config *cfg, nc__lconf *lc, json_t *obj, const char *pa
         }
         t->min_version = lo;
         t->max_version = hi;
+    }
+    json_t *certs = json_object_get(obj, "certificates");
+    if (certs && parse_certs(cfg, t, certs, path, err, errlen) < 0)
+        return -1;
+    const char *verify = str_or(obj, "verify", NULL);
+    t->verify = t->client_ca ? NC__VERIFY_REQUIRED : NC__VERIFY_NONE;
+    if (verify) {
+        snprintf(sub, sizeof sub, "%s.tls.verify", path);
+        if (!strcmp(verify, "none"))
+            t->verify = NC__VERIFY_NONE;
+        else if (!strcmp(verify, "optional"))
+            t->verify = NC__VERIFY_OPTIONAL;
+        else if (!strcmp(verify, "required"))
+            t->verify = NC__VERIFY_REQUIRED;
+        else
+            return fail(err, errlen, cfg->path, sub, "expected \"none\", \"optional\" or \"required\"");
+        if (t->verify != NC__VERIFY_NONE && !t->client_ca)
+            return fail(err, errlen, cfg->path, sub,
+                        "\"%s\" needs client_ca (the PEM file of the CAs that sign client certificates)", verify);
+    }
+    if (t->client_ca && !(t->client_ca_path = resolve(cfg, t->client_ca)))
+        return fail(err, errlen, cfg->path, sub, "out of memory");
+    json_t *tk = json_object_get(obj, "ticket_key_files");
+    if (tk) {
+        snprintf(sub, sizeof sub, "%s.tls.ticket_key_files", path);
+        if (str_array(cfg, tk, 1, &t->ticket_key_paths, &t->nticket_keys, sub, err, errlen) < 0)
+            return -1;
+        if (!t->nticket_keys)
+            return fail(err, errlen, cfg->path, sub,
+                        "expected one file or more (80 bytes each; the first encrypts): or no key, for the "
+                        "master's rotating keys");
+        if (!t->session_tickets)
+            return fail(err, errlen, cfg->path, sub, "set, but session_tickets is false");
     }
     json_t *al = json_object_get(obj, "alpn");
     if (al && json_array_size(al) > 0) {
@@ -436,6 +560,7 @@ static const struct key top_keys[] = {
     {"listeners", K_ARR, 0, 0, 0, SIZE_MAX},
     {"worker_max_output_bytes", K_INT, 1 << 20, 1LL << 40, 256 << 20, COFF(worker_max_output_bytes)},
     {"worker_max_queued_files", K_INT, 0, 10000000, 0, COFF(worker_max_queued_files)},
+    {"tls_ticket_rotation_s", K_INT, 1, 604800, 3600, COFF(tls_ticket_rotation_s)},
 };
 
 static const struct key log_keys[] = {
@@ -627,6 +752,15 @@ void nc__config_free(nc__config *cfg)
         free(cfg->listeners[i].tls.cert_path);
         free(cfg->listeners[i].tls.key_path);
         free(cfg->listeners[i].tls.alpn);
+        free(cfg->listeners[i].tls.client_ca_path);
+        str_array_free(cfg->listeners[i].tls.ticket_key_paths, cfg->listeners[i].tls.nticket_keys);
+        for (size_t k = 0; k < cfg->listeners[i].tls.nsni; k++) {
+            nc__tlscert *c = &cfg->listeners[i].tls.sni[k];
+            free(c->cert_path);
+            free(c->key_path);
+            str_array_free(c->names, c->nnames);
+        }
+        free(cfg->listeners[i].tls.sni);
     }
     free(cfg->listeners);
     free(cfg->path);

@@ -14,17 +14,40 @@ enum nc__transport { NC_TCP = 0, NC_UDP = 1, NC_UNIX = 2 };
 
 /* A listener's "tls" object (docs/tls.md).  Strings are borrowed from the
  * config's JSON tree; the paths are resolved copies, owned here. */
+/* One certificate of a listener: the default one (the "tls" object's own
+ * cert and key) or one of "certificates", chosen by the client's SNI. */
+typedef struct nc__tlscert {
+    const char *cert, *key;     /* as written */
+    char *cert_path, *key_path; /* resolved against the config's folder */
+    char **names;               /* "names" (NULL: the certificate's own DNS names) */
+    size_t nnames;
+} nc__tlscert;
+
+enum { NC__VERIFY_NONE, NC__VERIFY_OPTIONAL, NC__VERIFY_REQUIRED };
+
 typedef struct nc__tlsconf {
     int on;
     const char *cert, *key;       /* as written */
     char *cert_path, *key_path;   /* resolved against the config's folder */
+    nc__tlscert *sni;             /* "certificates": chosen by server name */
+    size_t nsni;
     const char *ciphers;          /* TLS 1.2 cipher list; NULL: OpenSSL's default */
     const char *ciphersuites;     /* TLS 1.3 suites; NULL: OpenSSL's default */
     int min_version, max_version; /* TLS1_2_VERSION / TLS1_3_VERSION values (from "protocols") */
     unsigned char *alpn;          /* wire format (length-prefixed names), or NULL */
     size_t alpn_len;
+    const char *client_ca;        /* as written; NULL: no client certificates */
+    char *client_ca_path;
+    int verify;                   /* NC__VERIFY_* */
+    char **ticket_key_paths;      /* "ticket_key_files" resolved; NULL: the master's rotating keys */
+    size_t nticket_keys;
     long long handshake_timeout_ms;
     long long max_handshakes;     /* per worker, at once */
+    long long session_tickets;    /* bool */
+    long long session_cache;      /* sessions a worker keeps by id; 0: none */
+    long long session_timeout_s;  /* how long a session may be resumed */
+    long long self_signed;        /* bool: make a self-signed pair where cert and key are missing */
+    long long ktls;               /* bool: kernel TLS where the kernel and the cipher allow it */
 } nc__tlsconf;
 
 typedef struct nc__lconf {
@@ -61,6 +84,7 @@ typedef struct nc__config {
     long long max_connections;    /* all listeners of all workers together */
     long long worker_max_output_bytes; /* queued output of all of a worker's connections */
     long long worker_max_queued_files; /* descriptors of a worker's queued files; 0: auto */
+    long long tls_ticket_rotation_s;   /* the master's session ticket keys: a new one this often */
     const char *pid_file;         /* NULL: none (resolved path in pid_path) */
     char *pid_path;
     const char *user, *group;     /* NULL: not set */

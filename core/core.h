@@ -115,6 +115,7 @@ struct nc_listener {
      * common, plain text to a TLS port ...), timed out, refused at
      * max_handshakes */
     uint64_t tls_handshakes, tls_handshake_failures, tls_handshake_timeouts, tls_handshakes_refused;
+    uint64_t tls_resumed, tls_fail_not_tls, tls_fail_negotiation, tls_fail_client_cert;
     uint64_t hook_ns; /* time inside this listener's module hooks */
     nc__counter *counters;
 };

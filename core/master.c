@@ -387,6 +387,12 @@ static void reload(void)
         free(nc);
         return;
     }
+    if (nc__tls_make_missing(nc, err, sizeof err) < 0) {
+        nc__log(NC_LOG_ERROR, NULL, 0, "reload: %s; keeping the running configuration", err);
+        nc__config_free(nc);
+        free(nc);
+        return;
+    }
     if (preflight(nc, 1) != 0) {
         nc__log(NC_LOG_ERROR, NULL, 0, "reload: %s was refused (the reason is above); keeping the running configuration",
                 nc->path);
@@ -537,6 +543,13 @@ int nc__master_run(nc__config *initial)
         goto out;
     if (geteuid() != 0 && cfg->user)
         nc__log(NC_LOG_INFO, NULL, 0, "not started as root: \"user\" (%s) does not apply", cfg->user);
+    char tlserr[4600];
+    if (nc__tls_make_missing(cfg, tlserr, sizeof tlserr) < 0) {
+        report(tlserr);
+        rc = NC_EXIT_CONFIG;
+        goto out;
+    }
+    nc__tls_ktls_report(cfg); /* probed once, before any fork: every process knows */
     if ((rc = preflight(cfg, 1)) != NC_EXIT_OK)
         goto out;
     if (nc__tls_master_init() < 0) {
@@ -655,6 +668,7 @@ int nc__master_run(nc__config *initial)
         }
         reap();
         restart_due();
+        nc__tls_master_tick(cfg->tls_ticket_rotation_s);
     }
     nc__log(NC_LOG_INFO, NULL, 0, "stopped");
 out:

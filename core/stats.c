@@ -97,6 +97,10 @@ void nc__stats_publish(void)
         NC_STAT_SET(s->tls_handshake_failures, l->tls_handshake_failures);
         NC_STAT_SET(s->tls_handshake_timeouts, l->tls_handshake_timeouts);
         NC_STAT_SET(s->tls_handshakes_refused, l->tls_handshakes_refused);
+        NC_STAT_SET(s->tls_resumed, l->tls_resumed);
+        NC_STAT_SET(s->tls_fail_not_tls, l->tls_fail_not_tls);
+        NC_STAT_SET(s->tls_fail_negotiation, l->tls_fail_negotiation);
+        NC_STAT_SET(s->tls_fail_client_cert, l->tls_fail_client_cert);
         NC_STAT_SET(s->hook_ns, l->hook_ns);
         uint64_t q = 0, files = 0;
         for (nc_list *cq = nc_list_first(&l->conns); cq; cq = nc_list_next(&l->conns, cq)) {
@@ -168,7 +172,9 @@ char *nc_stats_json(void)
                                                 "shed_files", "closed_idle", "closed_send_timeout",
                                                 "closed_slow_consumer", "closed_input_limit", "hook_ns",
                                                 "tls_handshakes", "tls_handshake_failures",
-                                                "tls_handshake_timeouts", "tls_handshakes_refused"};
+                                                "tls_handshake_timeouts", "tls_handshakes_refused",
+                                                "tls_resumed", "tls_failed_not_tls",
+                                                "tls_failed_negotiation", "tls_failed_client_cert"};
             uint64_t vals[] = {NC_STAT_GET(s->conns_open), NC_STAT_GET(s->conns_total),
                                NC_STAT_GET(s->bytes_in), NC_STAT_GET(s->bytes_out),
                                NC_STAT_GET(s->refused), NC_STAT_GET(s->errors),
@@ -178,7 +184,9 @@ char *nc_stats_json(void)
                                NC_STAT_GET(s->closed_send_timeout), NC_STAT_GET(s->closed_slow),
                                NC_STAT_GET(s->closed_input), NC_STAT_GET(s->hook_ns),
                                NC_STAT_GET(s->tls_handshakes), NC_STAT_GET(s->tls_handshake_failures),
-                               NC_STAT_GET(s->tls_handshake_timeouts), NC_STAT_GET(s->tls_handshakes_refused)};
+                               NC_STAT_GET(s->tls_handshake_timeouts), NC_STAT_GET(s->tls_handshakes_refused),
+                               NC_STAT_GET(s->tls_resumed), NC_STAT_GET(s->tls_fail_not_tls),
+                               NC_STAT_GET(s->tls_fail_negotiation), NC_STAT_GET(s->tls_fail_client_cert)};
             for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
                 json_t *old = json_object_get(lj, names[v]);
                 json_int_t sum = (old ? json_integer_value(old) : 0) + (json_int_t)vals[v];

@@ -34,6 +34,7 @@ typedef struct nc__stat_listener {
     uint64_t throttled_files, shed_memory, shed_files; /* the output limits (conn.c) */
     uint64_t closed_idle, closed_send_timeout, closed_slow, closed_input, hook_ns;
     uint64_t tls_handshakes, tls_handshake_failures, tls_handshake_timeouts, tls_handshakes_refused;
+    uint64_t tls_resumed, tls_fail_not_tls, tls_fail_negotiation, tls_fail_client_cert;
 } nc__stat_listener;
 
 typedef struct nc__stat_worker {

@@ -1,9 +1,9 @@
-/* tls.c -- TLS on stream listeners with OpenSSL: each TLS listener's
- * SSL_CTX, built before a process drops its privileges (keys may be
- * readable by root alone), and the TLS transport (transport.h's second
- * implementation): non-blocking SSL_read/SSL_write whose WANT_READ and
- * WANT_WRITE drive the connection's epoll interest, a handshake deadline,
- * a bound on concurrent handshakes, and close_notify on a graceful end. */
+/* tls.c -- the TLS transport (transport.h's second implementation) over the
+ * listeners' contexts of tlsctx.c: non-blocking SSL_read/SSL_write whose
+ * WANT_READ and WANT_WRITE drive the connection's epoll interest, a
+ * handshake deadline, a bound on concurrent handshakes, failures counted
+ * by reason, close_notify on a graceful end, and SSL_sendfile where the
+ * kernel took the connection's TLS over. */
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -18,169 +18,6 @@
 #include "core.h"
 #include "log.h"
 #include "tls.h"
-
-/* ---- contexts, one per TLS listener (index as in the config) ---- */
-
-static SSL_CTX **ctxs;
-static size_t nctxs;
-
-/* Ticket keys: a name, an HMAC secret and an AES key (16 + 32 + 32),
- * made by the master and inherited by every worker it forks. */
-static unsigned char ticket_keys[80];
-static int have_ticket_keys;
-
-int nc__tls_master_init(void)
-{
-    if (RAND_bytes(ticket_keys, sizeof ticket_keys) != 1)
-        return -1;
-    have_ticket_keys = 1;
-    return 0;
-}
-
-/* The reason of OpenSSL's last error, for a message; the queue is
- * emptied so the next message does not inherit it. */
-static const char *ssl_reason(char *buf, size_t n)
-{
-    unsigned long e = ERR_peek_error(); /* the first: the cause, not its consequences */
-    const char *r = e ? ERR_reason_error_string(e) : NULL;
-    snprintf(buf, n, "%s", r ? r : "unknown error");
-    ERR_clear_error();
-    return buf;
-}
-
-static int alpn_select(SSL *s, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
-                       unsigned inlen, void *arg)
-{
-    (void)s;
-    const nc__tlsconf *t = arg;
-    unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, t->alpn, (unsigned)t->alpn_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
-        return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301 3.2: no protocol in common */
-    *out = sel;
-    return SSL_TLSEXT_ERR_OK;
-}
-
-/* A PEM file OpenSSL is about to read: its own errors say "no such file"
- * as "system lib"; the errno text, with the path, is what helps. */
-static int readable_file(const char *path, char *why, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(why, n, "%s: %s", path, strerror(errno));
-        return 0;
-    }
-    fclose(f);
-    return 1;
-}
-
-static SSL_CTX *ctx_new(const nc__config *cfg, const nc__lconf *lc, char *err, size_t errlen)
-{
-    const nc__tlsconf *t = &lc->tls;
-    char why[512], r[256];
-    const char *key = NULL;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) {
-        snprintf(err, errlen, "%s: listeners[%d].tls: %s", cfg->path, lc->index, ssl_reason(r, sizeof r));
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, t->min_version);
-    SSL_CTX_set_max_proto_version(ctx, t->max_version);
-    /* No renegotiation (a client-initiated one is a cheap way to make the
-     * server do handshakes), no compression (CRIME), the server's order of
-     * ciphers, and a peer that closes without close_notify is an ordinary
-     * end of stream, not an error. */
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
-    /* Partial writes and a moving buffer: the output queue offers the same
-     * bytes again after WANT_WRITE, but not always at the same address or
-     * with the same length (more may have been queued behind them).
-     * RELEASE_BUFFERS: an idle connection holds no 16 KiB record buffers. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
-    if (!readable_file(t->cert_path, why, sizeof why)) {
-        key = "cert";
-        goto fail;
-    }
-    if (SSL_CTX_use_certificate_chain_file(ctx, t->cert_path) != 1) {
-        snprintf(why, sizeof why, "%s: not a PEM certificate chain (%s)", t->cert_path, ssl_reason(r, sizeof r));
-        key = "cert";
-        goto fail;
-    }
-    if (!readable_file(t->key_path, why, sizeof why)) {
-        key = "key";
-        goto fail;
-    }
-    ERR_clear_error();
-    int krc = SSL_CTX_use_PrivateKey_file(ctx, t->key_path, SSL_FILETYPE_PEM);
-    if (krc != 1 && ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH) {
-        ERR_clear_error();
-        snprintf(why, sizeof why, "%s: the key does not match the certificate in %s", t->key_path, t->cert_path);
-        key = "key";
-        goto fail;
-    }
-    if (krc != 1) {
-        snprintf(why, sizeof why, "%s: not a PEM private key (%s)", t->key_path, ssl_reason(r, sizeof r));
-        key = "key";
-        goto fail;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        ERR_clear_error();
-        snprintf(why, sizeof why, "%s: the key does not match the certificate in %s", t->key_path, t->cert_path);
-        key = "key";
-        goto fail;
-    }
-    if (t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1) {
-        snprintf(why, sizeof why, "\"%s\": %s", t->ciphers, ssl_reason(r, sizeof r));
-        key = "ciphers";
-        goto fail;
-    }
-    if (t->ciphersuites && SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) {
-        snprintf(why, sizeof why, "\"%s\": %s", t->ciphersuites, ssl_reason(r, sizeof r));
-        key = "ciphersuites";
-        goto fail;
-    }
-    if (t->alpn)
-        SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)t);
-    if (have_ticket_keys)
-        SSL_CTX_set_tlsext_ticket_keys(ctx, ticket_keys, sizeof ticket_keys);
-    /* A stateful cache would be per worker; tickets resume everywhere. */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    return ctx;
-fail:
-    snprintf(err, errlen, "%s: listeners[%d].tls.%s: %s", cfg->path, lc->index, key, why);
-    SSL_CTX_free(ctx);
-    return NULL;
-}
-
-int nc__tls_load(const nc__config *cfg, char *err, size_t errlen)
-{
-    nc__tls_unload();
-    ctxs = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *ctxs);
-    if (!ctxs) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    nctxs = cfg->nlisteners;
-    for (size_t i = 0; i < cfg->nlisteners; i++) {
-        if (!cfg->listeners[i].tls.on)
-            continue;
-        ctxs[i] = ctx_new(cfg, &cfg->listeners[i], err, errlen);
-        if (!ctxs[i]) {
-            nc__tls_unload();
-            return -1;
-        }
-    }
-    return 0;
-}
-
-void nc__tls_unload(void)
-{
-    for (size_t i = 0; i < nctxs; i++)
-        SSL_CTX_free(ctxs[i]);
-    free(ctxs);
-    ctxs = NULL;
-    nctxs = 0;
-}
 
 /* ---- the transport ---- */
 
@@ -210,6 +47,52 @@ static void progress(tls_conn *t)
     if (t->deadline && SSL_is_init_finished(t->ssl)) {
         handshake_done(t);
         t->c->l->tls_handshakes++;
+        t->c->l->tls_resumed += SSL_session_reused(t->ssl) == 1;
+#ifndef OPENSSL_NO_KTLS
+        /* The kernel took the sending side over (SSL_OP_ENABLE_KTLS, a
+         * cipher it offloads): files can go out with SSL_sendfile. */
+        if (BIO_get_ktls_send(SSL_get_wbio(t->ssl)))
+            t->c->tp.ops = &nc__tp_ktls;
+#endif
+    }
+}
+
+/* Why a handshake failed, for its counter: the peer does not speak TLS,
+ * nothing in common (version, cipher, ALPN, signature), or its
+ * certificate (missing, or not signed by client_ca). */
+static void count_failure(nc_listener *l, unsigned long code)
+{
+    int r = ERR_GET_REASON(code);
+    l->tls_handshake_failures++;
+    switch (r) {
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_PACKET_LENGTH_TOO_LONG:
+    case SSL_R_RECORD_LENGTH_MISMATCH:
+    case SSL_R_UNEXPECTED_RECORD:
+    case SSL_R_UNEXPECTED_MESSAGE:
+    case SSL_R_LENGTH_MISMATCH:
+    case SSL_R_BAD_PACKET_LENGTH:
+        l->tls_fail_not_tls++;
+        break;
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+    case SSL_R_INAPPROPRIATE_FALLBACK:
+        l->tls_fail_negotiation++;
+        break;
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_NO_CERTIFICATES_RETURNED:
+        l->tls_fail_client_cert++;
+        break;
+    default:
+        break;
     }
 }
 
@@ -240,9 +123,9 @@ static ssize_t failed(nc__tp *tp, tls_conn *t, int rc, int reading)
         char r[256];
         nc_listener *l = t->c->l;
         unsigned long code = ERR_peek_error();
-        ssl_reason(r, sizeof r);
+        nc__tls_reason(r, sizeof r);
         if (t->deadline) {
-            l->tls_handshake_failures++;
+            count_failure(l, code);
             if (nc__log_allow(&lm, nc_now_ms(), 20, 1000)) {
                 const char *hint = ERR_GET_REASON(code) == SSL_R_HTTP_REQUEST ? " (plain HTTP sent to a TLS listener)"
                                    : ERR_GET_REASON(code) == SSL_R_WRONG_VERSION_NUMBER
@@ -345,7 +228,43 @@ const nc__tp_ops nc__tp_tls = {
     .name = "tls",
     .recv = tls_recv,
     .send = tls_send,
-    .sendfile = NULL, /* the queue's pread + send fallback: no kernel TLS yet */
+    .sendfile = NULL, /* the queue's pread + send fallback: OpenSSL encrypts */
+    .pending = tls_pending,
+    .shutdown = tls_shutdown,
+    .close = tls_close,
+};
+
+#ifndef OPENSSL_NO_KTLS
+/* A file region with the kernel encrypting it: no copy through user
+ * space.  A failure other than "not now" makes the queue fall back to
+ * read + write for the rest of that file. */
+static ssize_t ktls_sendfile(nc__tp *tp, int fd, off_t *off, size_t n)
+{
+    tls_conn *t = tp->ctx;
+    tp->want &= ~NC__TP_SEND_WANTS_READ;
+    ERR_clear_error();
+    ossl_ssize_t rc = SSL_sendfile(t->ssl, fd, *off, n, 0);
+    if (rc > 0) {
+        *off += rc;
+        return rc;
+    }
+    int e = SSL_get_error(t->ssl, (int)rc);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_WRITE)
+        return -EAGAIN;
+    if (rc == 0)
+        return 0;
+    return errno == EAGAIN ? -EAGAIN : -ENOSYS;
+}
+#endif
+
+const nc__tp_ops nc__tp_ktls = {
+    .name = "ktls",
+    .recv = tls_recv,
+    .send = tls_send,
+#ifndef OPENSSL_NO_KTLS
+    .sendfile = ktls_sendfile,
+#endif
     .pending = tls_pending,
     .shutdown = tls_shutdown,
     .close = tls_close,
@@ -370,7 +289,8 @@ int nc__tls_attach(nc_conn *c)
 {
     nc_listener *l = c->l;
     const nc__tlsconf *cf = &l->conf->tls;
-    if ((size_t)l->conf->index >= nctxs || !ctxs[l->conf->index])
+    SSL_CTX *ctx = nc__tls_ctx(l->conf->index);
+    if (!ctx)
         return -EINVAL;
     if (handshaking >= (size_t)cf->max_handshakes) {
         static nc__ratelimit lm;
@@ -385,7 +305,7 @@ int nc__tls_attach(nc_conn *c)
     if (!t)
         return -ENOMEM;
     t->c = c;
-    t->ssl = SSL_new(ctxs[l->conf->index]);
+    t->ssl = SSL_new(ctx);
     if (!t->ssl || SSL_set_fd(t->ssl, c->tp.fd) != 1) {
         SSL_free(t->ssl);
         free(t);

@@ -122,6 +122,14 @@ static char *metrics(const char *json)
          "TLS handshakes not done within handshake_timeout_ms."},
         {"tls_handshakes_refused", "netcore_tls_handshakes_refused_total", "counter",
          "TLS connections refused at max_handshakes (handshakes in progress in a worker)."},
+        {"tls_resumed", "netcore_tls_resumed_total", "counter",
+         "TLS handshakes that resumed a session (a ticket, or the session cache)."},
+        {"tls_failed_not_tls", "netcore_tls_failed_not_tls_total", "counter",
+         "TLS handshakes failed because the peer did not speak TLS (plain HTTP, garbage)."},
+        {"tls_failed_negotiation", "netcore_tls_failed_negotiation_total", "counter",
+         "TLS handshakes failed with nothing in common: version, cipher, group, ALPN protocol."},
+        {"tls_failed_client_cert", "netcore_tls_failed_client_cert_total", "counter",
+         "TLS handshakes failed on the client's certificate: none sent, or not signed by client_ca."},
     };
     json_t *ls = json_object_get(root, "listeners");
     for (size_t f = 0; f < sizeof per_listener / sizeof per_listener[0]; f++) {
