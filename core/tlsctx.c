@@ -375,6 +375,23 @@ static int missing(const char *path)
     return lstat(path, &st) < 0 && errno == ENOENT;
 }
 
+/* The folders above path (the run folder may not exist on a fresh
+ * clone): made 0700, as the key's. */
+static int mkdirs(const char *path, char *why, size_t n)
+{
+    char d[4096];
+    snprintf(d, sizeof d, "%s", path);
+    for (char *p = d + 1; (p = strchr(p, '/')); p++) {
+        *p = 0;
+        if (mkdir(d, 0700) < 0 && errno != EEXIST) {
+            snprintf(why, n, "%s: cannot make the folder: %s", d, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
 int nc__tls_make_missing(const nc__config *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cfg->nlisteners; i++) {
@@ -385,16 +402,8 @@ int nc__tls_make_missing(const nc__config *cfg, char *err, size_t errlen)
         EVP_PKEY *k;
         X509 *x;
         const char *key = "key";
-        char *slash = strrchr(t->key_path, '/');
-        if (slash) { /* the run folder may not exist yet on a fresh clone */
-            *slash = 0;
-            if (mkdir(t->key_path, 0700) < 0 && errno != EEXIST) {
-                snprintf(why, sizeof why, "%s: cannot make the folder: %s", t->key_path, strerror(errno));
-                *slash = '/';
-                goto fail;
-            }
-            *slash = '/';
-        }
+        if (mkdirs(t->key_path, why, sizeof why) < 0 || mkdirs(t->cert_path, why, sizeof why) < 0)
+            goto fail;
         if (self_signed(&k, &x) < 0) {
             snprintf(why, sizeof why, "cannot make a self-signed certificate (OpenSSL failed)");
             goto fail;
@@ -649,7 +658,7 @@ static SSL_CTX *ctx_make(const nc__lconf *lc, tls_lst *tl, const char *cert, con
 static void lst_free(tls_lst *tl)
 {
     SSL_CTX_free(tl->ctx);
-    for (size_t i = 0; i < tl->nsni; i++) {
+    for (size_t i = 0; tl->sni && i < tl->nsni; i++) {
         SSL_CTX_free(tl->sni[i].ctx);
         for (size_t k = 0; k < tl->sni[i].nnames; k++)
             free(tl->sni[i].names[k]);

@@ -764,6 +764,18 @@ const char *t_metrics(int status_port)
     return buf;
 }
 
+long long t_metric(int status_port, const char *family, const char *listener)
+{
+    const char *buf = t_metrics(status_port);
+    if (!buf)
+        return -1;
+    char k[256];
+    snprintf(k, sizeof k, "%s{listener=\"%s\",", family, listener);
+    const char *p = strstr(buf, k);
+    p = p ? strchr(p, '}') : NULL;
+    return p ? atoll(p + 2) : -1;
+}
+
 long long t_counter(int status_port, const char *listener, const char *counter)
 {
     const char *buf = t_metrics(status_port);

@@ -156,3 +156,5 @@ long long t_counter(int status_port, const char *listener, const char *counter);
 /* The status listener's whole /metrics text (a static buffer, valid until
  * the next call), or NULL when it cannot be reached. */
 const char *t_metrics(int status_port);
+/* One listener's value of a per-listener /metrics family, or -1. */
+long long t_metric(int status_port, const char *family, const char *listener);

@@ -34,7 +34,8 @@
     X(http_module)                                                                         \
     X(transport)                                                                           \
     X(tls)                                                                                 \
-    X(tlsclient)
+    X(tlsclient)                                                                           \
+    X(tlsopts)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

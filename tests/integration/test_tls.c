@@ -113,20 +113,6 @@ static size_t tcl_read(tcl *t, char *buf, size_t n)
     return got;
 }
 
-/* ---- metrics ---- */
-
-static long long metric(int status_port, const char *family, const char *listener)
-{
-    const char *buf = t_metrics(status_port);
-    if (!buf)
-        return -1;
-    char k[256];
-    snprintf(k, sizeof k, "%s{listener=\"%s\",", family, listener);
-    const char *p = strstr(buf, k);
-    p = p ? strchr(p, '}') : NULL;
-    return p ? atoll(p + 2) : -1;
-}
-
 /* ---- tests ---- */
 
 static void test_echo_tls(void)
@@ -306,10 +292,10 @@ static void test_tls_hostile(void)
     CU_ASSERT(t_echo_once(plain, "plain still"));
     tcl_close(est);
     usleep(1200 * 1000); /* workers publish statistics once a second */
-    CU_ASSERT_EQUAL(metric(st, "netcore_tls_handshake_timeouts_total", "te"), 2);
-    CU_ASSERT_EQUAL(metric(st, "netcore_tls_handshakes_refused_total", "te"), 1);
-    CU_ASSERT_EQUAL(metric(st, "netcore_tls_handshake_failures_total", "te"), 2);
-    long long done = metric(st, "netcore_tls_handshakes_total", "te");
+    CU_ASSERT_EQUAL(t_metric(st, "netcore_tls_handshake_timeouts_total", "te"), 2);
+    CU_ASSERT_EQUAL(t_metric(st, "netcore_tls_handshakes_refused_total", "te"), 1);
+    CU_ASSERT_EQUAL(t_metric(st, "netcore_tls_handshake_failures_total", "te"), 2);
+    long long done = t_metric(st, "netcore_tls_handshakes_total", "te");
     if (done != 2)
         fprintf(stderr, "\n  tls_handshakes %lld\n", done);
     CU_ASSERT_EQUAL(done, 2);
