@@ -410,7 +410,7 @@ static int parse_tls(nc__config *cfg, nc__lconf *lc, json_t *obj, const char *pa
             return -1;
         if (!t->nticket_keys)
             return fail(err, errlen, cfg->path, sub,
-                        "expected one file or more (80 bytes each; the first encrypts): or no key, for the "
+                        "expected one file or more (80 or 48 random bytes each; the first encrypts): or no key, for the "
                         "master's rotating keys");
         if (!t->session_tickets)
             return fail(err, errlen, cfg->path, sub, "set, but session_tickets is false");

@@ -102,8 +102,13 @@ static void test_installed_config_and_unit(void)
     if (rc != 0)
         fprintf(stderr, "\n  -t on the installed config: %s\n", out);
     CU_ASSERT_EQUAL(rc, 0);
-    T_ASSERT_STR_CONTAINS(out, "configuration is valid (7 listeners)");
-    /* -t changed nothing on disk: no access log, no UDP records file */
+    T_ASSERT_STR_CONTAINS(out, "configuration is valid (8 listeners)");
+    /* the https listener's self-signed pair goes to the state folder */
+    snprintf(cmd, sizeof cmd, "grep -c '\"%s/var/lib/netcore/tls/cert.pem\"' %s/etc/netcore/netcore.json", pfx, pfx);
+    CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
+    CU_ASSERT_STRING_EQUAL(out, "1\n");
+    /* -t changed nothing on disk: no access log, no UDP records file, no
+     * certificate (it checked the listener with a pair made in memory) */
     snprintf(cmd, sizeof cmd, "find %s/var -type f -print", pfx);
     CU_ASSERT_EQUAL(t_sh(cmd, out, sizeof out), 0);
     CU_ASSERT_STRING_EQUAL(out, "");
