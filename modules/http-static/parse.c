@@ -180,6 +180,14 @@ long http_parse(const char *buf, size_t len, size_t *scan, size_t max_line, size
         start++;
     if (start > 64)
         return -400; /* a stream of empty lines is not a request */
+    /* A request line starts with a method token: a byte that cannot be in
+     * one (a TLS ClientHello's 0x16, binary) is a 400 at once rather than
+     * after header_timeout_ms, whether or not a newline ever comes. */
+    size_t m = start;
+    while (m < len && m - start < 32 && tchar((unsigned char)buf[m]))
+        m++;
+    if (m < len && m - start < 32 && buf[m] != ' ')
+        return -400;
     const char *nl = memchr(buf + start, '\n', len - start);
     size_t line_end = nl ? (size_t)(nl - buf) : len;
     if (line_end - start > max_line)

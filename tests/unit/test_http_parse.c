@@ -76,6 +76,20 @@ static void test_refusals(void)
             fprintf(stderr, "\n  case %zu: want %ld got %ld\n", i, cases[i].want, got);
         CU_ASSERT_EQUAL(got, cases[i].want);
     }
+    /* A byte no method has is refused before the line ends (a TLS
+     * ClientHello to a plain port), also fed one byte at a time; a method
+     * still being received is not. */
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    for (size_t i = 1; i <= sizeof hello - 1; i++) {
+        size_t scan = 0;
+        http_req rr;
+        CU_ASSERT_EQUAL(http_parse(hello, i, &scan, 8192, 8192, &rr), -400);
+    }
+    size_t scan0 = 0;
+    http_req r0;
+    CU_ASSERT_EQUAL(http_parse("GE", 2, &scan0, 8192, 8192, &r0), 0);
+    CU_ASSERT_EQUAL(http_parse("GET /", 5, &scan0, 8192, 8192, &r0), 0);
+    CU_ASSERT_EQUAL(http_parse("\r\nG\x01", 4, &scan0, 8192, 8192, &r0), -400);
     /* Same Content-Length twice is fine. */
     http_req r;
     CU_ASSERT(parse("GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &r) > 0);
