@@ -181,6 +181,10 @@ def main():
     w("build $builddir/bench-rawsend: link $builddir/obj/bench/rawsend.o")
     w("  libs = -lpthread -lcrypto")
     tool_outs.append("$builddir/bench-rawsend")
+    # bench/busipc.c: the local bus's candidate mechanisms side by side.
+    w("build $builddir/obj/bench/busipc.o: cc bench/busipc.c")
+    w("build $builddir/bench-busipc: link $builddir/obj/bench/busipc.o")
+    tool_outs.append("$builddir/bench-busipc")
     w("")
 
     # `ninja bench`: everything the specs of bench/ start, with the reference
