@@ -32,6 +32,11 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long t_now_ms(void)
+{
+    return now_ms();
+}
+
 const char *t_builddir(void)
 {
     const char *b = getenv("NC_BUILDDIR");
@@ -140,6 +145,20 @@ int t_sh(const char *cmd, char *out, size_t n)
         ;
     int st = pclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int t_shf(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof cmd) {
+        fprintf(stderr, "t_shf: command longer than %zu bytes\n", sizeof cmd);
+        return -1;
+    }
+    return t_sh(cmd, NULL, 0);
 }
 
 /* The reader thread: append everything the child writes to stderr. */

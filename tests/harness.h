@@ -26,6 +26,10 @@ int t_count(const char *hay, const char *needle);
 /* Run sh -c cmd, its stdout into out (NUL-terminated, truncated to n; out
  * may be NULL to discard it).  Returns the exit status, -1 if killed. */
 int t_sh(const char *cmd, char *out, size_t n);
+/* t_sh of the formatted command (at most 4 KiB), its output discarded. */
+int t_shf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Monotonic milliseconds, for the tests' own deadlines. */
+long long t_now_ms(void);
 
 #include <pthread.h>
 

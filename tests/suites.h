@@ -35,7 +35,8 @@
     X(transport)                                                                           \
     X(tls)                                                                                 \
     X(tlsclient)                                                                           \
-    X(tlsopts)
+    X(tlsopts)                                                                             \
+    X(tlsreal)
 
 #define X(name) int add_##name##_suite(void);
 NC_TEST_SUITES

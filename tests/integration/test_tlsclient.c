@@ -106,25 +106,15 @@ static int put_file(const char *path, const void *data, size_t n)
     return ok ? 0 : -1;
 }
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return t_sh(cmd, NULL, 0);
-}
-
 /* cert.pem/key.pem: localhost and 127.0.0.1, self-signed (its own CA);
  * other.pem: an unrelated self-signed certificate, the wrong CA. */
 static int make_certs(void)
 {
     const char *req = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 2>/dev/null";
-    if (sh("%s -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+    if (t_shf("%s -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
            "-keyout %s/key.pem -out %s/cert.pem", req, dir, dir) != 0 ||
-        sh("%s -subj /CN=other -keyout %s/okey.pem -out %s/other.pem", req, dir, dir) != 0 ||
-        sh("cat %s/cert.pem %s/key.pem > %s/both.pem", dir, dir, dir) != 0)
+        t_shf("%s -subj /CN=other -keyout %s/okey.pem -out %s/other.pem", req, dir, dir) != 0 ||
+        t_shf("cat %s/cert.pem %s/key.pem > %s/both.pem", dir, dir, dir) != 0)
         return -1;
     return 0;
 }
@@ -178,7 +168,7 @@ static int start_haproxy(int echo_port, int ft_port, int chat_port)
 static int setup(void)
 {
     snprintf(dir, sizeof dir, "%s/tls", t_tmpdir());
-    if (sh("mkdir -p %s/www %s/t %s/ft", dir, dir, dir) != 0 || make_certs() < 0)
+    if (t_shf("mkdir -p %s/www %s/t %s/ft", dir, dir, dir) != 0 || make_certs() < 0)
         return -1;
     char body[1024];
     for (size_t i = 0; i < sizeof body; i++)
