@@ -157,8 +157,14 @@ static ssize_t tls_recv(nc__tp *tp, void *buf, size_t n)
     return rc == 1 ? (ssize_t)got : failed(tp, t, rc, 1);
 }
 
-/* The iovec's first bytes, up to one record's worth, in one SSL_write:
- * a record per small item would cost a record header and a MAC each. */
+/* The iovec's first bytes: small items gathered into one record (a record
+ * per small item would cost a record header and a MAC each), a large one
+ * written record after record until the socket is full.  With partial
+ * writes SSL_write_ex returns after one record, and a count short of the
+ * bytes offered tells the queue the socket is full (transport.h): so one
+ * call per record would wait for EPOLLOUT, and re-read the file's bounce
+ * buffer, every 16 KiB.  What a WANT_WRITE leaves pending inside OpenSSL
+ * starts the bytes the queue offers again. */
 static ssize_t tls_send(nc__tp *tp, const struct iovec *iov, int cnt, int more)
 {
     (void)more;
@@ -175,15 +181,24 @@ static ssize_t tls_send(nc__tp *tp, const struct iovec *iov, int cnt, int more)
         }
         p = rec;
     }
-    size_t put = 0;
+    size_t done = 0;
     tp->want &= ~NC__TP_SEND_WANTS_READ;
-    ERR_clear_error();
-    int rc = SSL_write_ex(t->ssl, p, len, &put);
-    if (rc == 1) {
+    while (done < len) {
+        size_t put = 0;
+        ERR_clear_error();
+        int rc = SSL_write_ex(t->ssl, (const char *)p + done, len - done, &put);
+        if (rc != 1) {
+            if (done == 0)
+                return failed(tp, t, rc, 0);
+            /* Records went out before the socket filled: report them, and
+             * let the next call meet the WANT_WRITE (or the error) again. */
+            ERR_clear_error();
+            break;
+        }
         progress(t);
-        return (ssize_t)put;
+        done += put;
     }
-    return failed(tp, t, rc, 0);
+    return (ssize_t)done;
 }
 
 static size_t tls_pending(const nc__tp *tp)

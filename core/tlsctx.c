@@ -173,7 +173,11 @@ static int key_use(const tkey *k, unsigned char *iv, EVP_CIPHER_CTX *ectx, EVP_M
 }
 
 /* OpenSSL's ticket callback: seal with the newest key; open with any
- * known one, asking for a fresh ticket when it was not the newest. */
+ * known one, asking for a fresh ticket when it was not the newest, and
+ * always in TLS 1.3: there a 1 sends no NewSessionTicket after a
+ * resumption, and clients use a 1.3 ticket once (RFC 8446 C.4), so each
+ * resumed connection would leave its client nothing to resume with next
+ * (OpenSSL's own keys renew in 1.3 for the same reason). */
 static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx,
                      int enc)
 {
@@ -190,7 +194,7 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
         rc = 0; /* an unknown key: a full handshake */
         for (size_t i = 0; i < n; i++)
             if (!memcmp(name, ks[i].name, 16)) {
-                rc = key_use(&ks[i], iv, ectx, hctx, 0) < 0 ? -1 : i == 0 ? 1 : 2;
+                rc = key_use(&ks[i], iv, ectx, hctx, 0) < 0 ? -1 : i == 0 && SSL_version(s) != TLS1_3_VERSION ? 1 : 2;
                 break;
             }
     }

@@ -281,7 +281,8 @@ static int sh_capture(char *out, size_t cap, char *err, size_t ecap, const char 
 }
 
 /* One spec of bench/ for one short round: it must exit 0 and print one
- * JSON table per run of the spec, every target in each; no target may see
+ * JSON table per run of the spec, of the run's scenario (its own or the
+ * spec's), every target in each; no target may see
  * a single error, and each must complete verified work in at least one run
  * (not in every one: in 0.4 s, 500 connections sharing the bandwidth may
  * not finish one 1 MiB response each).  Returns 0 when all that held. */
@@ -308,6 +309,15 @@ static int spec_once(const char *spec)
         if (!j)
             continue;
         seen++;
+        /* Each run is of its own scenario when it names one. */
+        const char *rs = json_string_value(json_object_get(json_array_get(json_object_get(sj, "runs"), seen - 1),
+                                                           "scenario"));
+        const char *got = json_string_value(json_object_get(j, "scenario"));
+        if (!got || strcmp(got, rs ? rs : scen)) {
+            fprintf(stderr, "\n  %s run %zu: scenario %s, expected %s\n", spec, seen, got ? got : "(none)",
+                    rs ? rs : scen);
+            bad = 1;
+        }
         for (size_t i = 0; i < ntargets; i++) {
             json_t *t = tgt(j, i);
             worked[i] |= t && num(t, "rate") > 0;
@@ -352,7 +362,7 @@ static void test_every_spec(void)
 {
     struct dirent **list;
     int n = scandir("bench", &list, is_spec, by_name);
-    CU_ASSERT_FATAL(n >= 6); /* broadcast echo file http workers-echo workers-http */
+    CU_ASSERT_FATAL(n >= 7); /* broadcast echo file http tls workers-echo workers-http */
     for (int i = 0; i < n; i++) {
         int rc = spec_once(list[i]->d_name);
         if (rc != 0)

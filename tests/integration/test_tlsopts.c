@@ -213,6 +213,16 @@ static int resumes_with(int port, const char *sess)
     return strstr(out, "Reused, TLSv1.3") != NULL;
 }
 
+/* A TLS 1.3 resumption with sess (written anew to next): the resumed
+ * connection must bring a fresh ticket, since clients use each once. */
+static int resumed_gets_ticket(int port, const char *sess, const char *next)
+{
+    char out[16384], args[1024];
+    snprintf(args, sizeof args, "-tls1_3 -sess_in %s/%s -sess_out %s/%s", dir, sess, dir, next);
+    sclient(port, args, "r\\n", out, sizeof out);
+    return strstr(out, "Reused, TLSv1.3") && strstr(out, "Post-Handshake New Session Ticket arrived");
+}
+
 static void sess_out(int port, const char *sess)
 {
     char out[8192], args[1024];
@@ -249,6 +259,10 @@ static void test_sessions(void)
     CU_ASSERT(resumes_with(pa, "a.sess"));
     CU_ASSERT(resumes_with(pb, "a.sess")); /* B decrypts with its second key, A's first */
     CU_ASSERT(!resumes_with(pc, "a.sess"));
+    /* With the newest key too, a TLS 1.3 resumption renews the ticket,
+     * and the new one resumes again. */
+    CU_ASSERT(resumed_gets_ticket(pa, "a.sess", "a2.sess"));
+    CU_ASSERT(resumed_gets_ticket(pa, "a2.sess", "a3.sess"));
     sess_out(pb, "b.sess");
     CU_ASSERT(!resumes_with(pa, "b.sess")); /* A has no t2 */
     CU_ASSERT_EQUAL(t_stop(a, SIGTERM, 5000), 0);
@@ -283,6 +297,7 @@ static void test_sessions(void)
     CU_ASSERT_FATAL(t_wait_log(p, "TLS session ticket key 1 made", 4000));
     sess_out(pr, "r.sess"); /* sealed with key 1 */
     CU_ASSERT(resumes_with(pr, "r.sess"));
+    CU_ASSERT(resumed_gets_ticket(pr, "r.sess", "r2.sess")); /* the master's keys renew too */
     CU_ASSERT_FATAL(t_wait_log(p, "TLS session ticket key 2 made (tls_ticket_rotation_s 1); key 1 still decrypts",
                                4000));
     CU_ASSERT(resumes_with(pr, "r.sess"));

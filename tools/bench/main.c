@@ -387,6 +387,8 @@ static void apply_json_opts(opts *o, json_t *obj)
     json_t *v;
     json_object_foreach(obj, k, v) {
         size_t i;
+        if (!strcmp(k, "scenario"))
+            continue; /* a run's own scenario: run_spec reads it */
         for (i = 0; i < sizeof map / sizeof map[0]; i++)
             if (!strcmp(map[i].key, k))
                 break;
@@ -495,7 +497,10 @@ static int run_spec(const char *path, opts *cli)
     size_t nruns = json_array_size(runs) ? json_array_size(runs) : 1;
     for (size_t ri = 0; ri < nruns && rc != 2; ri++) {
         opts base = *cli;
-        base.scenario = scen;
+        /* A run may name its own scenario (one spec for HTTP over TLS and
+         * for handshakes against the same servers). */
+        const char *rscen = json_string_value(json_object_get(json_array_get(runs, ri), "scenario"));
+        base.scenario = rscen ? rscen : scen;
         base.run_no = (int)ri + 1;
         base.nruns = (int)nruns;
         apply_json_opts(&base, json_object_get(spec, "options"));
