@@ -289,6 +289,8 @@ def main():
                 f"-DFUZZ_NAME='\"{name}\"' -DFUZZ_OPTIONS='\"{opts}\"'", ("-ljansson -ldl " + libs).strip())
     fuzz = {
         "config": (["tests/fuzz/fuzz_config.c", "core/config.c", "core/addr.c", "core/log.c", "core/util.c"], "", "-ljansson"),
+        "tls": (["tests/fuzz/fuzz_tls.c", "core/tls.c", "core/tlsctx.c", "core/transport.c", "core/config.c",
+                 "core/addr.c", "core/log.c", "core/util.c"], "", "-ljansson -lssl -lcrypto"),
         "http": (["tests/fuzz/fuzz_http.c", "modules/http-static/parse.c", "modules/http-static/path.c",
                   "core/util.c"], "-Imodules/http-static", ""),
         "httpresp": (["tests/fuzz/fuzz_httpresp.c"] + sources("modules/http-static") + mock,
