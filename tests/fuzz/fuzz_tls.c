@@ -17,10 +17,20 @@
  * drawn from a generator seeded by the flags.  Flags: 0x01 answer every
  * read with the bytes read, as two iovecs (echo; the gathering path of
  * send); 0x02 let the handshake deadline expire at the end; 0x04 the peer's
- * EOF before the shutdown; 0x08 close as an abort, without shutdown. */
+ * EOF (after its close_notify, with a client) before the shutdown; 0x08
+ * close as an abort, without shutdown.
+ *
+ * 0x10: a real OpenSSL client in process is the peer (0x20: at most TLS
+ * 1.2; 0x40: resuming the previous client's session).  It does the
+ * handshake first, then sends the input's pieces as application data
+ * (0x80: some pieces written raw into the record stream instead), and it
+ * reads what the server sends.  Raw bytes alone cannot finish a handshake
+ * (the server's key share is random), so this is how the paths after it
+ * (records larger than a read, pending, sends, close_notify) are fuzzed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +87,8 @@ static const char conf_json[] =
 
 static nc__config cfg;
 static nc_listener lst;
+static SSL_CTX *client_ctx;
+static SSL_SESSION *last_session; /* the previous client's, for 0x40 */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -84,6 +96,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     char err[1024];
+    signal(SIGPIPE, SIG_IGN); /* as the reactor does: OpenSSL writes with write(2) */
     /* Log lines are formatted (their arguments are part of what is tested)
      * and thrown away. */
     if (nc__log_setup(NC_LOG_DEBUG, NC_LOGFMT_TEXT, "/dev/null") < 0 ||
@@ -92,6 +105,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_tls: %s\n", err);
         exit(1);
     }
+    client_ctx = SSL_CTX_new(TLS_client_method());
+    static const unsigned char alpn[] = "\x02h2\x08http/1.1";
+    if (!client_ctx || SSL_CTX_set_alpn_protos(client_ctx, alpn, sizeof alpn - 1) != 0) {
+        fprintf(stderr, "fuzz_tls: no client context\n");
+        exit(1);
+    }
+    SSL_CTX_set_session_cache_mode(client_ctx, SSL_SESS_CACHE_CLIENT);
     lst.conf = &cfg.listeners[0];
     lst.name = cfg.listeners[0].name;
     return 0;
@@ -109,12 +129,44 @@ static uint32_t next(void)
     return rng;
 }
 
-/* What the server sent: read and dropped. */
+static SSL *client; /* the peer, with 0x10 */
+
+/* What the server sent: read and dropped (by the client, with one). */
 static void drain(int fd)
 {
     char sink[16384];
-    while (read(fd, sink, sizeof sink) > 0)
+    if (!client) {
+        while (read(fd, sink, sizeof sink) > 0)
+            ;
+        return;
+    }
+    if (!SSL_is_init_finished(client)) {
+        SSL_do_handshake(client);
+        if (!SSL_is_init_finished(client))
+            return;
+    }
+    size_t got;
+    for (int i = 0; i < 64 && SSL_read_ex(client, sink, sizeof sink, &got) == 1; i++)
         ;
+    if (!last_session || SSL_session_reused(client) != 1) {
+        SSL_SESSION *ss = SSL_get1_session(client);
+        if (ss) {
+            SSL_SESSION_free(last_session);
+            last_session = ss;
+        }
+    }
+    ERR_clear_error();
+}
+
+/* The peer's piece: application data through the client, or raw. */
+static ssize_t peer_write(int fd, const uint8_t *p, size_t n, int raw)
+{
+    if (!client || raw)
+        return write(fd, p, n);
+    size_t put = 0;
+    int rc = SSL_write_ex(client, p, n, &put);
+    ERR_clear_error();
+    return rc == 1 ? (ssize_t)put : -1;
 }
 
 /* Read until the transport has nothing more (its own buffer included);
@@ -123,7 +175,9 @@ static int pump(nc_conn *c, int peer, int echo)
 {
     char buf[4096];
     for (int rounds = 0; rounds < 64; rounds++) {
-        ssize_t r = c->tp.ops->recv(&c->tp, buf, sizeof buf);
+        /* Reads of any size: a record larger than one is held in the
+         * transport (pending) until read. */
+        ssize_t r = c->tp.ops->recv(&c->tp, buf, 1 + next() % sizeof buf);
         drain(peer);
         if (close_asked)
             return 0;
@@ -164,12 +218,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap(); /* a handshake left counted by the previous input */
 
     int alive = 1;
+    client = NULL;
+    if (flags & 0x10) {
+        if (!(client = SSL_new(client_ctx)) || SSL_set_fd(client, sv[1]) != 1)
+            __builtin_trap();
+        if (flags & 0x20)
+            SSL_set_max_proto_version(client, TLS1_2_VERSION);
+        if ((flags & 0x40) && last_session)
+            SSL_set_session(client, last_session);
+        SSL_set_connect_state(client);
+        for (int i = 0; alive && i < 16 && !(SSL_is_init_finished(client) && heap.n == 0); i++) {
+            drain(sv[1]);
+            alive = pump(&c, sv[1], 0);
+        }
+    }
     size_t off = 0;
     while (alive && off < size) {
         size_t n = chunk ? 1 + next() % chunk : size - off;
         if (n > size - off)
             n = size - off;
-        ssize_t w = write(sv[1], data + off, n);
+        ssize_t w = peer_write(sv[1], data + off, n, (flags & 0x80) && (next() & 3) == 0);
         if (w > 0)
             off += (size_t)w;
         alive = pump(&c, sv[1], flags & 0x01);
@@ -177,6 +245,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break; /* the server reads no more of it: the rest cannot be fed */
     }
     if (alive && (flags & 0x04)) {
+        if (client)
+            SSL_shutdown(client);
         shutdown(sv[1], SHUT_WR);
         alive = pump(&c, sv[1], flags & 0x01) && !close_asked;
     }
@@ -194,6 +264,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     c.tp.ops->close(&c.tp, abort);
+    if (client) {
+        drain(sv[1]); /* the close_notify, if one was sent */
+        SSL_free(client);
+        client = NULL;
+    }
     close(sv[1]);
     ERR_clear_error();
     if (heap.n != 0)
