@@ -7,7 +7,8 @@
  *
  * The context is the one nc__tls_load builds for a listener whose
  * self_signed_if_missing pair does not exist yet (an ephemeral pair made in
- * memory, as `netcore -t` does), so every setting of ctx_settings applies.
+ * memory, as `netcore -t` does), with the master's ticket keys, so every
+ * setting of ctx_settings applies (ticket_cb included).
  * The few core functions tls.c calls beyond those files are stood in for
  * below: the timer heap is the real timer.c on a clock of our own;
  * nc_close records the request and the driver closes the transport.
@@ -101,6 +102,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
      * and thrown away. */
     if (nc__log_setup(NC_LOG_DEBUG, NC_LOGFMT_TEXT, "/dev/null") < 0 ||
         nc__config_parse(conf_json, sizeof conf_json - 1, "/fuzz/netcore.json", &cfg, err, sizeof err) < 0 ||
+        (nc__tls_master_init() < 0 && snprintf(err, sizeof err, "no session ticket keys") > 0) || /* as the master: ticket_cb */
         nc__tls_load(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz_tls: %s\n", err);
         exit(1);
