@@ -1,21 +1,39 @@
-/* fuzz_tls.c -- a libFuzzer target for the TLS transport (core/tls.c over
- * core/tlsctx.c's contexts): the server side of a connection, in process,
- * fed a hostile peer's byte stream through a socketpair at fuzzer-chosen
- * boundaries, driven through the transport's ops as conn.c drives them.
+/* fuzz_tls.c -- a libFuzzer target for the server's TLS transport (core/tls.c
+ * over the listener context of core/tlsctx.c): the input is what a peer
+ * sends to a TLS listener, fed through one end of a socketpair in chunks the
+ * input chooses, while the other end is a real server-side SSL object driven
+ * through the transport's recv/send/pending/shutdown/close ops as conn.c
+ * drives them.  The server's output is read and discarded.
  *
- * The input's first byte picks the peer:
- *  - even: raw bytes (ClientHellos, garbage, truncated records, alerts),
- *    in chunks whose sizes the input chooses (one byte at a time included);
- *  - odd: a real OpenSSL client does the handshake first (TLS 1.2 or 1.3
- *    by the next bit), then the rest alternates application data it
- *    encrypts, raw bytes injected between its records (corrupt records
- *    after a good handshake), server sends and a graceful shutdown.
- * The listener is configured as `netcore -t` would check it: no certificate
- * files, self_signed_if_missing, so tlsctx.c makes its in-memory pair. */
+ * The context is the one nc__tls_load builds for a listener whose
+ * self_signed_if_missing pair does not exist yet (an ephemeral pair made in
+ * memory, as `netcore -t` does), with the master's ticket keys, so every
+ * setting of ctx_settings applies (ticket_cb included).
+ * The few core functions tls.c calls beyond those files are stood in for
+ * below: the timer heap is the real timer.c on a clock of our own;
+ * nc_close records the request and the driver closes the transport.
+ *
+ * Input: [chunk byte][flags byte][the peer's bytes].  chunk 0: the bytes in
+ * one write; n > 0: pieces of 1..n bytes (1: byte by byte), their lengths
+ * drawn from a generator seeded by the flags.  Flags: 0x01 answer every
+ * read with the bytes read, as two iovecs (echo; the gathering path of
+ * send); 0x02 let the handshake deadline expire at the end; 0x04 the peer's
+ * EOF (after its close_notify, with a client) before the shutdown; 0x08
+ * close as an abort, without shutdown.
+ *
+ * 0x10: a real OpenSSL client in process is the peer (0x20: at most TLS
+ * 1.2; 0x40: resuming the previous client's session).  It does the
+ * handshake first, then sends the input's pieces as application data
+ * (0x80: some pieces written raw into the record stream instead), and it
+ * reads what the server sends.  Raw bytes alone cannot finish a handshake
+ * (the server's key share is random), so this is how the paths after it
+ * (records larger than a read, pending, sends, close_notify) are fuzzed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
-#include <openssl/ssl.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,244 +42,238 @@
 #include "config.h"
 #include "core.h"
 #include "log.h"
+#include "timer.h"
 #include "tls.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* ---- stand-ins for the reactor and conn.c ---- */
 
-/* ---- the core around the transport: the few calls tls.c makes ---- */
-
-static int closed; /* nc_close was called on the connection */
-static nc_timer *armed;
-static nc_timer_cb armed_cb;
-static void *armed_arg;
+static nc__timers heap;
+static uint64_t now = 1000;
+static int close_asked; /* nc_close was called: the driver closes the transport */
 
 nc_timer *nc_timer_start(uint64_t after_ms, uint64_t repeat_ms, nc_timer_cb cb, void *arg)
 {
-    (void)after_ms;
-    (void)repeat_ms;
-    static char token;
-    if (armed)
-        __builtin_trap(); /* one connection, one handshake deadline */
-    armed = (nc_timer *)&token;
-    armed_cb = cb;
-    armed_arg = arg;
-    return armed;
+    return nc__timer_start(&heap, now, after_ms, repeat_ms, cb, arg);
 }
 
 void nc_timer_stop(nc_timer *t)
 {
-    if (t != armed)
-        __builtin_trap(); /* a timer stopped twice, or never started */
-    armed = NULL;
+    nc__timer_stop(&heap, t);
 }
 
 uint64_t nc_now_ms(void)
 {
-    return 0;
-}
-
-void nc_close(nc_conn *c, int how)
-{
-    (void)c;
-    (void)how;
-    closed = 1;
+    return now;
 }
 
 const char *nc_conn_peer_str(const nc_conn *c)
 {
     (void)c;
-    return "127.0.0.1:1";
+    return "127.0.0.1:40000";
 }
 
-/* ---- set-up, once ---- */
+void nc_close(nc_conn *c, int how)
+{
+    (void)c;
+    close_asked = 1 + (how == NC_CLOSE_ABORT);
+}
+
+/* ---- the listener, made once ---- */
+
+static const char conf_json[] =
+    "{\"listeners\":[{\"name\":\"tls\",\"module\":\"/nonexistent/netcore-fuzz/none.so\",\"listen\":\"127.0.0.1:0\","
+    "\"tls\":{\"cert\":\"/nonexistent/netcore-fuzz/cert.pem\",\"key\":\"/nonexistent/netcore-fuzz/key.pem\","
+    "\"self_signed_if_missing\":true,\"alpn\":[\"h2\",\"http/1.1\"],\"ktls\":false,"
+    "\"session_cache\":64,\"max_handshakes\":4,\"handshake_timeout_ms\":5000}}]}";
 
 static nc__config cfg;
+static nc_listener lst;
 static SSL_CTX *client_ctx;
+static SSL_SESSION *last_session; /* the previous client's, for 0x40 */
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    static const char conf[] =
-        "{\"user\":\"root\",\"listeners\":[{\"name\":\"fz\",\"module\":\"/fuzz/echo.so\",\"listen\":\"127.0.0.1:0\","
-        "\"tls\":{\"cert\":\"/nonexistent/fuzz/cert.pem\",\"key\":\"/nonexistent/fuzz/key.pem\","
-        "\"self_signed_if_missing\":true,\"ktls\":false,\"alpn\":[\"http/1.1\",\"x\"],"
-        "\"handshake_timeout_ms\":1000,\"session_cache\":64}}]}";
     char err[1024];
-    nc__log_setup(NC_LOG_ERROR, 0, "-");
-    if (nc__config_parse(conf, sizeof conf - 1, "/fuzz/netcore.json", &cfg, err, sizeof err) < 0 ||
-        nc__tls_load(&cfg, err, sizeof err) < 0 || nc__tls_master_init() < 0) {
+    signal(SIGPIPE, SIG_IGN); /* as the reactor does: OpenSSL writes with write(2) */
+    /* Log lines are formatted (their arguments are part of what is tested)
+     * and thrown away. */
+    if (nc__log_setup(NC_LOG_DEBUG, NC_LOGFMT_TEXT, "/dev/null") < 0 ||
+        nc__config_parse(conf_json, sizeof conf_json - 1, "/fuzz/netcore.json", &cfg, err, sizeof err) < 0 ||
+        (nc__tls_master_init() < 0 && snprintf(err, sizeof err, "no session ticket keys") > 0) || /* as the master: ticket_cb */
+        nc__tls_load(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz_tls: %s\n", err);
-        abort();
+        exit(1);
     }
     client_ctx = SSL_CTX_new(TLS_client_method());
-    if (!client_ctx)
-        abort();
-    SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
-    static const unsigned char alpn[] = "\x08http/1.1";
-    SSL_CTX_set_alpn_protos(client_ctx, alpn, sizeof alpn - 1);
+    static const unsigned char alpn[] = "\x02h2\x08http/1.1";
+    if (!client_ctx || SSL_CTX_set_alpn_protos(client_ctx, alpn, sizeof alpn - 1) != 0) {
+        fprintf(stderr, "fuzz_tls: no client context\n");
+        exit(1);
+    }
+    SSL_CTX_set_session_cache_mode(client_ctx, SSL_SESS_CACHE_CLIENT);
+    lst.conf = &cfg.listeners[0];
+    lst.name = cfg.listeners[0].name;
     return 0;
 }
 
-/* ---- one input ---- */
+/* ---- one connection ---- */
 
-typedef struct input {
-    const uint8_t *p;
-    size_t n;
-} input;
+static uint32_t rng;
 
-static unsigned take(input *in, unsigned bits)
+static uint32_t next(void)
 {
-    unsigned v = 0;
-    for (unsigned i = 0; i < (bits + 7) / 8 && in->n; i++, in->p++, in->n--)
-        v = v << 8 | *in->p;
-    return bits >= 32 ? v : v & ((1u << bits) - 1);
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
 }
 
-/* Everything the server wrote, read away (the peer's socket buffer must
- * not fill: the transport would then wait on EPOLLOUT forever). */
+static SSL *client; /* the peer, with 0x10 */
+
+/* What the server sent: read and dropped (by the client, with one). */
 static void drain(int fd)
 {
-    char b[65536];
-    while (read(fd, b, sizeof b) > 0)
+    char sink[16384];
+    if (!client) {
+        while (read(fd, sink, sizeof sink) > 0)
+            ;
+        return;
+    }
+    if (!SSL_is_init_finished(client)) {
+        SSL_do_handshake(client);
+        if (!SSL_is_init_finished(client))
+            return;
+    }
+    size_t got;
+    for (int i = 0; i < 64 && SSL_read_ex(client, sink, sizeof sink, &got) == 1; i++)
         ;
-}
-
-/* What conn.c does on a readable event: read until -EAGAIN, then what the
- * transport holds (pending).  Returns -1 once the connection is over. */
-static int server_read(nc_conn *c)
-{
-    char b[4096];
-    for (int i = 0; i < 64; i++) {
-        ssize_t r = c->tp.ops->recv(&c->tp, b, sizeof b);
-        if (r == -EAGAIN && !(c->tp.ops->pending && c->tp.ops->pending(&c->tp)))
-            return 0; /* drained: conn.c would wait for the socket now */
-        if (r <= 0)
-            return -1;
+    if (!last_session || SSL_session_reused(client) != 1) {
+        SSL_SESSION *ss = SSL_get1_session(client);
+        if (ss) {
+            SSL_SESSION_free(last_session);
+            last_session = ss;
+        }
     }
-    return 0;
+    ERR_clear_error();
 }
 
-static int server_send(nc_conn *c, const uint8_t *p, size_t n, int split)
+/* The peer's piece: application data through the client, or raw. */
+static ssize_t peer_write(int fd, const uint8_t *p, size_t n, int raw)
 {
-    struct iovec iov[3];
-    size_t a = split && n > 2 ? n / 3 : n, b = split && n > 2 ? n / 3 : 0;
-    iov[0] = (struct iovec){(void *)p, a};
-    iov[1] = (struct iovec){(void *)(p + a), b};
-    iov[2] = (struct iovec){(void *)(p + a + b), n - a - b};
-    ssize_t w = c->tp.ops->send(&c->tp, iov, split ? 3 : 1, 0);
-    return w < 0 && w != -EAGAIN ? -1 : 0;
+    if (!client || raw)
+        return write(fd, p, n);
+    size_t put = 0;
+    int rc = SSL_write_ex(client, p, n, &put);
+    ERR_clear_error();
+    return rc == 1 ? (ssize_t)put : -1;
 }
 
-/* Client and server turns until the client's handshake is done (or 50). */
-static int handshake(SSL *cl, nc_conn *c)
+/* Read until the transport has nothing more (its own buffer included);
+ * returns 1 while the connection lives on. */
+static int pump(nc_conn *c, int peer, int echo)
 {
-    for (int i = 0; i < 50; i++) {
-        int rc = SSL_do_handshake(cl);
-        if (server_read(c) < 0)
-            return -1;
-        if (rc == 1)
+    char buf[4096];
+    for (int rounds = 0; rounds < 64; rounds++) {
+        /* Reads of any size: a record larger than one is held in the
+         * transport (pending) until read. */
+        ssize_t r = c->tp.ops->recv(&c->tp, buf, 1 + next() % sizeof buf);
+        drain(peer);
+        if (close_asked)
             return 0;
-        int e = SSL_get_error(cl, rc);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-            return -1;
+        if (r == -EAGAIN)
+            return c->tp.ops->pending(&c->tp) == 0 ? 1 : (__builtin_trap(), 0); /* input held back: never */
+        if (r <= 0)
+            return 0; /* the peer's end, or an error the caller closes on */
+        if (echo) {
+            struct iovec iov[2] = {{buf, (size_t)r / 2}, {buf + r / 2, (size_t)r - (size_t)r / 2}};
+            ssize_t w = c->tp.ops->send(&c->tp, iov, 2, 0);
+            drain(peer);
+            if (w < 0 && w != -EAGAIN)
+                return 0;
+        }
     }
-    return -1;
+    return 1;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    input in = {data, size};
-    unsigned mode = take(&in, 8);
+    unsigned chunk = data[0], flags = data[1];
+    data += 2;
+    size -= 2;
+    rng = 0x9e3779b9u ^ (flags << 8) ^ chunk;
+    now += 1000; /* a new second: the rate-limited log lines are written again */
+    close_asked = 0;
+
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return 0;
-    static nc_listener l;
-    static nc_conn c;
-    memset(&l, 0, sizeof l);
-    memset(&c, 0, sizeof c);
-    l.conf = &cfg.listeners[0];
-    l.name = "fz";
-    c.l = &l;
+    static uint64_t ids;
+    nc_conn c = {.id = ++ids, .l = &lst};
     nc__tp_init_plain(&c.tp, sv[0]);
-    closed = 0;
-    if (nc__tls_attach(&c) < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return 0;
-    }
-    int peer = sv[1], over = 0;
-    SSL *cl = NULL;
-    if (mode & 1) {
-        cl = SSL_new(client_ctx);
-        SSL_set_fd(cl, peer);
-        SSL_set_connect_state(cl);
-        int v = mode & 2 ? TLS1_3_VERSION : TLS1_2_VERSION;
-        SSL_set_min_proto_version(cl, v);
-        SSL_set_max_proto_version(cl, v);
-        if (mode & 4)
-            SSL_set_tlsext_host_name(cl, "localhost");
-        over = handshake(cl, &c) < 0;
-    }
-    while (!over && !closed && in.n) {
-        unsigned op = take(&in, 8), len = take(&in, 8) + 1;
-        if (len > in.n)
-            len = (unsigned)in.n;
-        const uint8_t *chunk = in.p;
-        in.p += len;
-        in.n -= len;
-        switch (cl ? op % 5 : op % 3) {
-        case 0: /* raw bytes from the peer */
-            if (write(peer, chunk, len) < 0 && errno != EAGAIN)
-                over = 1;
-            over |= server_read(&c) < 0;
-            break;
-        case 1: /* the server writes; the peer reads it away */
-            over |= server_send(&c, chunk, len, op & 8) < 0;
-            if (cl) {
-                char b[4096];
-                while (SSL_read(cl, b, sizeof b) > 0)
-                    ;
-                ERR_clear_error();
-            }
-            drain(peer);
-            break;
-        case 2: /* the graceful end, as conn.c calls it once the queue is empty */
-            if (c.tp.ops->shutdown(&c.tp) != -EAGAIN)
-                over = 1;
-            drain(peer);
-            break;
-        case 3: /* application data the real client encrypts */
-            if (SSL_write(cl, chunk, (int)len) <= 0)
-                ERR_clear_error();
-            over |= server_read(&c) < 0;
-            break;
-        case 4: /* the client ends, or asks for a key update */
-            if (op & 16)
-                SSL_shutdown(cl);
-            else if (SSL_version(cl) == TLS1_3_VERSION)
-                SSL_key_update(cl, op & 32 ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED);
-            ERR_clear_error();
-            over |= server_read(&c) < 0;
-            break;
+    if (nc__tls_attach(&c) < 0)
+        __builtin_trap(); /* a handshake left counted by the previous input */
+
+    int alive = 1;
+    client = NULL;
+    if (flags & 0x10) {
+        if (!(client = SSL_new(client_ctx)) || SSL_set_fd(client, sv[1]) != 1)
+            __builtin_trap();
+        if (flags & 0x20)
+            SSL_set_max_proto_version(client, TLS1_2_VERSION);
+        if ((flags & 0x40) && last_session)
+            SSL_set_session(client, last_session);
+        SSL_set_connect_state(client);
+        for (int i = 0; alive && i < 16 && !(SSL_is_init_finished(client) && heap.n == 0); i++) {
+            drain(sv[1]);
+            alive = pump(&c, sv[1], 0);
         }
     }
-    /* The handshake's deadline, when it never finished and nothing closed
-     * the connection: what the timer would do. */
-    if (armed && !closed && !over && !(mode & 8)) {
-        nc_timer *tm = armed;
-        armed = NULL; /* a one-shot timer is gone once it fired */
-        armed_cb(tm, armed_arg);
+    size_t off = 0;
+    while (alive && off < size) {
+        size_t n = chunk ? 1 + next() % chunk : size - off;
+        if (n > size - off)
+            n = size - off;
+        ssize_t w = peer_write(sv[1], data + off, n, (flags & 0x80) && (next() & 3) == 0);
+        if (w > 0)
+            off += (size_t)w;
+        alive = pump(&c, sv[1], flags & 0x01);
+        if (w <= 0 && alive)
+            break; /* the server reads no more of it: the rest cannot be fed */
     }
-    c.tp.ops->close(&c.tp, over || closed);
-    if (armed)
-        __builtin_trap(); /* a connection closed with its deadline armed */
-    if (cl)
-        SSL_free(cl);
-    close(peer);
+    if (alive && (flags & 0x04)) {
+        if (client)
+            SSL_shutdown(client);
+        shutdown(sv[1], SHUT_WR);
+        alive = pump(&c, sv[1], flags & 0x01) && !close_asked;
+    }
+    if (alive && (flags & 0x02)) {
+        now += (uint64_t)lst.conf->tls.handshake_timeout_ms;
+        nc__timers_run(&heap, now); /* while the handshake runs: handshake_expired, then nc_close */
+    }
+    int abort = (flags & 0x08) || close_asked == 2;
+    if (!abort && !close_asked) {
+        for (int i = 0; i < 8; i++) {
+            int r = c.tp.ops->shutdown(&c.tp);
+            drain(sv[1]);
+            if (r != -EAGAIN)
+                break;
+        }
+    }
+    c.tp.ops->close(&c.tp, abort);
+    if (client) {
+        drain(sv[1]); /* the close_notify, if one was sent */
+        SSL_free(client);
+        client = NULL;
+    }
+    close(sv[1]);
     ERR_clear_error();
+    if (heap.n != 0)
+        __builtin_trap(); /* the handshake deadline outlived its connection */
     return 0;
 }
