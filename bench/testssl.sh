@@ -3,7 +3,8 @@
 # testssl): an https listener (http-static, no cipher or version options)
 # on 127.0.0.1 with bench/tls-setup.sh's P-256 and then its RSA-2048 test
 # certificate, a full testssl run against each (bounded by a timeout), and
-# every finding rated LOW or above listed; exits 1 if one is HIGH or CRITICAL.
+# every finding rated LOW or above listed; exits 1 if one is HIGH or CRITICAL
+# (other than the self-signed certificate's own: no chain of trust, no CRL/OCSP).
 #   bench/testssl.sh [OUTDIR]   (default /tmp/netcore-testssl: netcore's
 #                                config and log, testssl's text and JSON)
 set -euo pipefail
@@ -47,15 +48,18 @@ try:
     found = json.load(open(sys.argv[1]))
 except (OSError, ValueError) as e:
     sys.exit(f"no testssl JSON ({e}): the run did not finish")
+# What a self-signed test certificate is bound to get: not the server's doing.
+cert_only = {"cert_chain_of_trust", "cert_revocation"}
 bad = 0
 for f in sorted(found, key=lambda f: -rank.get(f.get("severity"), 0)):
     sev = f.get("severity")
     if sev in rank:
-        print(f"  {sev:8} {f['id']}: {f.get('finding', '')}")
-        bad |= rank[sev] >= 3
+        why = "  (the self-signed test certificate)" if f["id"] in cert_only else ""
+        print(f"  {sev:8} {f['id']}: {f.get('finding', '')}{why}")
+        bad |= rank[sev] >= 3 and f["id"] not in cert_only
 if not any(f.get("id") == "scanTime" for f in found):
     sys.exit("testssl did not finish (no scanTime): see the text output")
-print("  no finding rated HIGH or CRITICAL" if not bad else "  HIGH or CRITICAL findings: see above")
+print("  nothing rated HIGH or CRITICAL but the test certificate's" if not bad else "  HIGH or CRITICAL findings: see above")
 sys.exit(1 if bad else 0)
 PY
 done
