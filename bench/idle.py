@@ -4,12 +4,15 @@ never send anything (from several 127.x.y.1 source addresses, so 100,000 do
 not run out of ports), and reports the growth of the server's resident
 memory (the process and its children) divided by N.  Beyond what one
 process may hold open (RLIMIT_NOFILE), the connections are spread over
-several client processes.
-   bench/idle.py PID PORT N"""
+several client processes.  With "tls" each connection first completes a
+TLS handshake (the certificate is not checked: the cost measured is the
+server's) and then stays silent.
+   bench/idle.py PID PORT N [tls]"""
 import os
 import random
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -36,6 +39,17 @@ def ppid(p):
 
 def still_open(s):
     """True when the server holds the connection: nothing to read, no EOF."""
+    if isinstance(s, ssl.SSLSocket):
+        # A peek would see TLS 1.3's session tickets: read through TLS,
+        # which takes them in and finds no application data.
+        s.setblocking(False)
+        try:
+            s.recv(1)
+            return False  # EOF, or the server said something
+        except ssl.SSLWantReadError:
+            return True
+        except OSError:
+            return False
     try:
         s.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK)
         return False  # EOF, or the server said something (Redis's refusal)
@@ -45,10 +59,16 @@ def still_open(s):
         return False
 
 
-def client(port, first, count, base, report, go):
-    """Child: open connections first..first+count, report how many the server
-    still holds after 2 s, wait for the word to close them."""
+def client(port, first, count, base, report, go, tls):
+    """Child: open connections first..first+count (with tls, each handshaken),
+    report how many the server still holds after 2 s, wait for the word to
+    close them."""
     socks = []
+    ctx = None
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     for i in range(first, first + count):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # IP_BIND_ADDRESS_NO_PORT: pick the port at connect time, unique per
@@ -58,6 +78,8 @@ def client(port, first, count, base, report, go):
         s.settimeout(10)
         try:
             s.connect(("127.0.0.1", port))
+            if ctx:
+                s = ctx.wrap_socket(s)  # the whole handshake, blocking
         except OSError:
             s.close()
             continue
@@ -74,9 +96,11 @@ def client(port, first, count, base, report, go):
 
 def main():
     pid, port, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    tls = sys.argv[4:] == ["tls"]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    per_proc = max(1, min(n, hard - 100))
+    # Handshakes cost the client too: several processes share them.
+    per_proc = max(1, min(n, hard - 100, 2500 if tls else n))
     time.sleep(0.5)
     before = rss_kib(pid)
     # A fresh range of source addresses each run (127.B.C.1, 5000 per
@@ -90,7 +114,7 @@ def main():
         if kid == 0:
             os.close(report_r)
             os.close(go_w)
-            client(port, first, min(per_proc, n - first), base, report_w, go_r)
+            client(port, first, min(per_proc, n - first), base, report_w, go_r, tls)
             os._exit(0)
         os.close(report_w)
         os.close(go_r)
@@ -110,7 +134,7 @@ def main():
         os.write(go, b"c")
         held += int(rep.readline())
     per = (after - before) * 1024 / n
-    print(f"{n} idle connections ({held} held open by the server, {len(kids)} client processes): "
+    print(f"{n} idle {'TLS ' if tls else ''}connections ({held} held open by the server, {len(kids)} client processes): "
           f"server RSS {before} KiB -> {after} KiB, {per:.0f} bytes per connection (opened in {opened:.1f} s)")
     for kid, _, go in kids:
         os.write(go, b"x")

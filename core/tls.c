@@ -201,10 +201,15 @@ static ssize_t tls_send(nc__tp *tp, const struct iovec *iov, int cnt, int more)
     return (ssize_t)done;
 }
 
+/* Input OpenSSL holds: plaintext of a record already opened, or (read
+ * ahead) bytes of further records read from the socket, which epoll will
+ * not announce again: either is read at the next turn.  Some bytes of a
+ * record still incomplete count too; that read meets EAGAIN and waits. */
 static size_t tls_pending(const nc__tp *tp)
 {
     const tls_conn *t = tp->ctx;
-    return (size_t)SSL_pending(t->ssl);
+    int n = SSL_pending(t->ssl);
+    return n > 0 ? (size_t)n : (size_t)SSL_has_pending(t->ssl);
 }
 
 /* close_notify, once the last byte is out; the peer's answer is not

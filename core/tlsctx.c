@@ -557,6 +557,10 @@ static const char *ctx_settings(SSL_CTX *ctx, const nc__lconf *lc, tls_lst *tl, 
      * RELEASE_BUFFERS: an idle connection holds no 16 KiB record buffers. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* Read ahead: one read(2) takes what the socket has (a client's whole
+     * flight, a request's record) instead of a header and then a body per
+     * record; tls.c's pending counts the records read but not yet opened. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1) {
         snprintf(why, n, "\"%s\": %s", t->ciphers, nc__tls_reason(r, sizeof r));
         return "ciphers";
