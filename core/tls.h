@@ -11,6 +11,13 @@
 #include "netcore/netcore.h"
 #include "transport.h"
 
+/* A listener's TLS 1.2 suites without "ciphers" (Mozilla's "intermediate"
+ * profile, 5.7): ECDHE and DHE key exchange, AES-GCM and ChaCha20-Poly1305. */
+#define NC__TLS12_DEFAULT_CIPHERS                                                                       \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"          \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"            \
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+
 /* tlsctx.c.  Build the contexts of every listener with a "tls" object:
  * certificates (the default one and those SNI chooses), protocols,
  * ciphers, ALPN, client certificates, sessions.  Before the privilege drop:

@@ -561,6 +561,14 @@ static const char *ctx_settings(SSL_CTX *ctx, const nc__lconf *lc, tls_lst *tl, 
      * flight, a request's record) instead of a header and then a body per
      * record; tls.c's pending counts the records read but not yet opened. */
     SSL_CTX_set_read_ahead(ctx, 1);
+    /* TLS 1.2 by default: Mozilla's "intermediate" list, forward-secret
+     * AEAD suites only (OpenSSL's own default still has CBC suites, which
+     * testssl.sh rates LUCKY13-prone); TLS 1.3's suites are all AEAD. */
+    if (!t->ciphers && SSL_CTX_set_cipher_list(ctx, NC__TLS12_DEFAULT_CIPHERS) != 1) {
+        snprintf(why, n, "the default TLS 1.2 ciphers: %s", nc__tls_reason(r, sizeof r));
+        return "ciphers";
+    }
+    SSL_CTX_set_dh_auto(ctx, 1); /* DHE suites with the RFC 7919 group the key's size calls for */
     if (t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1) {
         snprintf(why, n, "\"%s\": %s", t->ciphers, nc__tls_reason(r, sizeof r));
         return "ciphers";
