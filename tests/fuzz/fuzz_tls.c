@@ -183,8 +183,15 @@ static int pump(nc_conn *c, int peer, int echo)
         drain(peer);
         if (close_asked)
             return 0;
-        if (r == -EAGAIN)
-            return c->tp.ops->pending(&c->tp) == 0 ? 1 : (__builtin_trap(), 0); /* input held back: never */
+        if (r == -EAGAIN) {
+            /* Input held back: never.  pending may count the start of a
+             * record read ahead (conn.c then reads once more, in vain,
+             * and waits for the socket), but a read now must not find
+             * anything the one before did not return. */
+            if (c->tp.ops->pending(&c->tp) > 0 && c->tp.ops->recv(&c->tp, buf, sizeof buf) > 0)
+                __builtin_trap();
+            return 1;
+        }
         if (r <= 0)
             return 0; /* the peer's end, or an error the caller closes on */
         if (echo) {
