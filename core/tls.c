@@ -220,7 +220,7 @@ static int tls_shutdown(nc__tp *tp)
     if (!SSL_is_init_finished(t->ssl))
         return nc__tp_plain.shutdown(tp); /* nothing agreed yet: no close_notify to send */
     ERR_clear_error();
-    int rc = SSL_shutdown(t->ssl);
+    int rc = SSL_shutdown(t->ssl), err = errno;
     if (rc < 0) {
         int e = SSL_get_error(t->ssl, rc);
         if (e == SSL_ERROR_WANT_WRITE)
@@ -230,6 +230,11 @@ static int tls_shutdown(nc__tp *tp)
             return -EAGAIN;
         }
         ERR_clear_error();
+        /* The close_notify met a reset or a closed socket (a client that
+         * hangs up right after its own close_notify): the peer is gone, so
+         * no FIN and no read-away, two system calls that could only fail. */
+        if (e == SSL_ERROR_SYSCALL && (err == EPIPE || err == ECONNRESET))
+            return -err;
     }
     return nc__tp_plain.shutdown(tp); /* FIN, and the read-away of what the peer still sent */
 }
