@@ -1,6 +1,8 @@
 /* test_ftclient.c -- netcore-ft as a user meets it: the "done" line after
  * put and get, a local file kept unless --force, a port that does not speak
  * the protocol (echo, HTTP, a silent one) named plainly. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,12 +99,26 @@ static void test_wrong_port(void)
     snprintf(want, sizeof want,
              "netcore-ft: 127.0.0.1:%d does not speak the file-transfer protocol (it answered \"LIST\")\n", echo);
     CU_ASSERT_STRING_EQUAL(out, want);
-    /* http-static waits for a whole request header: a peer that says
-     * nothing to "LIST" is named too */
+    /* http-static refuses "LIST" at once (a request line without a
+     * target): its answer is named */
     CU_ASSERT_EQUAL(ftc(web, "ls", out, sizeof out), 1);
     snprintf(want, sizeof want,
-             "netcore-ft: 127.0.0.1:%d did not answer within 5 s: is it a file-transfer listener?\n", web);
+             "netcore-ft: 127.0.0.1:%d does not speak the file-transfer protocol (it answered \"HTTP/1.1 400 Bad "
+             "Request?\")\n", web);
     CU_ASSERT_STRING_EQUAL(out, want);
+    /* a peer that says nothing at all is named too (a socket that
+     * listens and never reads) */
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    CU_ASSERT_FATAL(ls >= 0 && bind(ls, (struct sockaddr *)&a, sizeof a) == 0 && listen(ls, 4) == 0 &&
+                    getsockname(ls, (struct sockaddr *)&a, &al) == 0);
+    int silent = ntohs(a.sin_port);
+    CU_ASSERT_EQUAL(ftc(silent, "ls", out, sizeof out), 1);
+    snprintf(want, sizeof want,
+             "netcore-ft: 127.0.0.1:%d did not answer within 5 s: is it a file-transfer listener?\n", silent);
+    CU_ASSERT_STRING_EQUAL(out, want);
+    close(ls);
 }
 
 int add_ftclient_suite(void)
