@@ -85,6 +85,18 @@ static void finish(result *r, long long *lat, int out)
         die("write result");
 }
 
+/* One message delivered: its latency from the timestamp it carries. */
+static void record(result *r, long long *lat, const char *m)
+{
+    long long t, nw = now_ns();
+    memcpy(&t, m, sizeof t);
+    lat[r->got] = nw - t;
+    if (!r->got)
+        r->first_ns = nw;
+    r->last_ns = nw;
+    r->got++;
+}
+
 /* ---- sockets: publisher -> receiver, or publisher -> broker -> receiver ---- */
 
 static void sock_send(int fd, const char *m)
@@ -126,32 +138,18 @@ static void sock_recv_loop(int fd, int forward, int out, int stream)
                 memcpy(sbuf + slen, m, (size_t)n);
                 slen += (size_t)n;
                 size_t off = 0;
-                for (; slen - off >= msize; off += msize) {
-                    long long t;
-                    memcpy(&t, sbuf + off, sizeof t);
-                    long long nw = now_ns();
-                    lat[r.got] = nw - t;
-                    if (!r.got)
-                        r.first_ns = nw;
-                    r.last_ns = nw;
-                    r.got++;
-                }
+                for (; slen - off >= msize; off += msize)
+                    record(&r, lat, sbuf + off);
                 memmove(sbuf, sbuf + off, slen - off);
                 slen -= off;
                 continue;
             }
             if (forward >= 0) {
                 sock_send(forward, m);
+                r.got++;
             } else {
-                long long t;
-                memcpy(&t, m, sizeof t);
-                long long nw = now_ns();
-                lat[r.got] = nw - t;
-                if (!r.got)
-                    r.first_ns = nw;
-                r.last_ns = nw;
+                record(&r, lat, m);
             }
-            r.got++;
         }
     }
     if (forward < 0)
@@ -208,16 +206,8 @@ static void ring_recv_loop(ring *q, int efd, int out)
             atomic_store(&q->sleeping, 0);
             continue;
         }
-        for (; t != h; t++) {
-            long long ts;
-            memcpy(&ts, q->slot[t % RING_SLOTS], sizeof ts);
-            long long nw = now_ns();
-            lat[r.got] = nw - ts;
-            if (!r.got)
-                r.first_ns = nw;
-            r.last_ns = nw;
-            r.got++;
-        }
+        for (; t != h; t++)
+            record(&r, lat, q->slot[t % RING_SLOTS]);
         atomic_store_explicit(&q->tail, t, memory_order_release);
     }
     finish(&r, lat, out);
