@@ -19,7 +19,18 @@
 
 /* Every object registered with epoll starts with one of these, so an event
  * can be dispatched from data.ptr alone. */
-enum nc__evkind { EV_LISTENER = 1, EV_CONN, EV_SIGNAL, EV_WORK };
+enum nc__evkind { EV_LISTENER = 1, EV_CONN, EV_SIGNAL, EV_WORK, EV_HANDLER };
+
+/* Any other descriptor the loop watches (the bus's sockets, a Redis
+ * client's): epoll's data points at one of these, embedded in its owner,
+ * and the loop calls fn with the events.  fn may close its own descriptor
+ * and free its own owner (a descriptor appears at most once in a batch),
+ * but must defer freeing any other handler's: a later event of the same
+ * batch may point at it. */
+typedef struct nc__evh {
+    uint32_t kind; /* EV_HANDLER */
+    void (*fn)(struct nc__evh *h, uint32_t events);
+} nc__evh;
 
 /* Connection flags. */
 enum {

@@ -373,6 +373,9 @@ int nc__reactor_run(void)
             case EV_WORK:
                 nc__work_on_event();
                 break;
+            case EV_HANDLER:
+                ((nc__evh *)kind)->fn((nc__evh *)kind, evs[i].events);
+                break;
             }
         }
         nc__timers_run(&nc__timer_heap, R->now);
