@@ -52,6 +52,8 @@ static int allow(nc__ratelimit *lm)
  * first (TLS), a read that needs it writable. */
 static void update_events(nc_conn *c)
 {
+    if (c->flags & CF_ON_CLOSE_LIST)
+        return; /* closed in this turn: close() takes it out of the epoll set */
     uint32_t want = 0;
     int reading = !(c->flags & (CF_CLOSING | CF_PAUSED | CF_THROTTLED | CF_EOF));
     if (reading)
@@ -233,13 +235,15 @@ void nc__conn_redeliver(nc_conn *c)
 static void on_eof(nc_conn *c)
 {
     c->flags |= CF_EOF;
-    update_events(c);
     if (c->l->m->on_eof) {
         uint64_t t0 = nc__hook_enter();
         c->l->m->on_eof(c);
         nc__hook_leave(c->l, t0);
     } else
         nc_close(c, NC_CLOSE_FLUSH);
+    /* After the hook: most peers that end are closed here and then, with
+     * the fd about to leave the epoll set, there is nothing to change. */
+    update_events(c);
 }
 
 /* One read through the transport into the shared buffer.  Input the
@@ -431,9 +435,13 @@ void nc__conn_destroy(nc_conn *c)
     nc__listener_conn_gone();
     /* A flushed close whose queue was empty from the start comes here
      * without a flush: its transport says goodbye now, as far as the socket
-     * takes it.  Aborted while the peer was not reading: a reset, so the
-     * kernel drops what it still holds for it instead of trickling it out. */
-    if (c->flags & CF_FLUSH_CLOSE)
+     * takes it; unless the peer ended first and was sent nothing after it:
+     * then close() alone is the whole goodbye (its FIN; everything up to
+     * the peer's end was read, so no reset), and a close_notify would only
+     * meet a socket the peer has closed (nginx skips both the same way).
+     * Aborted while the peer was not reading: a reset, so the kernel drops
+     * what it still holds for it instead of trickling it out. */
+    if ((c->flags & (CF_FLUSH_CLOSE | CF_EOF)) == CF_FLUSH_CLOSE)
         shut(c);
     c->tp.ops->close(&c->tp, !(c->flags & CF_FLUSH_CLOSE) && (c->flags & CF_WAIT_OUT));
     nc__inbuf_free(&c->in);

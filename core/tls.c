@@ -243,6 +243,13 @@ static void tls_close(nc__tp *tp, int abort)
 {
     tls_conn *t = tp->ctx;
     handshake_done(t);
+    /* The peer ended cleanly (close_notify, or a plain EOF, which
+     * SSL_OP_IGNORE_UNEXPECTED_EOF reads as one) and the core closes
+     * without a close_notify of its own (the peer is gone): mark the
+     * session shut down properly all the same, or SSL_free drops it from
+     * the session cache as if the connection had failed. */
+    if (!abort && (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN))
+        SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(t->ssl);
     free(t);
     tp->ctx = NULL;
